@@ -1,0 +1,183 @@
+//! The demo login server: the JSON login view of django-axes' documentation,
+//! behind `AxesLayer`. It follows the conformance contract
+//! (`shared/conformance/CONTRACT.md`):
+//!
+//! ```text
+//! cargo run --release --example json_login
+//! ```
+//!
+//! | variable            | meaning                                               | default                   |
+//! |---------------------|-------------------------------------------------------|---------------------------|
+//! | `AXES_BIND`         | address to listen on                                  | `127.0.0.1:3000`          |
+//! | `AXES_CONFIG`       | TOML file with the lockout policy                     | built-in defaults         |
+//! | `AXES_DATABASE_URL` | `memory:` or `sqlite://PATH`                          | `sqlite://axes-demo.sqlite3` |
+//! | `AXES_DEMO_USERS`   | `name:password` pairs joined by commas                | `alice:wonderland`        |
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, MemoryStore, SqliteStore};
+use serde_json::{json, Map, Value};
+
+/// The longest username or password the form accepts, in characters.
+const MAX_FIELD_CHARS: usize = 128;
+
+/// The default store: an SQLite file in the working directory.
+const DEFAULT_DATABASE_URL: &str = "sqlite://axes-demo.sqlite3";
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone)]
+struct Demo {
+    users: Arc<HashMap<String, String>>,
+    username_field: String,
+    password_field: String,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "axes=info,json_login=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = run().await {
+        eprintln!("json_login: {error}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), Error> {
+    let config = match std::env::var("AXES_CONFIG") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read AXES_CONFIG {path}: {e}"))?;
+            AxesConfig::from_toml_str(&text)?
+        }
+        Err(_) => AxesConfig::default(),
+    };
+    let database_url =
+        std::env::var("AXES_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    let axes = connect(config, &database_url).await?;
+    let users = parse_users(
+        &std::env::var("AXES_DEMO_USERS").unwrap_or_else(|_| "alice:wonderland".to_owned()),
+    )?;
+    let demo = Demo {
+        users: Arc::new(users),
+        username_field: axes.config().username_form_field.clone(),
+        password_field: axes.config().password_form_field.clone(),
+    };
+
+    let app = Router::new()
+        .route(
+            "/login",
+            post(login)
+                .get(|| async { "Log in with a JSON POST of your username and password.\n" })
+                .layer(AxesLayer::new(axes.clone())),
+        )
+        .route(
+            "/logout",
+            post(logout).layer(AxesLayer::new(axes).check_before_dispatch(false)),
+        )
+        .with_state(demo);
+
+    let bind = std::env::var("AXES_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    println!("listening on {}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {
+    if url == "memory:" {
+        return Ok(Axes::new(config, MemoryStore::new()));
+    }
+    if url.starts_with("sqlite:") {
+        return Ok(Axes::new(config, SqliteStore::connect(url).await?));
+    }
+    Err(format!("AXES_DATABASE_URL: unsupported store `{url}` (expected `memory:` or `sqlite://PATH`)").into())
+}
+
+fn parse_users(spec: &str) -> Result<HashMap<String, String>, Error> {
+    spec.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            pair.split_once(':')
+                .map(|(name, password)| (name.trim().to_owned(), password.to_owned()))
+                .ok_or_else(|| format!("AXES_DEMO_USERS: `{pair}` is not name:password").into())
+        })
+        .collect()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// A form field as Django's `CharField(max_length=128, required=True)`
+/// cleans it: a string, stripped, not empty, at most 128 characters.
+fn clean_field(form: &Map<String, Value>, name: &str) -> Option<String> {
+    let value = form.get(name)?.as_str()?.trim();
+    (!value.is_empty() && value.chars().count() <= MAX_FIELD_CHARS).then(|| value.to_owned())
+}
+
+async fn login(State(demo): State<Demo>, report: AxesReport, body: Bytes) -> Response {
+    let Ok(Value::Object(form)) = serde_json::from_slice::<Value>(&body) else {
+        report.failed(Credentials::default());
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "expected a JSON object"})))
+            .into_response();
+    };
+    let username = clean_field(&form, &demo.username_field);
+    let password = clean_field(&form, &demo.password_field);
+    let (Some(username), Some(password)) = (username.clone(), password) else {
+        report.failed(Credentials::from(username));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("`{}` and `{}` are required strings of at most {MAX_FIELD_CHARS} characters", demo.username_field, demo.password_field)})),
+        )
+            .into_response();
+    };
+    if demo.users.get(&username) == Some(&password) {
+        report.succeeded(username);
+        Json(json!({"message": "success!"})).into_response()
+    } else {
+        report.failed(username);
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+async fn logout(report: AxesReport, body: Bytes) -> StatusCode {
+    let username = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("username").and_then(Value::as_str).map(str::to_owned));
+    if let Some(username) = username {
+        report.logged_out(username);
+    }
+    StatusCode::OK
+}

@@ -1,0 +1,698 @@
+//! The lockout policy: [`AxesConfig`], its builder and its parts.
+//!
+//! Every setting is named after its django-axes counterpart, lower-case and
+//! without the `AXES_` prefix, so a `settings.py` moves over key by key:
+//!
+//! ```
+//! let config = axes::AxesConfig::from_toml_str(r#"
+//!     failure_limit = 5
+//!     cooloff_time = "15m"
+//!     lockout_parameters = ["ip_address", ["username", "user_agent"]]
+//! "#)?;
+//! assert_eq!(config.failure_limit, 5);
+//! # Ok::<(), axes::ConfigError>(())
+//! ```
+//!
+//! Unknown keys and invalid values are rejected with an error that names the
+//! key, so a typo never silently leaves a default in force.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The default number of bytes of a request body the layer buffers to read
+/// the username before dispatch (64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// An error in the configuration, naming the offending key.
+///
+/// ```
+/// let err = axes::AxesConfig::from_toml_str("failure_limt = 3").unwrap_err();
+/// assert!(err.to_string().contains("failure_limt"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid axes configuration: {key}: {message}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The setting at fault (`"toml"` when the document itself does not parse).
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One attribute of a client that failures can be counted under.
+///
+/// ```
+/// use axes::LockoutParameter;
+/// assert_eq!("username".parse::<LockoutParameter>().unwrap(), LockoutParameter::Username);
+/// assert!("password".parse::<LockoutParameter>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockoutParameter {
+    /// The resolved client IP address (`"ip_address"`).
+    IpAddress,
+    /// The username being logged in as (`"username"`).
+    Username,
+    /// The `User-Agent` header (`"user_agent"`).
+    UserAgent,
+}
+
+impl LockoutParameter {
+    /// The django-axes name of the parameter.
+    ///
+    /// ```
+    /// assert_eq!(axes::LockoutParameter::IpAddress.as_str(), "ip_address");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IpAddress => "ip_address",
+            Self::Username => "username",
+            Self::UserAgent => "user_agent",
+        }
+    }
+}
+
+impl fmt::Display for LockoutParameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LockoutParameter {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ip_address" => Ok(Self::IpAddress),
+            "username" => Ok(Self::Username),
+            "user_agent" => Ok(Self::UserAgent),
+            other => Err(ConfigError::new(
+                "lockout_parameters",
+                format!(
+                    "`{other}` is not a lockout parameter (expected ip_address, username or user_agent)"
+                ),
+            )),
+        }
+    }
+}
+
+/// One entry of `lockout_parameters`: a single parameter, or a combination
+/// whose parts must all match (AND). Entries are alternatives (OR): a client
+/// is locked out when any entry's count reaches the limit.
+///
+/// ```
+/// use axes::{LockoutGroup, LockoutParameter};
+/// let pair = LockoutGroup::combination([LockoutParameter::Username, LockoutParameter::IpAddress]);
+/// assert!(pair.contains(LockoutParameter::Username));
+/// assert_eq!(pair.to_string(), "[ip_address, username]");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LockoutGroup(Vec<LockoutParameter>);
+
+impl LockoutGroup {
+    /// A group of one parameter.
+    pub fn single(parameter: LockoutParameter) -> Self {
+        Self(vec![parameter])
+    }
+
+    /// A combination of parameters (kept sorted and without repeats, so
+    /// `[username, ip_address]` and `[ip_address, username]` are one group).
+    pub fn combination(parameters: impl IntoIterator<Item = LockoutParameter>) -> Self {
+        let mut parts: Vec<_> = parameters.into_iter().collect();
+        parts.sort();
+        parts.dedup();
+        Self(parts)
+    }
+
+    /// The parameters of the group, in canonical order.
+    pub fn parameters(&self) -> &[LockoutParameter] {
+        &self.0
+    }
+
+    /// Whether the group counts by `parameter`.
+    pub fn contains(&self, parameter: LockoutParameter) -> bool {
+        self.0.contains(&parameter)
+    }
+}
+
+impl From<LockoutParameter> for LockoutGroup {
+    fn from(parameter: LockoutParameter) -> Self {
+        Self::single(parameter)
+    }
+}
+
+impl fmt::Display for LockoutGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [single] = self.0.as_slice() {
+            return write!(f, "{single}");
+        }
+        f.write_str("[")?;
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl<'de> Deserialize<'de> for LockoutGroup {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let names = match Raw::deserialize(deserializer)? {
+            Raw::One(name) => vec![name],
+            Raw::Many(names) => names,
+        };
+        if names.is_empty() {
+            return Err(serde::de::Error::custom(
+                "a lockout parameter combination must not be empty",
+            ));
+        }
+        let parameters = names
+            .iter()
+            .map(|n| n.parse::<LockoutParameter>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| serde::de::Error::custom(e.message))?;
+        Ok(Self::combination(parameters))
+    }
+}
+
+impl Serialize for LockoutGroup {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let [single] = self.0.as_slice() {
+            serializer.serialize_str(single.as_str())
+        } else {
+            serializer.collect_seq(self.0.iter().map(|p| p.as_str()))
+        }
+    }
+}
+
+/// An entry of `ip_whitelist` / `ip_blacklist`: an address (`"10.0.0.1"`)
+/// or a CIDR network (`"10.0.0.0/8"`).
+///
+/// ```
+/// use axes::IpMatcher;
+/// let net: IpMatcher = "10.0.0.0/8".parse().unwrap();
+/// assert!(net.contains("10.1.2.3".parse().unwrap()));
+/// let one: IpMatcher = "10.0.0.1".parse().unwrap();
+/// assert!(!one.contains("10.0.0.10".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpMatcher(IpNet);
+
+impl IpMatcher {
+    /// Whether `ip` is this address or inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl FromStr for IpMatcher {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<IpNet>() {
+            return Ok(Self(net.trunc()));
+        }
+        s.parse::<IpAddr>()
+            .map(|ip| Self(IpNet::from(ip.to_canonical())))
+            .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR network"))
+    }
+}
+
+impl fmt::Display for IpMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.prefix_len() == self.0.max_prefix_len() {
+            write!(f, "{}", self.0.addr())
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IpMatcher {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for IpMatcher {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// What the layer does when the store cannot be reached.
+///
+/// ```
+/// let config = axes::AxesConfig::from_toml_str(r#"on_store_error = "fail_open""#).unwrap();
+/// assert_eq!(config.on_store_error, axes::OnStoreError::FailOpen);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStoreError {
+    /// Refuse the login with `503 Service Unavailable`; the handler is not run.
+    #[default]
+    FailClosed,
+    /// Let the handler run; the error is logged under the `axes` target.
+    FailOpen,
+}
+
+/// The lockout policy. Deserializes from TOML/JSON with django-axes' setting
+/// names; [`AxesConfig::builder`] builds one in code.
+///
+/// ```
+/// use std::time::Duration;
+/// use axes::{AxesConfig, LockoutParameter};
+///
+/// let config = AxesConfig::builder()
+///     .failure_limit(5)
+///     .cooloff_time(Duration::from_secs(900))
+///     .lockout_parameters([LockoutParameter::Username])
+///     .build()?;
+/// assert_eq!(config.cooloff_time, Some(Duration::from_secs(900)));
+/// # Ok::<(), axes::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AxesConfig {
+    /// Master switch; `false` turns every check and record off (`AXES_ENABLED`).
+    pub enabled: bool,
+    /// Failures after which a client is locked out (`AXES_FAILURE_LIMIT`).
+    pub failure_limit: u32,
+    /// Whether reaching the limit locks out at all (`AXES_LOCK_OUT_AT_FAILURE`).
+    pub lock_out_at_failure: bool,
+    /// How long failures count after the last one; `None` locks until reset
+    /// (`AXES_COOLOFF_TIME`).
+    #[serde(with = "humantime_serde")]
+    pub cooloff_time: Option<Duration>,
+    /// What a client is counted by (`AXES_LOCKOUT_PARAMETERS`).
+    pub lockout_parameters: Vec<LockoutGroup>,
+    /// Whether a successful login clears the user's failures (`AXES_RESET_ON_SUCCESS`).
+    pub reset_on_success: bool,
+    /// Whether a failure reported while already locked out is recorded and
+    /// restarts the cool-off (`AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`).
+    pub reset_cool_off_on_failure_during_lockout: bool,
+    /// Status code of the lockout response (`AXES_HTTP_RESPONSE_CODE`).
+    pub http_response_code: u16,
+    /// Send `Retry-After` with the seconds remaining (`AXES_ENABLE_RETRY_AFTER_HEADER`).
+    pub enable_retry_after_header: bool,
+    /// Body field holding the username (`AXES_USERNAME_FORM_FIELD`).
+    pub username_form_field: String,
+    /// Body field holding the password (`AXES_PASSWORD_FORM_FIELD`).
+    pub password_form_field: String,
+    /// Addresses and networks that may be exempted (`AXES_IP_WHITELIST`).
+    pub ip_whitelist: Vec<IpMatcher>,
+    /// Addresses and networks that are always refused (`AXES_IP_BLACKLIST`).
+    pub ip_blacklist: Vec<IpMatcher>,
+    /// Whitelisted IPs are never locked out (`AXES_NEVER_LOCKOUT_WHITELIST`).
+    pub never_lockout_whitelist: bool,
+    /// Only whitelisted IPs may log in at all (`AXES_ONLY_WHITELIST`).
+    pub only_whitelist: bool,
+    /// `GET` requests are never locked out (`AXES_NEVER_LOCKOUT_GET`).
+    pub never_lockout_get: bool,
+    /// Bytes of a body buffered before dispatch to read the username; a
+    /// larger body is answered `413 Payload Too Large`.
+    pub max_body_bytes: usize,
+    /// What to do when the store fails.
+    pub on_store_error: OnStoreError,
+}
+
+impl Default for AxesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            failure_limit: 3,
+            lock_out_at_failure: true,
+            cooloff_time: None,
+            lockout_parameters: vec![LockoutGroup::single(LockoutParameter::IpAddress)],
+            reset_on_success: false,
+            reset_cool_off_on_failure_during_lockout: true,
+            http_response_code: 429,
+            enable_retry_after_header: false,
+            username_form_field: "username".to_owned(),
+            password_form_field: "password".to_owned(),
+            ip_whitelist: Vec::new(),
+            ip_blacklist: Vec::new(),
+            never_lockout_whitelist: false,
+            only_whitelist: false,
+            never_lockout_get: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            on_store_error: OnStoreError::FailClosed,
+        }
+    }
+}
+
+impl AxesConfig {
+    /// A builder starting from django-axes' defaults.
+    pub fn builder() -> AxesConfigBuilder {
+        AxesConfigBuilder::default()
+    }
+
+    /// Parses and validates a TOML document. Unknown keys are errors.
+    ///
+    /// ```
+    /// let err = axes::AxesConfig::from_toml_str("failure_limit = 0").unwrap_err();
+    /// assert_eq!(err.key, "failure_limit");
+    /// ```
+    pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(toml_text).map_err(|e| {
+            let message = e.message().to_owned();
+            let key = unknown_field_name(&message).unwrap_or_else(|| {
+                e.span()
+                    .and_then(|span| key_at(toml_text, span.start))
+                    .unwrap_or_else(|| "toml".to_owned())
+            });
+            ConfigError::new(key, message)
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    ///
+    /// ```
+    /// let mut config = axes::AxesConfig::default();
+    /// config.lockout_parameters.clear();
+    /// assert_eq!(config.validate().unwrap_err().key, "lockout_parameters");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.failure_limit == 0 {
+            return Err(ConfigError::new(
+                "failure_limit",
+                "must be at least 1 (0 would lock out every client)",
+            ));
+        }
+        if self.cooloff_time == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "cooloff_time",
+                "must be longer than zero; leave it out for a lockout that lasts until reset",
+            ));
+        }
+        if self.lockout_parameters.is_empty() {
+            return Err(ConfigError::new(
+                "lockout_parameters",
+                "must name at least one parameter",
+            ));
+        }
+        if self
+            .lockout_parameters
+            .iter()
+            .any(|g| g.parameters().is_empty())
+        {
+            return Err(ConfigError::new(
+                "lockout_parameters",
+                "a combination must not be empty",
+            ));
+        }
+        if !(400..=599).contains(&self.http_response_code) {
+            return Err(ConfigError::new(
+                "http_response_code",
+                format!(
+                    "{} is not an error status (expected 400 to 599)",
+                    self.http_response_code
+                ),
+            ));
+        }
+        if self.username_form_field.trim().is_empty() {
+            return Err(ConfigError::new("username_form_field", "must not be empty"));
+        }
+        if self.password_form_field.trim().is_empty() {
+            return Err(ConfigError::new("password_form_field", "must not be empty"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Whether `ip` is on the blacklist, or not on the whitelist while
+    /// `only_whitelist` is set.
+    pub fn is_blacklisted(&self, ip: IpAddr) -> bool {
+        self.ip_blacklist.iter().any(|m| m.contains(ip))
+            || (self.only_whitelist && !self.ip_whitelist.iter().any(|m| m.contains(ip)))
+    }
+
+    /// Whether `ip` is on the whitelist (whatever the whitelist flags say).
+    pub fn is_listed_in_whitelist(&self, ip: IpAddr) -> bool {
+        self.ip_whitelist.iter().any(|m| m.contains(ip))
+    }
+}
+
+fn unknown_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+/// The key whose line holds byte `offset` of a TOML document, for errors.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split('=').next()?.trim();
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| key.to_owned())
+}
+
+/// Builds an [`AxesConfig`] in code; [`build`](Self::build) validates it.
+///
+/// ```
+/// let config = axes::AxesConfig::builder()
+///     .failure_limit(10)
+///     .ip_blacklist(["192.0.2.0/24"])?
+///     .build()?;
+/// assert!(config.is_blacklisted("192.0.2.7".parse().unwrap()));
+/// # Ok::<(), axes::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct AxesConfigBuilder {
+    config: AxesConfig,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.config.$name = value;
+                self
+            }
+        )*
+    };
+}
+
+impl AxesConfigBuilder {
+    setters! {
+        /// See [`AxesConfig::enabled`].
+        enabled: bool,
+        /// See [`AxesConfig::failure_limit`].
+        failure_limit: u32,
+        /// See [`AxesConfig::lock_out_at_failure`].
+        lock_out_at_failure: bool,
+        /// See [`AxesConfig::reset_on_success`].
+        reset_on_success: bool,
+        /// See [`AxesConfig::reset_cool_off_on_failure_during_lockout`].
+        reset_cool_off_on_failure_during_lockout: bool,
+        /// See [`AxesConfig::http_response_code`].
+        http_response_code: u16,
+        /// See [`AxesConfig::enable_retry_after_header`].
+        enable_retry_after_header: bool,
+        /// See [`AxesConfig::never_lockout_whitelist`].
+        never_lockout_whitelist: bool,
+        /// See [`AxesConfig::only_whitelist`].
+        only_whitelist: bool,
+        /// See [`AxesConfig::never_lockout_get`].
+        never_lockout_get: bool,
+        /// See [`AxesConfig::max_body_bytes`].
+        max_body_bytes: usize,
+        /// See [`AxesConfig::on_store_error`].
+        on_store_error: OnStoreError,
+    }
+
+    /// See [`AxesConfig::cooloff_time`].
+    pub fn cooloff_time(mut self, cooloff: Duration) -> Self {
+        self.config.cooloff_time = Some(cooloff);
+        self
+    }
+
+    /// See [`AxesConfig::lockout_parameters`]: each item is a single
+    /// [`LockoutParameter`] or a [`LockoutGroup`] combination.
+    pub fn lockout_parameters<I, G>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = G>,
+        G: Into<LockoutGroup>,
+    {
+        self.config.lockout_parameters = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// See [`AxesConfig::username_form_field`].
+    pub fn username_form_field(mut self, field: impl Into<String>) -> Self {
+        self.config.username_form_field = field.into();
+        self
+    }
+
+    /// See [`AxesConfig::password_form_field`].
+    pub fn password_form_field(mut self, field: impl Into<String>) -> Self {
+        self.config.password_form_field = field.into();
+        self
+    }
+
+    /// See [`AxesConfig::ip_whitelist`]; each entry an address or a network.
+    pub fn ip_whitelist<I, S>(mut self, entries: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config.ip_whitelist = parse_ip_list("ip_whitelist", entries)?;
+        Ok(self)
+    }
+
+    /// See [`AxesConfig::ip_blacklist`]; each entry an address or a network.
+    pub fn ip_blacklist<I, S>(mut self, entries: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config.ip_blacklist = parse_ip_list("ip_blacklist", entries)?;
+        Ok(self)
+    }
+
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<AxesConfig, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}
+
+fn parse_ip_list<I, S>(key: &str, entries: I) -> Result<Vec<IpMatcher>, ConfigError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    entries
+        .into_iter()
+        .map(|e| e.as_ref().parse().map_err(|m| ConfigError::new(key, m)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_django_axes() {
+        let c = AxesConfig::from_toml_str("").unwrap();
+        assert_eq!(c, AxesConfig::default());
+        assert_eq!(c.failure_limit, 3);
+        assert_eq!(c.http_response_code, 429);
+        assert_eq!(c.cooloff_time, None);
+        assert_eq!(
+            c.lockout_parameters,
+            vec![LockoutGroup::single(LockoutParameter::IpAddress)]
+        );
+        assert!(c.reset_cool_off_on_failure_during_lockout);
+    }
+
+    #[test]
+    fn full_document_parses() {
+        let c = AxesConfig::from_toml_str(
+            r#"
+            enabled = true
+            failure_limit = 5
+            lock_out_at_failure = false
+            cooloff_time = "1h 30m"
+            lockout_parameters = ["ip_address", ["user_agent", "username"]]
+            reset_on_success = true
+            reset_cool_off_on_failure_during_lockout = false
+            http_response_code = 403
+            username_form_field = "email"
+            password_form_field = "passphrase"
+            ip_whitelist = ["127.0.0.9", "10.0.0.0/8", "::1"]
+            ip_blacklist = ["192.0.2.1"]
+            never_lockout_whitelist = true
+            only_whitelist = false
+            never_lockout_get = true
+            max_body_bytes = 1024
+            on_store_error = "fail_open"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.cooloff_time, Some(Duration::from_secs(5400)));
+        assert_eq!(
+            c.lockout_parameters[1],
+            LockoutGroup::combination([LockoutParameter::Username, LockoutParameter::UserAgent])
+        );
+        assert!(c.is_listed_in_whitelist("10.200.0.1".parse().unwrap()));
+        assert!(c.is_blacklisted("192.0.2.1".parse().unwrap()));
+        assert!(!c.is_blacklisted("192.0.2.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (doc, key) in [
+            ("nope = 1", "nope"),
+            ("failure_limit = -1", "failure_limit"),
+            ("failure_limit = \"three\"", "failure_limit"),
+            ("cooloff_time = \"soon\"", "cooloff_time"),
+            ("lockout_parameters = [\"password\"]", "lockout_parameters"),
+            ("lockout_parameters = [[]]", "lockout_parameters"),
+            ("lockout_parameters = []", "lockout_parameters"),
+            ("ip_blacklist = [\"localhost\"]", "ip_blacklist"),
+            ("http_response_code = 200", "http_response_code"),
+            ("username_form_field = \"\"", "username_form_field"),
+            ("cooloff_time = \"0s\"", "cooloff_time"),
+        ] {
+            let err = AxesConfig::from_toml_str(doc).unwrap_err();
+            assert_eq!(err.key, key, "{doc}: {err}");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn whitelist_is_not_substring_matching() {
+        let c = AxesConfig::from_toml_str(
+            "ip_whitelist = [\"10.0.0.10\"]\nonly_whitelist = true",
+        )
+        .unwrap();
+        assert!(c.is_blacklisted("10.0.0.1".parse().unwrap()));
+        assert!(!c.is_blacklisted("10.0.0.10".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_match_ipv4_entries() {
+        let c = AxesConfig::builder().ip_blacklist(["127.0.0.66"]).unwrap().build().unwrap();
+        assert!(c.is_blacklisted("::ffff:127.0.0.66".parse().unwrap()));
+    }
+
+    #[test]
+    fn groups_round_trip_through_serde() {
+        let c = AxesConfig::from_toml_str("lockout_parameters = [[\"username\", \"ip_address\"], \"user_agent\"]").unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(AxesConfig::from_toml_str(&text).unwrap(), c);
+    }
+}

@@ -1,0 +1,49 @@
+//! The Tower middleware: [`AxesLayer`] and [`AxesService`].
+//!
+//! Before the handler runs, the service resolves the client (TCP peer IP
+//! from [`ConnectInfo`](axum::extract::ConnectInfo), user agent, path, and
+//! the username read from a JSON or form body, buffered up to
+//! `max_body_bytes` and handed to the handler unchanged) and refuses a
+//! locked-out or blacklisted client with the lockout response. After the
+//! handler returns, it records what the handler reported through
+//! [`AxesReport`](crate::AxesReport); when that failure reached the limit the
+//! lockout response replaces the handler's response, as django-axes answers
+//! the attempt that reaches the limit.
+//!
+//! # Deployment
+//!
+//! The client IP is the TCP peer address, so serve the router with
+//! `into_make_service_with_connect_info::<SocketAddr>()`; without it every
+//! login is answered `500` with a message saying so, rather than counting
+//! every client as one.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::net::SocketAddr;
+//! use axum::{body::Body, extract::connect_info::MockConnectInfo, http::Request, routing::post, Router};
+//! use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
+//! use tower::ServiceExt;
+//!
+//! let config = AxesConfig::builder().failure_limit(1).build().unwrap();
+//! let app = Router::new()
+//!     .route("/login", post(|report: AxesReport| async move { report.failed("alice"); "bad password" }))
+//!     .layer(AxesLayer::new(Axes::new(config, MemoryStore::new())))
+//!     .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4000))));
+//!
+//! let login = || Request::post("/login").body(Body::empty()).unwrap();
+//! // The first failure reaches the limit of 1: its answer is the lockout.
+//! assert_eq!(app.clone().oneshot(login()).await.unwrap().status(), 429);
+//! // Later attempts are refused before the handler runs.
+//! assert_eq!(app.oneshot(login()).await.unwrap().status(), 429);
+//! # }
+//! ```
+
+mod future;
+#[allow(clippy::module_inception)]
+mod layer;
+mod request;
+mod service;
+
+pub use future::ResponseFuture;
+pub use layer::AxesLayer;
+pub use service::AxesService;

@@ -1,0 +1,162 @@
+//! Reading a [`ClientInfo`] off a request, username from the body included.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::{ConnectInfo, MockConnectInfo};
+use axum::response::{IntoResponse, Response};
+use http::header::{self, HeaderMap};
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::client::{ClientInfo, UNKNOWN};
+use crate::config::AxesConfig;
+
+/// The body kinds the username is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Some(BodyKind::Json)
+    } else if essence == "application/x-www-form-urlencoded" {
+        Some(BodyKind::Form)
+    } else {
+        None
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// The username in `field` of a JSON object or form body.
+fn username_from_body(kind: BodyKind, body: &[u8], field: &str) -> Option<String> {
+    match kind {
+        BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body).ok()? {
+            serde_json::Value::Object(map) => map.get(field)?.as_str().map(str::to_owned),
+            _ => None,
+        },
+        // As Django's QueryDict.get, the last value of a repeated key wins.
+        BodyKind::Form => form_urlencoded::parse(body)
+            .filter(|(key, _)| key == field)
+            .last()
+            .map(|(_, value)| value.into_owned()),
+    }
+}
+
+/// Resolves the client of `request`, buffering a JSON or form body to read
+/// the username; returns the request with its body restored, or the answer
+/// to give instead (no client address, body too large or unreadable).
+pub(crate) async fn resolve(
+    config: &AxesConfig,
+    request: Request<Body>,
+) -> Result<(ClientInfo, Request<Body>), Response> {
+    let Some(peer) = peer_address(&request) else {
+        tracing::error!(target: "axes", "no client address: serve the router with `into_make_service_with_connect_info::<SocketAddr>()`");
+        return Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "axes: the client address is unknown; serve the router with `into_make_service_with_connect_info::<SocketAddr>()`",
+        )
+            .into_response());
+    };
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let mut client = ClientInfo::new(peer.ip())
+        .with_method(parts.method.clone())
+        .with_path(parts.uri.path())
+        .with_user_agent(header_text(headers, header::USER_AGENT).unwrap_or_else(|| UNKNOWN.into()))
+        .with_http_accept(header_text(headers, header::ACCEPT).unwrap_or_else(|| UNKNOWN.into()));
+
+    let Some(kind) = body_kind(headers) else {
+        return Ok((client, Request::from_parts(parts, body)));
+    };
+    let limit = config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let bytes: Bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(too_large(limit))
+        }
+        Err(error) => {
+            tracing::debug!(target: "axes", %error, "login request body could not be read");
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            )
+                .into_response());
+        }
+    };
+    client.set_username(username_from_body(kind, &bytes, &config.username_form_field));
+    Ok((client, Request::from_parts(parts, Body::from(bytes))))
+}
+
+fn peer_address(request: &Request<Body>) -> Option<SocketAddr> {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr)
+        .or_else(|| {
+            extensions
+                .get::<MockConnectInfo<SocketAddr>>()
+                .map(|MockConnectInfo(addr)| *addr)
+        })
+}
+
+fn too_large(limit: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The login request body is larger than {limit} bytes."),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_comes_from_json_objects_only() {
+        let read = |body: &str| username_from_body(BodyKind::Json, body.as_bytes(), "username");
+        assert_eq!(read(r#"{"username":"alice","password":"x"}"#).as_deref(), Some("alice"));
+        assert_eq!(read(r#"{"username":5}"#), None);
+        assert_eq!(read(r#"["alice"]"#), None);
+        assert_eq!(read("not json"), None);
+        assert_eq!(read(r#"{"email":"alice"}"#), None);
+    }
+
+    #[test]
+    fn form_takes_the_last_value_of_a_repeated_field() {
+        let body = b"username=mallory&password=x&username=al%20ice";
+        assert_eq!(
+            username_from_body(BodyKind::Form, body, "username").as_deref(),
+            Some("al ice")
+        );
+    }
+
+    #[test]
+    fn content_types_are_matched_by_essence() {
+        let kind = |ct: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            body_kind(&h)
+        };
+        assert_eq!(kind("application/json; charset=utf-8"), Some(BodyKind::Json));
+        assert_eq!(kind("application/vnd.api+json"), Some(BodyKind::Json));
+        assert_eq!(kind("Application/X-WWW-Form-Urlencoded"), Some(BodyKind::Form));
+        assert_eq!(kind("text/plain"), None);
+    }
+}

@@ -1,0 +1,172 @@
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, Request};
+use tower_service::Service;
+
+use super::request;
+use super::ResponseFuture;
+use crate::axes::{Axes, AxesError, Decision};
+use crate::client::ClientInfo;
+use crate::config::OnStoreError;
+use crate::report::{Outcome, ReportSlot};
+use crate::response::{lockout_response, store_unavailable};
+
+/// The middleware [`AxesLayer`](super::AxesLayer) applies; see the
+/// [module docs](crate::layer).
+#[derive(Debug, Clone)]
+pub struct AxesService<S> {
+    inner: S,
+    axes: Axes,
+    check_before_dispatch: bool,
+}
+
+impl<S> AxesService<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, axes: Axes, check_before_dispatch: bool) -> Self {
+        Self {
+            inner,
+            axes,
+            check_before_dispatch,
+        }
+    }
+}
+
+impl<S, ResBody> Service<Request<Body>> for AxesService<S>
+where
+    S: Service<Request<Body>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone is ready only if polled; keep the ready one (tower's advice).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let axes = self.axes.clone();
+        let check = self.check_before_dispatch;
+        ResponseFuture {
+            inner: Box::pin(guard(axes, inner, request, check)),
+        }
+    }
+}
+
+/// One login request: resolve, check, dispatch, record.
+async fn guard<S, ResBody>(
+    axes: Axes,
+    mut inner: S,
+    request: Request<Body>,
+    check_before_dispatch: bool,
+) -> Result<Response, S::Error>
+where
+    S: Service<Request<Body>, Response = http::Response<ResBody>>,
+    ResBody: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    let config = axes.config();
+    let (client, mut request) = if config.enabled {
+        match request::resolve(config, request).await {
+            Ok(resolved) => resolved,
+            Err(answer) => return Ok(answer),
+        }
+    } else {
+        let client = ClientInfo::new(std::net::Ipv4Addr::UNSPECIFIED.into());
+        (client, request)
+    };
+    let headers = request.headers().clone();
+
+    if config.enabled && check_before_dispatch {
+        match axes.check(&client).await {
+            Ok(Decision::LockedOut(lockout)) => {
+                tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "refused before dispatch");
+                return Ok(lockout_response(config, &lockout, &headers, axes.now()));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                if let Some(answer) = store_failed(&axes, error) {
+                    return Ok(answer);
+                }
+            }
+        }
+    }
+
+    let slot = ReportSlot::new(client.clone());
+    request.extensions_mut().insert(slot.clone());
+    let response = inner.call(request).await?.map(Body::new);
+    if !config.enabled {
+        return Ok(response);
+    }
+    Ok(match slot.take() {
+        None => response,
+        Some(outcome) => match apply(&axes, client, outcome, &headers).await {
+            Ok(None) => response,
+            Ok(Some(replacement)) => replacement,
+            Err(error) => store_failed(&axes, error).unwrap_or(response),
+        },
+    })
+}
+
+/// Records what the handler reported; returns the response that replaces
+/// the handler's, if any.
+async fn apply(
+    axes: &Axes,
+    mut client: ClientInfo,
+    outcome: Outcome,
+    headers: &HeaderMap,
+) -> Result<Option<Response>, AxesError> {
+    let config = axes.config();
+    match outcome {
+        Outcome::Failed(credentials) => {
+            if let Some(username) = credentials.username() {
+                client.set_username(Some(username.to_owned()));
+            }
+            let outcome = axes.login_failed(&client).await?;
+            Ok(outcome
+                .lockout
+                .map(|lockout| lockout_response(config, &lockout, headers, axes.now())))
+        }
+        Outcome::Succeeded(username) => {
+            // The pre-check saw the username of the body; when the handler
+            // logged in another (normalised, say), that one must not be
+            // locked either.
+            if client.username() != Some(username.as_str()) {
+                client.set_username(Some(username.clone()));
+                if let Decision::LockedOut(lockout) = axes.check(&client).await? {
+                    tracing::warn!(target: "axes", ip = %client.ip_address(), username, "success of a locked-out username refused");
+                    return Ok(Some(lockout_response(config, &lockout, headers, axes.now())));
+                }
+            }
+            axes.logged_in(&client, &username).await?;
+            Ok(None)
+        }
+        Outcome::LoggedOut(username) => {
+            axes.logged_out(&client, username.as_deref()).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Logs a store failure and returns the answer `on_store_error` calls for
+/// (`None`: carry on).
+fn store_failed(axes: &Axes, error: AxesError) -> Option<Response> {
+    match axes.config().on_store_error {
+        OnStoreError::FailClosed => {
+            tracing::error!(target: "axes", %error, "store failed; refusing the login (on_store_error = fail_closed)");
+            Some(store_unavailable())
+        }
+        OnStoreError::FailOpen => {
+            tracing::error!(target: "axes", %error, "store failed; letting the login through (on_store_error = fail_open)");
+            None
+        }
+    }
+}

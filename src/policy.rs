@@ -1,0 +1,295 @@
+//! The pure decisions: which keys a client is counted under, whether it is
+//! listed, and whether its counters mean "locked" and until when. No I/O,
+//! no clock reads: time is passed in.
+
+use std::time::{Duration, SystemTime};
+
+use crate::client::{ClientInfo, LockoutKey};
+use crate::config::AxesConfig;
+use crate::store::Counter;
+
+/// Why a client is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockoutReason {
+    /// The IP is on `ip_blacklist`, or off the whitelist with `only_whitelist`.
+    Blacklisted,
+    /// A lockout group reached the failure limit.
+    TooManyFailures,
+}
+
+/// A refusal: why, with what counts, and until when.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use axes::{Lockout, LockoutReason};
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+/// let lockout = Lockout {
+///     reason: LockoutReason::TooManyFailures,
+///     failures: 3,
+///     failure_limit: 3,
+///     locked_until: Some(now + Duration::from_millis(1500)),
+///     username: None,
+/// };
+/// assert_eq!(lockout.retry_after(now), Some(Duration::from_secs(2)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lockout {
+    /// Why the client is refused.
+    pub reason: LockoutReason,
+    /// The largest failure count among the client's lockout groups.
+    pub failures: u64,
+    /// The failure limit in force.
+    pub failure_limit: u32,
+    /// When the lockout ends on its own; `None` lasts until a reset (or, for
+    /// a blacklisted IP, for as long as it is listed).
+    pub locked_until: Option<SystemTime>,
+    /// The username the client tried, if known.
+    pub username: Option<String>,
+}
+
+impl Lockout {
+    /// Whole seconds until the lockout ends, rounded up (at least one), or
+    /// `None` when it does not end on its own.
+    pub fn retry_after(&self, now: SystemTime) -> Option<Duration> {
+        let until = self.locked_until?;
+        let remaining = until.duration_since(now).unwrap_or_default();
+        let seconds = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
+        Some(Duration::from_secs(seconds.max(1)))
+    }
+}
+
+/// How the lists treat a client, before any counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// Always refused.
+    Blacklisted,
+    /// Never locked out, failures not recorded.
+    Whitelisted,
+    /// Counted like everybody.
+    Counted,
+}
+
+/// Applies the allow/deny rules in django-axes' order: blacklist first,
+/// then the whitelist (with `never_lockout_whitelist` or `only_whitelist`),
+/// then `never_lockout_get`.
+pub(crate) fn listing(config: &AxesConfig, client: &ClientInfo) -> Listing {
+    let ip = client.ip_address();
+    if config.is_blacklisted(ip) {
+        Listing::Blacklisted
+    } else if (config.never_lockout_whitelist || config.only_whitelist)
+        && config.is_listed_in_whitelist(ip)
+    {
+        Listing::Whitelisted
+    } else if config.never_lockout_get && client.method() == http::Method::GET {
+        Listing::Whitelisted
+    } else {
+        Listing::Counted
+    }
+}
+
+/// The keys `client` is counted under, one per lockout group whose parts
+/// are all known, without repeats.
+pub(crate) fn lockout_keys(config: &AxesConfig, client: &ClientInfo) -> Vec<LockoutKey> {
+    let mut keys: Vec<LockoutKey> = Vec::with_capacity(config.lockout_parameters.len());
+    for key in config
+        .lockout_parameters
+        .iter()
+        .filter_map(|group| client.lockout_key(group))
+    {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// What a client's counters amount to at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// The largest live count (OR across groups).
+    pub failures: u64,
+    /// Whether that count locks the client out.
+    pub locked: bool,
+    /// When the lockout ends, if it is one that ends.
+    pub locked_until: Option<SystemTime>,
+}
+
+/// Windows each counter by the cool-off and takes the largest; the client is
+/// locked when it reaches the limit. The lockout lasts until the last
+/// failure of every group at the limit is a cool-off old.
+pub(crate) fn standing<'a>(
+    config: &AxesConfig,
+    counters: impl IntoIterator<Item = &'a Counter>,
+    now: SystemTime,
+) -> Standing {
+    let limit = u64::from(config.failure_limit);
+    let mut failures = 0;
+    let mut locked_until: Option<SystemTime> = None;
+    for counter in counters {
+        if !counter.is_live(now, config.cooloff_time) {
+            continue;
+        }
+        failures = failures.max(counter.failures);
+        if counter.failures >= limit {
+            if let Some(cooloff) = config.cooloff_time {
+                let until = counter.last_failure + cooloff;
+                locked_until = Some(locked_until.map_or(until, |u| u.max(until)));
+            }
+        }
+    }
+    Standing {
+        failures,
+        locked: config.lock_out_at_failure && failures >= limit,
+        locked_until,
+    }
+}
+
+/// The lockout a standing amounts to, if it is one.
+pub(crate) fn lockout_for(
+    config: &AxesConfig,
+    client: &ClientInfo,
+    standing: Standing,
+) -> Option<Lockout> {
+    standing.locked.then(|| Lockout {
+        reason: LockoutReason::TooManyFailures,
+        failures: standing.failures,
+        failure_limit: config.failure_limit,
+        locked_until: standing.locked_until,
+        username: client.username().map(str::to_owned),
+    })
+}
+
+/// The refusal of a blacklisted client.
+pub(crate) fn blacklisted(config: &AxesConfig, client: &ClientInfo) -> Lockout {
+    Lockout {
+        reason: LockoutReason::Blacklisted,
+        failures: 0,
+        failure_limit: config.failure_limit,
+        locked_until: None,
+        username: client.username().map(str::to_owned),
+    }
+}
+
+/// The window a failure is counted in (the cool-off, or forever).
+pub(crate) fn counting_window(config: &AxesConfig) -> Option<Duration> {
+    config.cooloff_time
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LockoutGroup, LockoutParameter::*};
+
+    const T0: Duration = Duration::from_secs(1_700_000_000);
+
+    fn at(secs: f64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + T0 + Duration::from_secs_f64(secs)
+    }
+
+    fn counter(failures: u64, last: f64) -> Counter {
+        Counter {
+            failures,
+            last_failure: at(last),
+        }
+    }
+
+    fn config(toml: &str) -> AxesConfig {
+        AxesConfig::from_toml_str(toml).unwrap()
+    }
+
+    fn client(ip: &str) -> ClientInfo {
+        ClientInfo::new(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn lock_flips_at_the_limit_and_not_before() {
+        let c = config("failure_limit = 3");
+        let s = standing(&c, &[counter(2, 0.0)], at(1.0));
+        assert!(!s.locked);
+        assert_eq!(s.failures, 2);
+        let s = standing(&c, &[counter(3, 0.0)], at(1.0));
+        assert!(s.locked);
+        assert_eq!(s.locked_until, None, "no cool-off: until reset");
+    }
+
+    #[test]
+    fn groups_are_alternatives_the_largest_count_decides() {
+        let c = config("failure_limit = 3");
+        let s = standing(&c, &[counter(1, 0.0), counter(3, 0.0), counter(2, 0.0)], at(0.0));
+        assert_eq!(s.failures, 3);
+        assert!(s.locked);
+    }
+
+    #[test]
+    fn cooloff_windows_counters_inclusively() {
+        let c = config("failure_limit = 3\ncooloff_time = \"2s\"");
+        let locked = [counter(3, 0.0)];
+        assert!(standing(&c, &locked, at(2.0)).locked, "boundary still counts");
+        assert!(!standing(&c, &locked, at(2.001)).locked);
+        assert_eq!(standing(&c, &locked, at(1.0)).locked_until, Some(at(2.0)));
+    }
+
+    #[test]
+    fn lock_out_at_failure_false_counts_but_never_locks() {
+        let c = config("lock_out_at_failure = false");
+        let s = standing(&c, &[counter(50, 0.0)], at(0.0));
+        assert_eq!(s.failures, 50);
+        assert!(!s.locked);
+    }
+
+    #[test]
+    fn locked_until_is_the_latest_of_the_groups_at_the_limit() {
+        let c = config("failure_limit = 2\ncooloff_time = \"10s\"");
+        let s = standing(&c, &[counter(2, 1.0), counter(5, 4.0), counter(1, 9.0)], at(5.0));
+        assert_eq!(s.locked_until, Some(at(14.0)));
+    }
+
+    #[test]
+    fn listing_follows_django_axes_order() {
+        let c = config(
+            "ip_whitelist = [\"10.0.0.0/8\"]\nip_blacklist = [\"10.0.0.66\"]\nnever_lockout_whitelist = true\nnever_lockout_get = true",
+        );
+        assert_eq!(listing(&c, &client("10.0.0.66")), Listing::Blacklisted);
+        assert_eq!(listing(&c, &client("10.1.2.3")), Listing::Whitelisted);
+        assert_eq!(listing(&c, &client("192.0.2.1")), Listing::Counted);
+        let get = client("192.0.2.1").with_method(http::Method::GET);
+        assert_eq!(listing(&c, &get), Listing::Whitelisted);
+        let head = client("192.0.2.1").with_method(http::Method::HEAD);
+        assert_eq!(listing(&c, &head), Listing::Counted);
+        let blacklisted_get = client("10.0.0.66").with_method(http::Method::GET);
+        assert_eq!(listing(&c, &blacklisted_get), Listing::Blacklisted);
+    }
+
+    #[test]
+    fn whitelist_alone_has_no_effect() {
+        let c = config("ip_whitelist = [\"10.0.0.1\"]");
+        assert_eq!(listing(&c, &client("10.0.0.1")), Listing::Counted);
+        let only = config("ip_whitelist = [\"10.0.0.1\"]\nonly_whitelist = true");
+        assert_eq!(listing(&only, &client("10.0.0.1")), Listing::Whitelisted);
+        assert_eq!(listing(&only, &client("10.0.0.2")), Listing::Blacklisted);
+    }
+
+    #[test]
+    fn keys_follow_the_groups_and_skip_unknown_usernames() {
+        let c = config("lockout_parameters = [\"ip_address\", [\"username\", \"ip_address\"], \"username\", [\"ip_address\"]]");
+        let anonymous = client("192.0.2.1");
+        assert_eq!(lockout_keys(&c, &anonymous).len(), 1, "ip only, deduplicated");
+        let alice = client("192.0.2.1").with_username("alice");
+        let keys = lockout_keys(&c, &alice);
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[2], alice.lockout_key(&LockoutGroup::single(Username)).unwrap());
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        let mut lockout = blacklisted(&AxesConfig::default(), &client("192.0.2.1"));
+        assert_eq!(lockout.retry_after(at(0.0)), None);
+        lockout.locked_until = Some(at(2.0));
+        assert_eq!(lockout.retry_after(at(0.0)), Some(Duration::from_secs(2)));
+        assert_eq!(lockout.retry_after(at(0.2)), Some(Duration::from_secs(2)));
+        assert_eq!(lockout.retry_after(at(1.9999)), Some(Duration::from_secs(1)));
+        assert_eq!(lockout.retry_after(at(5.0)), Some(Duration::from_secs(1)));
+    }
+}

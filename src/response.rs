@@ -1,0 +1,173 @@
+//! The lockout response: JSON for JSON clients, a short HTML text otherwise,
+//! with the status from `http_response_code` and an optional `Retry-After`.
+
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::StatusCode;
+
+use crate::config::AxesConfig;
+use crate::policy::Lockout;
+
+/// django-axes' message for a lockout that ends on its own.
+pub const COOLOFF_MESSAGE: &str =
+    "Account locked: too many login attempts. Please try again later.";
+
+/// django-axes' message for a lockout that lasts until reset.
+pub const PERMALOCK_MESSAGE: &str =
+    "Account locked: too many login attempts. Contact an admin to unlock your account.";
+
+/// Builds the response for `lockout`, shaped for the request whose headers
+/// are `request_headers`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use axes::{lockout_response, AxesConfig, Lockout, LockoutReason};
+/// let config = AxesConfig::default();
+/// let lockout = Lockout {
+///     reason: LockoutReason::TooManyFailures,
+///     failures: 3,
+///     failure_limit: 3,
+///     locked_until: None,
+///     username: Some("alice".into()),
+/// };
+/// let response = lockout_response(&config, &lockout, &http::HeaderMap::new(), SystemTime::now());
+/// assert_eq!(response.status(), 429);
+/// ```
+pub fn lockout_response(
+    config: &AxesConfig,
+    lockout: &Lockout,
+    request_headers: &HeaderMap,
+    now: SystemTime,
+) -> Response {
+    let status =
+        StatusCode::from_u16(config.http_response_code).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let message = if config.cooloff_time.is_some() {
+        COOLOFF_MESSAGE
+    } else {
+        PERMALOCK_MESSAGE
+    };
+    let mut response = if wants_json(request_headers) {
+        let mut body = serde_json::json!({
+            "message": message,
+            "failure_limit": lockout.failure_limit,
+            "failure_count": lockout.failures,
+            "username": lockout.username.as_deref().unwrap_or(""),
+        });
+        if let Some(cooloff) = config.cooloff_time {
+            body["cooloff_time"] = iso8601_duration(cooloff).into();
+        }
+        (status, axum::Json(body)).into_response()
+    } else {
+        let mut response = Response::new(Body::from(message));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        response
+    };
+    if config.enable_retry_after_header {
+        if let Some(wait) = lockout.retry_after(now) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+        }
+    }
+    response
+}
+
+/// Whether the client sent or accepts JSON, or is an XHR.
+fn wants_json(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, needle: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.to_ascii_lowercase().contains(needle))
+                .unwrap_or(false)
+        })
+    };
+    has(header::CONTENT_TYPE, "json")
+        || has(header::ACCEPT, "application/json")
+        || has(header::HeaderName::from_static("x-requested-with"), "xmlhttprequest")
+}
+
+/// A duration in ISO 8601 form as django-axes writes it: `P[nD][T[nH][nM][nS]]`,
+/// zero parts left out, seconds rounded.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(axes::iso8601_duration(Duration::from_secs(300)), "PT5M");
+/// assert_eq!(axes::iso8601_duration(Duration::from_secs(9005)), "PT2H30M5S");
+/// assert_eq!(axes::iso8601_duration(Duration::from_secs(15 * 86400)), "P15D");
+/// ```
+pub fn iso8601_duration(duration: Duration) -> String {
+    let total = duration.as_secs() + u64::from(duration.subsec_millis() >= 500);
+    let (days, rest) = (total / 86_400, total % 86_400);
+    let (hours, minutes, seconds) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    let mut out = String::from("P");
+    if days > 0 {
+        out.push_str(&format!("{days}D"));
+    }
+    if hours + minutes + seconds > 0 {
+        out.push('T');
+        for (value, unit) in [(hours, 'H'), (minutes, 'M'), (seconds, 'S')] {
+            if value > 0 {
+                out.push_str(&format!("{value}{unit}"));
+            }
+        }
+    }
+    if out == "P" {
+        out.push_str("T0S");
+    }
+    out
+}
+
+/// The answer when the store fails and `on_store_error` fails closed.
+pub(crate) fn store_unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Login is temporarily unavailable: the lockout store cannot be reached. Please try again later.",
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_matches_django_axes_examples() {
+        let cases = [
+            (86_400 + 25 * 3600 + 42 * 60 + 8, "P2DT1H42M8S"),
+            (7 * 86_400 + 342, "P7DT5M42S"),
+            (2 * 3600 + 42 * 60, "PT2H42M"),
+            (20 * 3600 + 42, "PT20H42S"),
+            (300, "PT5M"),
+            (9005, "PT2H30M5S"),
+            (9005 * 60, "P6DT6H5M"),
+            (15 * 86_400, "P15D"),
+        ];
+        for (secs, expected) in cases {
+            assert_eq!(iso8601_duration(Duration::from_secs(secs)), expected);
+        }
+    }
+
+    #[test]
+    fn json_is_chosen_by_content_type_accept_or_xhr() {
+        for (name, value) in [
+            ("content-type", "application/json"),
+            ("accept", "text/html, application/json;q=0.9"),
+            ("x-requested-with", "XMLHttpRequest"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+            assert!(wants_json(&headers), "{name}");
+        }
+        assert!(!wants_json(&HeaderMap::new()));
+    }
+}

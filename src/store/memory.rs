@@ -1,0 +1,210 @@
+//! [`MemoryStore`]: counters and attempt records in process memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use super::{AccessAttempt, AttemptFilter, Counter, FailureRecord, Store, StoreError};
+use crate::client::LockoutKey;
+use crate::config::LockoutGroup;
+
+/// The default maximum number of counters (and of attempt records) a
+/// [`MemoryStore`] keeps.
+pub const DEFAULT_MAX_KEYS: usize = 100_000;
+
+/// A store in process memory: fast, lost on restart, not shared between
+/// processes.
+///
+/// It is bounded: at most `max_keys` counters and as many attempt records.
+/// When full, entries outside the last window are evicted first, then the
+/// least recently failed ones, so a flood of distinct clients cannot exhaust
+/// memory.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axes::{Axes, AxesConfig, ClientInfo, MemoryStore};
+/// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+/// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+/// axes.login_failed(&client).await.unwrap();
+/// assert_eq!(axes.attempts(axes::AttemptFilter::All).await.unwrap()[0].failures, 1);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    max_keys: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    counters: HashMap<String, Counter>,
+    attempts: HashMap<String, AccessAttempt>,
+}
+
+impl MemoryStore {
+    /// A store holding at most [`DEFAULT_MAX_KEYS`] counters.
+    pub fn new() -> Self {
+        Self::with_max_keys(DEFAULT_MAX_KEYS)
+    }
+
+    /// A store holding at most `max_keys` counters and as many attempt
+    /// records (at least 1).
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        Self {
+            max_keys: max_keys.max(1),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// How many counters the store holds now.
+    pub fn counter_count(&self) -> usize {
+        self.lock().counters.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic cannot leave the maps half-updated in a way that matters
+        // more than losing the store, so a poisoned lock is taken over.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Makes room for one more entry: drops expired entries, then the tenth
+/// that failed least recently.
+fn make_room<T>(
+    map: &mut HashMap<String, T>,
+    max: usize,
+    failure: &FailureRecord<'_>,
+    last: impl Fn(&T) -> SystemTime,
+) {
+    if map.len() < max {
+        return;
+    }
+    map.retain(|_, entry| failure.continues(last(entry)));
+    if map.len() < max {
+        return;
+    }
+    let mut times: Vec<SystemTime> = map.values().map(&last).collect();
+    let cut = (max / 10).max(1).min(times.len() - 1);
+    let (_, &mut threshold, _) = times.select_nth_unstable(cut);
+    map.retain(|_, entry| last(entry) > threshold);
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        let state = self.lock();
+        Ok(keys
+            .iter()
+            .map(|key| state.counters.get(&key.encode()).copied())
+            .collect())
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        let mut state = self.lock();
+        let mut counts = Vec::with_capacity(failure.keys.len());
+        for key in failure.keys {
+            let encoded = key.encode();
+            if !state.counters.contains_key(&encoded) {
+                make_room(&mut state.counters, self.max_keys, &failure, |c| {
+                    c.last_failure
+                });
+            }
+            let counter = state.counters.entry(encoded).or_insert(Counter {
+                failures: 0,
+                last_failure: failure.at,
+            });
+            counter.failures = if failure.continues(counter.last_failure) {
+                counter.failures + 1
+            } else {
+                1
+            };
+            counter.last_failure = counter.last_failure.max(failure.at);
+            counts.push(*counter);
+        }
+
+        let attempt_key = failure.client.attempt_key().encode();
+        if !state.attempts.contains_key(&attempt_key) {
+            make_room(&mut state.attempts, self.max_keys, &failure, |a| {
+                a.attempt_time
+            });
+        }
+        state
+            .attempts
+            .entry(attempt_key)
+            .and_modify(|attempt| {
+                attempt.failures = if failure.continues(attempt.attempt_time) {
+                    attempt.failures + 1
+                } else {
+                    1
+                };
+                attempt.attempt_time = attempt.attempt_time.max(failure.at);
+                attempt.path_info = failure.client.path().to_owned();
+                attempt.http_accept = failure.client.http_accept().to_owned();
+            })
+            .or_insert_with(|| AccessAttempt::first(failure.client, failure.at));
+        Ok(counts)
+    }
+
+    async fn reset(
+        &self,
+        filter: &AttemptFilter,
+        groups: &[LockoutGroup],
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        if *filter == AttemptFilter::All {
+            let removed = state.attempts.len() as u64;
+            state.attempts.clear();
+            state.counters.clear();
+            return Ok(removed);
+        }
+        let doomed: Vec<String> = state
+            .attempts
+            .iter()
+            .filter(|(_, attempt)| filter.matches(attempt))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &doomed {
+            let Some(attempt) = state.attempts.remove(key) else {
+                continue;
+            };
+            for counter_key in attempt.lockout_keys(groups) {
+                let encoded = counter_key.encode();
+                if let Some(counter) = state.counters.get_mut(&encoded) {
+                    counter.failures = counter.failures.saturating_sub(attempt.failures);
+                    if counter.failures == 0 {
+                        state.counters.remove(&encoded);
+                    }
+                }
+            }
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let state = self.lock();
+        let mut attempts: Vec<AccessAttempt> = state
+            .attempts
+            .values()
+            .filter(|a| filter.matches(a))
+            .cloned()
+            .collect();
+        attempts.sort_by(|a, b| b.attempt_time.cmp(&a.attempt_time));
+        Ok(attempts)
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        state.counters.retain(|_, c| c.last_failure >= before);
+        let len = state.attempts.len();
+        state.attempts.retain(|_, a| a.attempt_time >= before);
+        Ok((len - state.attempts.len()) as u64)
+    }
+}

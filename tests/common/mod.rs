@@ -1,0 +1,182 @@
+//! A login app for the HTTP tests: the seed's JSON login view behind
+//! `AxesLayer`, with a manual clock and per-request client addresses.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, ManualClock, MemoryStore, Store};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const ALICE: (&str, &str) = ("alice", "wonderland");
+
+#[derive(Clone)]
+pub struct AppState {
+    users: Arc<HashMap<String, String>>,
+    username_field: String,
+    password_field: String,
+    pub handler_calls: Arc<AtomicUsize>,
+}
+
+pub struct App {
+    pub router: Router,
+    pub axes: Axes,
+    pub clock: ManualClock,
+    pub handler_calls: Arc<AtomicUsize>,
+}
+
+impl App {
+    pub fn new(toml: &str) -> Self {
+        Self::with_store(toml, MemoryStore::new())
+    }
+
+    pub fn with_store(toml: &str, store: impl Store) -> Self {
+        let config = AxesConfig::from_toml_str(toml).expect("valid test config");
+        let clock = ManualClock::new();
+        let axes = Axes::builder(config)
+            .store(store)
+            .clock(clock.clone())
+            .build();
+        Self::with_axes(axes, clock)
+    }
+
+    pub fn with_axes(axes: Axes, clock: ManualClock) -> Self {
+        let handler_calls = Arc::new(AtomicUsize::new(0));
+        let state = AppState {
+            users: Arc::new(
+                [("alice", "wonderland"), ("bob", "builder")]
+                    .into_iter()
+                    .map(|(u, p)| (u.to_owned(), p.to_owned()))
+                    .collect(),
+            ),
+            username_field: axes.config().username_form_field.clone(),
+            password_field: axes.config().password_form_field.clone(),
+            handler_calls: handler_calls.clone(),
+        };
+        let router = Router::new()
+            .route(
+                "/login",
+                post(login)
+                    .get(|| async { "login page" })
+                    .layer(AxesLayer::new(axes.clone())),
+            )
+            .route(
+                "/logout",
+                post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
+            )
+            .route("/echo", post(echo).layer(AxesLayer::new(axes.clone())))
+            .route("/unguarded", post(|_report: AxesReport| async { "never" }))
+            .with_state(state);
+        Self {
+            router,
+            axes,
+            clock,
+            handler_calls,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// POSTs `{"username": u, "password": p}` from `ip`.
+    pub async fn login(&self, ip: &str, username: &str, password: &str) -> StatusCode {
+        self.send(json_request(ip, "/login", json!({"username": username, "password": password})))
+            .await
+            .status()
+    }
+
+    pub fn calls(&self) -> usize {
+        self.handler_calls.load(Ordering::SeqCst)
+    }
+}
+
+/// A JSON POST from `ip` (port 50000).
+pub fn json_request(ip: &str, path: &str, body: Value) -> Request<Body> {
+    raw_request(ip, "POST", path, "application/json", body.to_string())
+}
+
+pub fn raw_request(
+    ip: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("user-agent", "axes-tests/1.0")
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap();
+    from_ip(&mut request, ip);
+    request
+}
+
+pub fn from_ip(request: &mut Request<Body>, ip: &str) {
+    let addr = SocketAddr::new(ip.parse().unwrap(), 50000);
+    request.extensions_mut().insert(ConnectInfo(addr));
+}
+
+pub fn set_header(request: &mut Request<Body>, name: &'static str, value: &[u8]) {
+    request
+        .headers_mut()
+        .insert(name, HeaderValue::from_bytes(value).unwrap());
+}
+
+pub async fn body_text(response: Response) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn clean(form: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    let value = form.get(name)?.as_str()?.trim();
+    (!value.is_empty() && value.chars().count() <= 128).then(|| value.to_owned())
+}
+
+async fn login(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Response {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    let Ok(Value::Object(form)) = serde_json::from_slice::<Value>(&body) else {
+        report.failed(Credentials::default());
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let username = clean(&form, &state.username_field);
+    let password = clean(&form, &state.password_field);
+    let (Some(username), Some(password)) = (username.clone(), password) else {
+        report.failed(Credentials::from(username));
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if state.users.get(&username) == Some(&password) {
+        report.succeeded(username);
+        Json(json!({"message": "success!"})).into_response()
+    } else {
+        report.failed(username);
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+async fn logout(report: AxesReport, Json(body): Json<Value>) -> StatusCode {
+    if let Some(username) = body["username"].as_str() {
+        report.logged_out(username);
+    }
+    StatusCode::OK
+}
+
+/// Answers with the body it was given, and reports a failure for the
+/// username the layer read.
+async fn echo(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Bytes {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    report.failed(Credentials::default());
+    body
+}
