@@ -17,13 +17,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, MemoryStore, SqliteStore};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, MemoryStore, SqliteStore};
 use serde_json::{json, Map, Value};
 
 /// The longest username or password the form accepts, in characters.
@@ -111,7 +111,10 @@ async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {
     if url.starts_with("sqlite:") {
         return Ok(Axes::new(config, SqliteStore::connect(url).await?));
     }
-    Err(format!("AXES_DATABASE_URL: unsupported store `{url}` (expected `memory:` or `sqlite://PATH`)").into())
+    Err(format!(
+        "AXES_DATABASE_URL: unsupported store `{url}` (expected `memory:` or `sqlite://PATH`)"
+    )
+    .into())
 }
 
 fn parse_users(spec: &str) -> Result<HashMap<String, String>, Error> {
@@ -150,7 +153,10 @@ fn clean_field(form: &Map<String, Value>, name: &str) -> Option<String> {
 async fn login(State(demo): State<Demo>, report: AxesReport, body: Bytes) -> Response {
     let Ok(Value::Object(form)) = serde_json::from_slice::<Value>(&body) else {
         report.failed(Credentials::default());
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "expected a JSON object"})))
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "expected a JSON object"})),
+        )
             .into_response();
     };
     let username = clean_field(&form, &demo.username_field);

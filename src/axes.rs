@@ -11,6 +11,7 @@ use crate::client::ClientInfo;
 use crate::clock::{Clock, SystemClock};
 use crate::config::AxesConfig;
 use crate::events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
+use crate::ip::ProxyConfig;
 use crate::policy::{self, Listing, Lockout};
 use crate::store::{self, AccessAttempt, AttemptFilter, FailureRecord, Store, StoreError};
 
@@ -106,6 +107,7 @@ pub struct Axes {
 
 struct Inner {
     config: AxesConfig,
+    proxies: ProxyConfig,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<AxesEvent>,
@@ -139,6 +141,11 @@ impl Axes {
     /// The policy in force.
     pub fn config(&self) -> &AxesConfig {
         &self.inner.config
+    }
+
+    /// How the client IP is found behind proxies (from the `ipware_*` settings).
+    pub fn proxies(&self) -> &ProxyConfig {
+        &self.inner.proxies
     }
 
     /// The store.
@@ -189,10 +196,11 @@ impl Axes {
     pub async fn login_failed(&self, client: &ClientInfo) -> Result<FailureOutcome, AxesError> {
         let config = &self.inner.config;
         let now = self.now();
-        let listing = config
-            .enabled
-            .then(|| policy::listing(config, client))
-            .unwrap_or(Listing::Whitelisted);
+        let listing = if config.enabled {
+            policy::listing(config, client)
+        } else {
+            Listing::Whitelisted
+        };
         let keys = policy::lockout_keys(config, client);
         if listing == Listing::Whitelisted || keys.is_empty() {
             tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
@@ -422,6 +430,7 @@ impl AxesBuilder {
         let (events, _) = broadcast::channel(self.event_capacity);
         Axes {
             inner: Arc::new(Inner {
+                proxies: ProxyConfig::from_config(&self.config),
                 config: self.config,
                 store: self
                     .store

@@ -258,8 +258,20 @@ mod tests {
         let a = LockoutKey::for_group(&group, None, Some("ab"), Some("c")).unwrap();
         let b = LockoutKey::for_group(&group, None, Some("a"), Some("bc")).unwrap();
         assert_ne!(a.encode(), b.encode());
-        let user_as_ip = LockoutKey::for_group(&LockoutGroup::single(Username), None, Some("10.0.0.5"), None).unwrap();
-        let real_ip = LockoutKey::for_group(&LockoutGroup::single(IpAddress), Some(ip("10.0.0.5")), None, None).unwrap();
+        let user_as_ip = LockoutKey::for_group(
+            &LockoutGroup::single(Username),
+            None,
+            Some("10.0.0.5"),
+            None,
+        )
+        .unwrap();
+        let real_ip = LockoutKey::for_group(
+            &LockoutGroup::single(IpAddress),
+            Some(ip("10.0.0.5")),
+            None,
+            None,
+        )
+        .unwrap();
         assert_ne!(user_as_ip.encode(), real_ip.encode());
     }
 
@@ -275,8 +287,12 @@ mod tests {
     fn missing_username_skips_groups_that_need_it() {
         let client = ClientInfo::new(ip("192.0.2.9")).with_username("");
         assert_eq!(client.username(), None);
-        assert!(client.lockout_key(&LockoutGroup::single(Username)).is_none());
-        assert!(client.lockout_key(&LockoutGroup::single(UserAgent)).is_some());
+        assert!(client
+            .lockout_key(&LockoutGroup::single(Username))
+            .is_none());
+        assert!(client
+            .lockout_key(&LockoutGroup::single(UserAgent))
+            .is_some());
     }
 
     #[test]
@@ -291,6 +307,9 @@ mod tests {
         assert_eq!(client.http_accept().len(), 1025);
         assert_eq!(client.ip_address(), ip("10.0.0.1"));
         let again = ClientInfo::new(ip("10.0.0.1")).with_username(long);
-        assert_eq!(again.attempt_key(), client.clone().with_user_agent(UNKNOWN).attempt_key());
+        assert_eq!(
+            again.attempt_key(),
+            client.clone().with_user_agent(UNKNOWN).attempt_key()
+        );
     }
 }

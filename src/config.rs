@@ -24,6 +24,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ip::ProxyOrder;
+
 /// The default number of bytes of a request body the layer buffers to read
 /// the username before dispatch (64 KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -263,6 +265,26 @@ impl Serialize for IpMatcher {
     }
 }
 
+/// One step of progressive lockout: from `failures` failures on, a lockout
+/// lasts `cooloff` (django-axes' `LockoutTier`).
+///
+/// ```
+/// let config = axes::AxesConfig::from_toml_str(r#"
+///     lockout_tiers = [ { failures = 3, cooloff = "15m" }, { failures = 6, cooloff = "2h" } ]
+/// "#).unwrap();
+/// assert_eq!(config.effective_failure_limit(), 3);
+/// assert_eq!(config.cooloff_for(7), Some(std::time::Duration::from_secs(7200)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutTier {
+    /// The failure count from which this tier applies.
+    pub failures: u32,
+    /// How long a lockout in this tier lasts after the last failure.
+    #[serde(with = "humantime_serde")]
+    pub cooloff: Duration,
+}
+
 /// What the layer does when the store cannot be reached.
 ///
 /// ```
@@ -308,6 +330,10 @@ pub struct AxesConfig {
     /// (`AXES_COOLOFF_TIME`).
     #[serde(with = "humantime_serde")]
     pub cooloff_time: Option<Duration>,
+    /// Progressive lockouts (`AXES_LOCKOUT_TIERS`): when set, the lowest
+    /// tier's `failures` is the failure limit and the tier of a count sets
+    /// its cool-off, overriding `failure_limit` and `cooloff_time`.
+    pub lockout_tiers: Vec<LockoutTier>,
     /// What a client is counted by (`AXES_LOCKOUT_PARAMETERS`).
     pub lockout_parameters: Vec<LockoutGroup>,
     /// Whether a successful login clears the user's failures (`AXES_RESET_ON_SUCCESS`).
@@ -333,6 +359,21 @@ pub struct AxesConfig {
     pub only_whitelist: bool,
     /// `GET` requests are never locked out (`AXES_NEVER_LOCKOUT_GET`).
     pub never_lockout_get: bool,
+    /// Where to look for the client IP, in order: `REMOTE_ADDR` (the TCP
+    /// peer) or a header, in Django's spelling (`HTTP_X_FORWARDED_FOR`) or
+    /// as a header name (`X-Forwarded-For`, `X-Real-IP`, `Forwarded`)
+    /// (`AXES_IPWARE_META_PRECEDENCE_ORDER`).
+    pub ipware_meta_precedence_order: Vec<String>,
+    /// With a forwarding header: the client is this many entries left of
+    /// the right-most one (`AXES_IPWARE_PROXY_COUNT`).
+    pub ipware_proxy_count: Option<u32>,
+    /// Which end of a forwarding chain is the client when neither a count
+    /// nor trusted proxies are set (`AXES_IPWARE_PROXY_ORDER`).
+    pub ipware_proxy_order: ProxyOrder,
+    /// Proxies whose forwarding headers are believed: a header counts only
+    /// when the TCP peer is one of them, and the client is the nearest
+    /// untrusted entry (`AXES_IPWARE_PROXY_TRUSTED_IPS`).
+    pub ipware_proxy_trusted_ips: Vec<IpMatcher>,
     /// Bytes of a body buffered before dispatch to read the username; a
     /// larger body is answered `413 Payload Too Large`.
     pub max_body_bytes: usize,
@@ -347,6 +388,7 @@ impl Default for AxesConfig {
             failure_limit: 3,
             lock_out_at_failure: true,
             cooloff_time: None,
+            lockout_tiers: Vec::new(),
             lockout_parameters: vec![LockoutGroup::single(LockoutParameter::IpAddress)],
             reset_on_success: false,
             reset_cool_off_on_failure_during_lockout: true,
@@ -359,6 +401,10 @@ impl Default for AxesConfig {
             never_lockout_whitelist: false,
             only_whitelist: false,
             never_lockout_get: false,
+            ipware_meta_precedence_order: vec!["REMOTE_ADDR".to_owned()],
+            ipware_proxy_count: None,
+            ipware_proxy_order: ProxyOrder::LeftMost,
+            ipware_proxy_trusted_ips: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             on_store_error: OnStoreError::FailClosed,
         }
@@ -380,11 +426,13 @@ impl AxesConfig {
     pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(toml_text).map_err(|e| {
             let message = e.message().to_owned();
-            let key = unknown_field_name(&message).unwrap_or_else(|| {
-                e.span()
-                    .and_then(|span| key_at(toml_text, span.start))
-                    .unwrap_or_else(|| "toml".to_owned())
-            });
+            let line_key = e.span().and_then(|span| key_at(toml_text, span.start));
+            let key = match (unknown_field_name(&message), line_key) {
+                (Some(field), Some(line)) if field != line => format!("{line}.{field}"),
+                (Some(field), _) => field,
+                (None, Some(line)) => line,
+                (None, None) => "toml".to_owned(),
+            };
             ConfigError::new(key, message)
         })?;
         config.validate()?;
@@ -410,6 +458,32 @@ impl AxesConfig {
                 "cooloff_time",
                 "must be longer than zero; leave it out for a lockout that lasts until reset",
             ));
+        }
+        for tier in &self.lockout_tiers {
+            if tier.failures == 0 {
+                return Err(ConfigError::new(
+                    "lockout_tiers",
+                    "a tier's `failures` must be at least 1",
+                ));
+            }
+            if tier.cooloff.is_zero() {
+                return Err(ConfigError::new(
+                    "lockout_tiers",
+                    "a tier's `cooloff` must be longer than zero",
+                ));
+            }
+            if self
+                .lockout_tiers
+                .iter()
+                .filter(|t| t.failures == tier.failures)
+                .count()
+                > 1
+            {
+                return Err(ConfigError::new(
+                    "lockout_tiers",
+                    format!("two tiers start at {} failures", tier.failures),
+                ));
+            }
         }
         if self.lockout_parameters.is_empty() {
             return Err(ConfigError::new(
@@ -442,10 +516,46 @@ impl AxesConfig {
         if self.password_form_field.trim().is_empty() {
             return Err(ConfigError::new("password_form_field", "must not be empty"));
         }
+        for name in &self.ipware_meta_precedence_order {
+            crate::ip::validate_source(name)
+                .map_err(|m| ConfigError::new("ipware_meta_precedence_order", m))?;
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// The failure limit in force: the lowest tier's threshold when
+    /// `lockout_tiers` is set, `failure_limit` otherwise.
+    pub fn effective_failure_limit(&self) -> u32 {
+        self.lockout_tiers
+            .iter()
+            .map(|t| t.failures)
+            .min()
+            .unwrap_or(self.failure_limit)
+    }
+
+    /// How long failures keep counting (and a lockout lasts) after the last
+    /// one, for a count of `failures`: the tier of that count (the lowest
+    /// tier below its threshold), or `cooloff_time`. `None`: forever.
+    pub fn cooloff_for(&self, failures: u64) -> Option<Duration> {
+        if self.lockout_tiers.is_empty() {
+            return self.cooloff_time;
+        }
+        let mut tiers = self.lockout_tiers.clone();
+        tiers.sort_by_key(|t| t.failures);
+        let tier = tiers
+            .iter()
+            .rev()
+            .find(|t| u64::from(t.failures) <= failures)
+            .unwrap_or(&tiers[0]);
+        Some(tier.cooloff)
+    }
+
+    /// Whether lockouts end on their own (a cool-off or tiers are set).
+    pub fn has_cooloff(&self) -> bool {
+        self.cooloff_time.is_some() || !self.lockout_tiers.is_empty()
     }
 
     /// Whether `ip` is on the blacklist, or not on the whitelist while
@@ -531,6 +641,36 @@ impl AxesConfigBuilder {
         max_body_bytes: usize,
         /// See [`AxesConfig::on_store_error`].
         on_store_error: OnStoreError,
+        /// See [`AxesConfig::ipware_proxy_count`].
+        ipware_proxy_count: Option<u32>,
+        /// See [`AxesConfig::ipware_proxy_order`].
+        ipware_proxy_order: ProxyOrder,
+    }
+
+    /// See [`AxesConfig::ipware_meta_precedence_order`].
+    pub fn ipware_meta_precedence_order<I, S>(mut self, sources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.ipware_meta_precedence_order = sources.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// See [`AxesConfig::ipware_proxy_trusted_ips`]; each entry an address or a network.
+    pub fn ipware_proxy_trusted_ips<I, S>(mut self, entries: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config.ipware_proxy_trusted_ips = parse_ip_list("ipware_proxy_trusted_ips", entries)?;
+        Ok(self)
+    }
+
+    /// See [`AxesConfig::lockout_tiers`].
+    pub fn lockout_tiers(mut self, tiers: impl IntoIterator<Item = LockoutTier>) -> Self {
+        self.config.lockout_tiers = tiers.into_iter().collect();
+        self
     }
 
     /// See [`AxesConfig::cooloff_time`].
@@ -639,6 +779,10 @@ mod tests {
             never_lockout_get = true
             max_body_bytes = 1024
             on_store_error = "fail_open"
+            ipware_proxy_count = 1
+            ipware_meta_precedence_order = ["HTTP_X_FORWARDED_FOR", "X-Real-IP", "REMOTE_ADDR"]
+            ipware_proxy_order = "right-most"
+            ipware_proxy_trusted_ips = ["127.0.0.1", "10.0.0.0/8"]
             "#,
         )
         .unwrap();
@@ -666,6 +810,13 @@ mod tests {
             ("http_response_code = 200", "http_response_code"),
             ("username_form_field = \"\"", "username_form_field"),
             ("cooloff_time = \"0s\"", "cooloff_time"),
+            ("ipware_proxy_order = \"middle\"", "ipware_proxy_order"),
+            ("ipware_meta_precedence_order = [\"bad header\"]", "ipware_meta_precedence_order"),
+            ("ipware_proxy_trusted_ips = [\"proxy.local\"]", "ipware_proxy_trusted_ips"),
+            ("lockout_tiers = [{ failures = 0, cooloff = \"1s\" }]", "lockout_tiers"),
+            ("lockout_tiers = [{ failures = 3 }]", "lockout_tiers"),
+            ("lockout_tiers = [{ failures = 3, cooloff = \"1s\", extra = 1 }]", "lockout_tiers.extra"),
+            ("lockout_tiers = [{ failures = 3, cooloff = \"1s\" }, { failures = 3, cooloff = \"2s\" }]", "lockout_tiers"),
         ] {
             let err = AxesConfig::from_toml_str(doc).unwrap_err();
             assert_eq!(err.key, key, "{doc}: {err}");
@@ -674,24 +825,53 @@ mod tests {
     }
 
     #[test]
-    fn whitelist_is_not_substring_matching() {
+    fn tiers_set_the_limit_and_the_cooloff_by_count() {
         let c = AxesConfig::from_toml_str(
-            "ip_whitelist = [\"10.0.0.10\"]\nonly_whitelist = true",
+            r#"
+            failure_limit = 50
+            cooloff_time = "1s"
+            lockout_tiers = [
+                { failures = 10, cooloff = "1d" },
+                { failures = 3, cooloff = "15m" },
+                { failures = 6, cooloff = "2h" },
+            ]
+            "#,
         )
         .unwrap();
+        assert_eq!(c.effective_failure_limit(), 3);
+        let minutes = |n| c.cooloff_for(n).unwrap().as_secs() / 60;
+        assert_eq!(
+            [0, 2, 3, 5, 6, 7, 10, 100].map(minutes),
+            [15, 15, 15, 15, 120, 120, 1440, 1440]
+        );
+        assert!(c.has_cooloff());
+        assert_eq!(AxesConfig::default().cooloff_for(5), None);
+    }
+
+    #[test]
+    fn whitelist_is_not_substring_matching() {
+        let c = AxesConfig::from_toml_str("ip_whitelist = [\"10.0.0.10\"]\nonly_whitelist = true")
+            .unwrap();
         assert!(c.is_blacklisted("10.0.0.1".parse().unwrap()));
         assert!(!c.is_blacklisted("10.0.0.10".parse().unwrap()));
     }
 
     #[test]
     fn ipv4_mapped_addresses_match_ipv4_entries() {
-        let c = AxesConfig::builder().ip_blacklist(["127.0.0.66"]).unwrap().build().unwrap();
+        let c = AxesConfig::builder()
+            .ip_blacklist(["127.0.0.66"])
+            .unwrap()
+            .build()
+            .unwrap();
         assert!(c.is_blacklisted("::ffff:127.0.0.66".parse().unwrap()));
     }
 
     #[test]
     fn groups_round_trip_through_serde() {
-        let c = AxesConfig::from_toml_str("lockout_parameters = [[\"username\", \"ip_address\"], \"user_agent\"]").unwrap();
+        let c = AxesConfig::from_toml_str(
+            "lockout_parameters = [[\"username\", \"ip_address\"], \"user_agent\"]",
+        )
+        .unwrap();
         let text = toml::to_string(&c).unwrap();
         assert_eq!(AxesConfig::from_toml_str(&text).unwrap(), c);
     }

@@ -60,6 +60,7 @@ mod client;
 mod clock;
 mod config;
 mod events;
+mod ip;
 pub mod layer;
 mod policy;
 mod report;
@@ -71,9 +72,10 @@ pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKN
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AxesConfig, AxesConfigBuilder, ConfigError, IpMatcher, LockoutGroup, LockoutParameter,
-    OnStoreError, DEFAULT_MAX_BODY_BYTES,
+    LockoutTier, OnStoreError, DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
+pub use ip::{ProxyConfig, ProxyOrder};
 pub use layer::{AxesLayer, AxesService};
 pub use policy::{Lockout, LockoutReason};
 pub use report::{AxesReport, Credentials, MissingAxesLayer};
@@ -83,3 +85,8 @@ pub use store::SqliteStore;
 pub use store::{
     AccessAttempt, AttemptFilter, Counter, FailureRecord, MemoryStore, Store, StoreError,
 };
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -76,13 +76,12 @@ pub(crate) enum Listing {
 /// then `never_lockout_get`.
 pub(crate) fn listing(config: &AxesConfig, client: &ClientInfo) -> Listing {
     let ip = client.ip_address();
+    let whitelisted = (config.never_lockout_whitelist || config.only_whitelist)
+        && config.is_listed_in_whitelist(ip);
+    let exempt_get = config.never_lockout_get && client.method() == http::Method::GET;
     if config.is_blacklisted(ip) {
         Listing::Blacklisted
-    } else if (config.never_lockout_whitelist || config.only_whitelist)
-        && config.is_listed_in_whitelist(ip)
-    {
-        Listing::Whitelisted
-    } else if config.never_lockout_get && client.method() == http::Method::GET {
+    } else if whitelisted || exempt_get {
         Listing::Whitelisted
     } else {
         Listing::Counted
@@ -116,28 +115,37 @@ pub(crate) struct Standing {
     pub locked_until: Option<SystemTime>,
 }
 
-/// Windows each counter by the cool-off and takes the largest; the client is
-/// locked when it reaches the limit. The lockout lasts until the last
-/// failure of every group at the limit is a cool-off old.
+/// Windows each counter by the cool-off of its count (its lockout tier, or
+/// `cooloff_time`) and takes the largest; the client is locked when it
+/// reaches the limit. The lockout lasts until the last failure of every
+/// group at the limit is that cool-off old.
 pub(crate) fn standing<'a>(
     config: &AxesConfig,
     counters: impl IntoIterator<Item = &'a Counter>,
     now: SystemTime,
 ) -> Standing {
-    let limit = u64::from(config.failure_limit);
+    let limit = u64::from(config.effective_failure_limit());
     let mut failures = 0;
     let mut locked_until: Option<SystemTime> = None;
+    let mut permanent = false;
     for counter in counters {
-        if !counter.is_live(now, config.cooloff_time) {
+        let cooloff = config.cooloff_for(counter.failures);
+        if !counter.is_live(now, cooloff) {
             continue;
         }
         failures = failures.max(counter.failures);
         if counter.failures >= limit {
-            if let Some(cooloff) = config.cooloff_time {
-                let until = counter.last_failure + cooloff;
-                locked_until = Some(locked_until.map_or(until, |u| u.max(until)));
+            match cooloff {
+                Some(cooloff) => {
+                    let until = counter.last_failure + cooloff;
+                    locked_until = Some(locked_until.map_or(until, |u| u.max(until)));
+                }
+                None => permanent = true,
             }
         }
+    }
+    if permanent {
+        locked_until = None;
     }
     Standing {
         failures,
@@ -155,7 +163,7 @@ pub(crate) fn lockout_for(
     standing.locked.then(|| Lockout {
         reason: LockoutReason::TooManyFailures,
         failures: standing.failures,
-        failure_limit: config.failure_limit,
+        failure_limit: config.effective_failure_limit(),
         locked_until: standing.locked_until,
         username: client.username().map(str::to_owned),
     })
@@ -166,7 +174,7 @@ pub(crate) fn blacklisted(config: &AxesConfig, client: &ClientInfo) -> Lockout {
     Lockout {
         reason: LockoutReason::Blacklisted,
         failures: 0,
-        failure_limit: config.failure_limit,
+        failure_limit: config.effective_failure_limit(),
         locked_until: None,
         username: client.username().map(str::to_owned),
     }
@@ -217,7 +225,11 @@ mod tests {
     #[test]
     fn groups_are_alternatives_the_largest_count_decides() {
         let c = config("failure_limit = 3");
-        let s = standing(&c, &[counter(1, 0.0), counter(3, 0.0), counter(2, 0.0)], at(0.0));
+        let s = standing(
+            &c,
+            &[counter(1, 0.0), counter(3, 0.0), counter(2, 0.0)],
+            at(0.0),
+        );
         assert_eq!(s.failures, 3);
         assert!(s.locked);
     }
@@ -226,7 +238,10 @@ mod tests {
     fn cooloff_windows_counters_inclusively() {
         let c = config("failure_limit = 3\ncooloff_time = \"2s\"");
         let locked = [counter(3, 0.0)];
-        assert!(standing(&c, &locked, at(2.0)).locked, "boundary still counts");
+        assert!(
+            standing(&c, &locked, at(2.0)).locked,
+            "boundary still counts"
+        );
         assert!(!standing(&c, &locked, at(2.001)).locked);
         assert_eq!(standing(&c, &locked, at(1.0)).locked_until, Some(at(2.0)));
     }
@@ -242,8 +257,41 @@ mod tests {
     #[test]
     fn locked_until_is_the_latest_of_the_groups_at_the_limit() {
         let c = config("failure_limit = 2\ncooloff_time = \"10s\"");
-        let s = standing(&c, &[counter(2, 1.0), counter(5, 4.0), counter(1, 9.0)], at(5.0));
+        let s = standing(
+            &c,
+            &[counter(2, 1.0), counter(5, 4.0), counter(1, 9.0)],
+            at(5.0),
+        );
         assert_eq!(s.locked_until, Some(at(14.0)));
+    }
+
+    #[test]
+    fn tiers_lock_at_the_lowest_threshold_for_the_tier_of_the_count() {
+        let c = config(
+            "failure_limit = 99\nlockout_tiers = [{ failures = 2, cooloff = \"10s\" }, { failures = 4, cooloff = \"100s\" }]",
+        );
+        assert!(!standing(&c, &[counter(1, 0.0)], at(0.0)).locked);
+        let two = standing(&c, &[counter(2, 0.0)], at(0.0));
+        assert!(two.locked);
+        assert_eq!(two.locked_until, Some(at(10.0)));
+        assert!(
+            !standing(&c, &[counter(3, 0.0)], at(10.5)).locked,
+            "tier 1 expires"
+        );
+        let four = standing(&c, &[counter(4, 0.0)], at(50.0));
+        assert_eq!(four.locked_until, Some(at(100.0)));
+        assert!(
+            !standing(&c, &[counter(4, 0.0)], at(100.1)).locked,
+            "tier 2 expires"
+        );
+    }
+
+    #[test]
+    fn a_permanent_group_makes_the_lockout_permanent() {
+        let c = config("failure_limit = 1");
+        let s = standing(&c, &[counter(1, 0.0), counter(1, 5.0)], at(6.0));
+        assert!(s.locked);
+        assert_eq!(s.locked_until, None);
     }
 
     #[test]
@@ -275,11 +323,18 @@ mod tests {
     fn keys_follow_the_groups_and_skip_unknown_usernames() {
         let c = config("lockout_parameters = [\"ip_address\", [\"username\", \"ip_address\"], \"username\", [\"ip_address\"]]");
         let anonymous = client("192.0.2.1");
-        assert_eq!(lockout_keys(&c, &anonymous).len(), 1, "ip only, deduplicated");
+        assert_eq!(
+            lockout_keys(&c, &anonymous).len(),
+            1,
+            "ip only, deduplicated"
+        );
         let alice = client("192.0.2.1").with_username("alice");
         let keys = lockout_keys(&c, &alice);
         assert_eq!(keys.len(), 3);
-        assert_eq!(keys[2], alice.lockout_key(&LockoutGroup::single(Username)).unwrap());
+        assert_eq!(
+            keys[2],
+            alice.lockout_key(&LockoutGroup::single(Username)).unwrap()
+        );
     }
 
     #[test]
@@ -289,7 +344,10 @@ mod tests {
         lockout.locked_until = Some(at(2.0));
         assert_eq!(lockout.retry_after(at(0.0)), Some(Duration::from_secs(2)));
         assert_eq!(lockout.retry_after(at(0.2)), Some(Duration::from_secs(2)));
-        assert_eq!(lockout.retry_after(at(1.9999)), Some(Duration::from_secs(1)));
+        assert_eq!(
+            lockout.retry_after(at(1.9999)),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(lockout.retry_after(at(5.0)), Some(Duration::from_secs(1)));
     }
 }

@@ -90,7 +90,10 @@ impl ReportSlot {
     }
 
     pub(crate) fn take(&self) -> Option<Outcome> {
-        self.outcome.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.outcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn set(&self, outcome: Outcome) {

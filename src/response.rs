@@ -44,7 +44,7 @@ pub fn lockout_response(
 ) -> Response {
     let status =
         StatusCode::from_u16(config.http_response_code).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-    let message = if config.cooloff_time.is_some() {
+    let message = if config.has_cooloff() {
         COOLOFF_MESSAGE
     } else {
         PERMALOCK_MESSAGE
@@ -56,7 +56,7 @@ pub fn lockout_response(
             "failure_count": lockout.failures,
             "username": lockout.username.as_deref().unwrap_or(""),
         });
-        if let Some(cooloff) = config.cooloff_time {
+        if let Some(cooloff) = config.cooloff_for(lockout.failures) {
             body["cooloff_time"] = iso8601_duration(cooloff).into();
         }
         (status, axum::Json(body)).into_response()
@@ -90,7 +90,10 @@ fn wants_json(headers: &HeaderMap) -> bool {
     };
     has(header::CONTENT_TYPE, "json")
         || has(header::ACCEPT, "application/json")
-        || has(header::HeaderName::from_static("x-requested-with"), "xmlhttprequest")
+        || has(
+            header::HeaderName::from_static("x-requested-with"),
+            "xmlhttprequest",
+        )
 }
 
 /// A duration in ISO 8601 form as django-axes writes it: `P[nD][T[nH][nM][nS]]`,

@@ -45,10 +45,20 @@ async fn defaults_lock_by_ip_after_three_failures_until_reset() {
     let app = App::new("");
     assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
     app.clock.advance(Duration::from_secs(365 * 24 * 3600));
-    assert_eq!(app.login(IP, "alice", "wonderland").await, 429, "no cool-off: permanent");
+    assert_eq!(
+        app.login(IP, "alice", "wonderland").await,
+        429,
+        "no cool-off: permanent"
+    );
     let response = app.send(json_request(IP, "/login", json!({}))).await;
     assert!(body_text(response).await.contains("Contact an admin"));
-    assert_eq!(app.axes.reset(AttemptFilter::Ip(IP.parse().unwrap())).await.unwrap(), 1);
+    assert_eq!(
+        app.axes
+            .reset(AttemptFilter::Ip(IP.parse().unwrap()))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
 }
 
@@ -66,12 +76,22 @@ async fn cooloff_expires_the_lockout_and_the_count() {
     let app = App::new("failure_limit = 3\ncooloff_time = \"2s\"");
     assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
     app.clock.advance(Duration::from_secs(2));
-    assert_eq!(app.login(IP, "alice", "wonderland").await, 429, "the boundary still counts");
+    assert_eq!(
+        app.login(IP, "alice", "wonderland").await,
+        429,
+        "the boundary still counts"
+    );
     app.clock.advance(Duration::from_millis(1));
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
     // The count starts again from zero.
     assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 403]);
-    let response = app.send(json_request(IP, "/login", json!({"username": "alice", "password": "x"}))).await;
+    let response = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "x"}),
+        ))
+        .await;
     assert_eq!(response.status(), 429);
     assert!(body_text(response).await.contains("try again later"));
 }
@@ -128,8 +148,16 @@ async fn lockout_parameter_entries_are_alternatives() {
     assert_eq!(app.login("192.0.2.4", "mallory", "bad").await, 403);
     assert_eq!(app.login("192.0.2.4", "carol", "bad").await, 429);
     assert_eq!(app.login("192.0.2.5", "bob", "builder").await, 200);
-    assert_eq!(app.login("192.0.2.5", "alice", "bad").await, 429, "alice's third");
-    assert_eq!(app.login("192.0.2.4", "bob", "builder").await, 429, "IP locked");
+    assert_eq!(
+        app.login("192.0.2.5", "alice", "bad").await,
+        429,
+        "alice's third"
+    );
+    assert_eq!(
+        app.login("192.0.2.4", "bob", "builder").await,
+        429,
+        "IP locked"
+    );
     assert_eq!(app.login("192.0.2.6", "bob", "builder").await, 200);
 }
 
@@ -137,23 +165,53 @@ async fn lockout_parameter_entries_are_alternatives() {
 async fn lockout_by_ip_and_user_agent() {
     let app = App::new("lockout_parameters = [[\"ip_address\", \"user_agent\"]]");
     let with_agent = |agent: &'static str, ip: &str, password: &str| {
-        let mut request = json_request(ip, "/login", json!({"username": "alice", "password": password}));
+        let mut request = json_request(
+            ip,
+            "/login",
+            json!({"username": "alice", "password": password}),
+        );
         common::set_header(&mut request, "user-agent", agent.as_bytes());
         request
     };
     for expected in [403, 403, 429] {
-        assert_eq!(app.send(with_agent("agent-A", IP, "bad")).await.status(), expected);
+        assert_eq!(
+            app.send(with_agent("agent-A", IP, "bad")).await.status(),
+            expected
+        );
     }
-    assert_eq!(app.send(with_agent("agent-B", IP, "wonderland")).await.status(), 200);
-    assert_eq!(app.send(with_agent("agent-A", OTHER_IP, "wonderland")).await.status(), 200);
-    assert_eq!(app.send(with_agent("agent-A", IP, "wonderland")).await.status(), 429);
+    assert_eq!(
+        app.send(with_agent("agent-B", IP, "wonderland"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.send(with_agent("agent-A", OTHER_IP, "wonderland"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.send(with_agent("agent-A", IP, "wonderland"))
+            .await
+            .status(),
+        429
+    );
 }
 
 #[tokio::test]
 async fn a_failure_without_username_is_not_counted_under_username_groups() {
     let app = App::new("lockout_parameters = [[\"username\", \"ip_address\"]]");
-    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.1", "192.0.2.1"] {
-        let response = app.send(json_request(ip, "/login", json!({"password": "x"}))).await;
+    for ip in [
+        "192.0.2.1",
+        "192.0.2.2",
+        "192.0.2.3",
+        "192.0.2.1",
+        "192.0.2.1",
+    ] {
+        let response = app
+            .send(json_request(ip, "/login", json!({"password": "x"})))
+            .await;
         assert_eq!(response.status(), 400);
     }
     assert_eq!(app.login("192.0.2.1", "alice", "wonderland").await, 200);
@@ -179,8 +237,12 @@ async fn reset_on_success_clears_only_the_users_own_failures() {
     // alice's failure is gone, mallory's stays: two more lock the IP.
     assert_eq!(fail_n(&app, IP, "bob", 2).await, [403, 429]);
     let attempts = app.axes.attempts(AttemptFilter::All).await.unwrap();
-    assert!(attempts.iter().all(|a| a.username.as_deref() != Some("alice")));
-    assert!(attempts.iter().any(|a| a.username.as_deref() == Some("mallory")));
+    assert!(attempts
+        .iter()
+        .all(|a| a.username.as_deref() != Some("alice")));
+    assert!(attempts
+        .iter()
+        .any(|a| a.username.as_deref() == Some("mallory")));
 }
 
 #[tokio::test]
@@ -207,7 +269,11 @@ async fn failures_during_lockout_extend_it_by_default() {
     assert!(during.recorded);
     assert_eq!(during.failures, 3);
     app.clock.advance(Duration::from_millis(700));
-    assert_eq!(app.login(IP, "alice", "wonderland").await, 429, "extended by the failure at 0.5 s");
+    assert_eq!(
+        app.login(IP, "alice", "wonderland").await,
+        429,
+        "extended by the failure at 0.5 s"
+    );
     app.clock.advance(Duration::from_millis(400));
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
 }
@@ -217,7 +283,13 @@ async fn failures_during_lockout_are_not_recorded_when_disabled() {
     let app = App::new("failure_limit = 2\ncooloff_time = \"1s\"\nreset_cool_off_on_failure_during_lockout = false");
     let client = axes::ClientInfo::new(IP.parse().unwrap()).with_username("alice");
     app.axes.login_failed(&client).await.unwrap();
-    assert!(app.axes.login_failed(&client).await.unwrap().lockout.is_some());
+    assert!(app
+        .axes
+        .login_failed(&client)
+        .await
+        .unwrap()
+        .lockout
+        .is_some());
     app.clock.advance(Duration::from_millis(500));
     let during = app.axes.login_failed(&client).await.unwrap();
     assert!(!during.recorded);
@@ -239,27 +311,47 @@ async fn username_form_field_names_the_body_field() {
     let app = App::new("lockout_parameters = [\"username\"]\nusername_form_field = \"email\"");
     for (ip, expected) in [("192.0.2.2", 403), ("192.0.2.3", 403), ("192.0.2.4", 429)] {
         let response = app
-            .send(json_request(ip, "/login", json!({"email": "alice", "password": "x"})))
+            .send(json_request(
+                ip,
+                "/login",
+                json!({"email": "alice", "password": "x"}),
+            ))
             .await;
         assert_eq!(response.status(), expected);
     }
     // Pre-checked by the email field: refused before the handler.
     let calls = app.calls();
     let response = app
-        .send(json_request("192.0.2.5", "/login", json!({"email": "alice", "password": "wonderland"})))
+        .send(json_request(
+            "192.0.2.5",
+            "/login",
+            json!({"email": "alice", "password": "wonderland"}),
+        ))
         .await;
     assert_eq!(response.status(), 429);
     assert_eq!(app.calls(), calls);
-    let wrong_field = json_request(IP, "/login", json!({"username": "bob", "password": "builder"}));
+    let wrong_field = json_request(
+        IP,
+        "/login",
+        json!({"username": "bob", "password": "builder"}),
+    );
     assert_eq!(app.send(wrong_field).await.status(), 400);
 }
 
 #[tokio::test]
 async fn password_form_field_names_the_password_field() {
     let app = App::new("password_form_field = \"passphrase\"");
-    let ok = json_request(IP, "/login", json!({"username": "alice", "passphrase": "wonderland"}));
+    let ok = json_request(
+        IP,
+        "/login",
+        json!({"username": "alice", "passphrase": "wonderland"}),
+    );
     assert_eq!(app.send(ok).await.status(), 200);
-    let wrong = json_request(IP, "/login", json!({"username": "alice", "password": "wonderland"}));
+    let wrong = json_request(
+        IP,
+        "/login",
+        json!({"username": "alice", "password": "wonderland"}),
+    );
     assert_eq!(app.send(wrong).await.status(), 400);
 }
 
@@ -268,9 +360,19 @@ async fn form_bodies_are_read_for_the_username() {
     let app = App::new("lockout_parameters = [\"username\"]\nfailure_limit = 1");
     assert_eq!(app.login(IP, "alice", "bad").await, 429);
     let calls = app.calls();
-    let form = raw_request(OTHER_IP, "POST", "/login", "application/x-www-form-urlencoded", "username=alice&password=wonderland");
+    let form = raw_request(
+        OTHER_IP,
+        "POST",
+        "/login",
+        "application/x-www-form-urlencoded",
+        "username=alice&password=wonderland",
+    );
     assert_eq!(app.send(form).await.status(), 429);
-    assert_eq!(app.calls(), calls, "refused before dispatch from the form body");
+    assert_eq!(
+        app.calls(),
+        calls,
+        "refused before dispatch from the form body"
+    );
 }
 
 #[tokio::test]
@@ -282,7 +384,12 @@ async fn blacklist_refuses_before_dispatch_and_accepts_networks() {
         assert_eq!(app.send(get).await.status(), 429);
     }
     assert_eq!(app.calls(), 0);
-    assert!(app.axes.attempts(AttemptFilter::All).await.unwrap().is_empty());
+    assert!(app
+        .axes
+        .attempts(AttemptFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(app.login("192.0.2.67", "alice", "wonderland").await, 200);
 }
 
@@ -297,7 +404,12 @@ async fn whitelisted_networks_are_never_locked_with_never_lockout_whitelist() {
     let app = App::new("ip_whitelist = [\"10.0.0.0/8\"]\nnever_lockout_whitelist = true");
     assert_eq!(fail_n(&app, "10.1.2.3", "alice", 5).await, [403; 5]);
     assert_eq!(app.login("10.1.2.3", "alice", "wonderland").await, 200);
-    assert!(app.axes.attempts(AttemptFilter::All).await.unwrap().is_empty());
+    assert!(app
+        .axes
+        .attempts(AttemptFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
 }
 
@@ -341,7 +453,12 @@ async fn disabled_axes_records_nothing_and_refuses_nobody() {
     let app = App::new("enabled = false\nip_blacklist = [\"192.0.2.10\"]");
     assert_eq!(fail_n(&app, IP, "alice", 5).await, [403; 5]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
-    assert!(app.axes.attempts(AttemptFilter::All).await.unwrap().is_empty());
+    assert!(app
+        .axes
+        .attempts(AttemptFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -373,7 +490,12 @@ async fn locked_out_event_fires_once_at_the_flip() {
     let mut failed = 0;
     while let Ok(event) = events.try_recv() {
         match event {
-            AxesEvent::LockedOut { username, ip_address, lockout, .. } => {
+            AxesEvent::LockedOut {
+                username,
+                ip_address,
+                lockout,
+                ..
+            } => {
                 locked.push((username, ip_address));
                 assert_eq!(lockout.reason, LockoutReason::TooManyFailures);
                 assert_eq!(lockout.failures, 2);
@@ -390,12 +512,30 @@ async fn locked_out_event_fires_once_at_the_flip() {
 async fn retry_after_gives_the_seconds_remaining() {
     let app = App::new("cooloff_time = \"10s\"\nenable_retry_after_header = true");
     fail_n(&app, IP, "alice", 2).await;
-    let third = app.send(json_request(IP, "/login", json!({"username": "alice", "password": "x"}))).await;
+    let third = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "x"}),
+        ))
+        .await;
     assert_eq!(third.headers()["retry-after"], "10");
     app.clock.advance(Duration::from_millis(3500));
-    let later = app.send(json_request(IP, "/login", json!({"username": "alice", "password": "x"}))).await;
+    let later = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "x"}),
+        ))
+        .await;
     assert_eq!(later.headers()["retry-after"], "7");
-    let ok = app.send(json_request(OTHER_IP, "/login", json!({"username": "alice", "password": "wonderland"}))).await;
+    let ok = app
+        .send(json_request(
+            OTHER_IP,
+            "/login",
+            json!({"username": "alice", "password": "wonderland"}),
+        ))
+        .await;
     assert!(ok.headers().get("retry-after").is_none());
 }
 
@@ -414,7 +554,13 @@ async fn retry_after_is_off_by_default_and_absent_for_permanent_lockouts() {
 async fn json_clients_get_a_json_lockout() {
     let app = App::new("cooloff_time = \"30m\"");
     fail_n(&app, IP, "alice", 2).await;
-    let response = app.send(json_request(IP, "/login", json!({"username": "alice", "password": "x"}))).await;
+    let response = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "x"}),
+        ))
+        .await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: serde_json::Value = serde_json::from_str(&body_text(response).await).unwrap();
@@ -429,7 +575,11 @@ async fn a_success_for_a_locked_username_the_body_did_not_name_is_refused() {
     // The handler strips the username; the body carried " alice ".
     let app = App::new("lockout_parameters = [\"username\"]");
     fail_n(&app, "192.0.2.1", "alice", 3).await;
-    let padded = json_request(OTHER_IP, "/login", json!({"username": " alice ", "password": "wonderland"}));
+    let padded = json_request(
+        OTHER_IP,
+        "/login",
+        json!({"username": " alice ", "password": "wonderland"}),
+    );
     let response = app.send(padded).await;
     assert_eq!(response.status(), 429);
     assert!(!body_text(response).await.contains("success"));
@@ -441,7 +591,11 @@ async fn reset_by_username_lifts_a_username_lockout() {
     fail_n(&app, "192.0.2.1", "alice", 2).await;
     fail_n(&app, "192.0.2.2", "alice", 1).await;
     assert_eq!(app.login("192.0.2.3", "alice", "wonderland").await, 429);
-    let removed = app.axes.reset(AttemptFilter::Username("alice".into())).await.unwrap();
+    let removed = app
+        .axes
+        .reset(AttemptFilter::Username("alice".into()))
+        .await
+        .unwrap();
     assert_eq!(removed, 2, "one record per (username, IP, user agent)");
     assert_eq!(app.login("192.0.2.3", "alice", "wonderland").await, 200);
 }
@@ -449,7 +603,13 @@ async fn reset_by_username_lifts_a_username_lockout() {
 #[tokio::test]
 async fn a_success_passes_the_handlers_response_through() {
     let app = App::new("");
-    let response = app.send(json_request(IP, "/login", json!({"username": "alice", "password": "wonderland"}))).await;
+    let response = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "wonderland"}),
+        ))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body_text(response).await, r#"{"message":"success!"}"#);
 }

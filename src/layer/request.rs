@@ -9,8 +9,8 @@ use http::header::{self, HeaderMap};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::axes::Axes;
 use crate::client::{ClientInfo, UNKNOWN};
-use crate::config::AxesConfig;
 
 /// The body kinds the username is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,9 +56,10 @@ fn username_from_body(kind: BodyKind, body: &[u8], field: &str) -> Option<String
 /// the username; returns the request with its body restored, or the answer
 /// to give instead (no client address, body too large or unreadable).
 pub(crate) async fn resolve(
-    config: &AxesConfig,
+    axes: &Axes,
     request: Request<Body>,
 ) -> Result<(ClientInfo, Request<Body>), Response> {
+    let config = axes.config();
     let Some(peer) = peer_address(&request) else {
         tracing::error!(target: "axes", "no client address: serve the router with `into_make_service_with_connect_info::<SocketAddr>()`");
         return Err((
@@ -69,7 +70,8 @@ pub(crate) async fn resolve(
     };
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let mut client = ClientInfo::new(peer.ip())
+    let ip = axes.proxies().client_ip(headers, peer.ip());
+    let mut client = ClientInfo::new(ip)
         .with_method(parts.method.clone())
         .with_path(parts.uri.path())
         .with_user_agent(header_text(headers, header::USER_AGENT).unwrap_or_else(|| UNKNOWN.into()))
@@ -100,7 +102,11 @@ pub(crate) async fn resolve(
                 .into_response());
         }
     };
-    client.set_username(username_from_body(kind, &bytes, &config.username_form_field));
+    client.set_username(username_from_body(
+        kind,
+        &bytes,
+        &config.username_form_field,
+    ));
     Ok((client, Request::from_parts(parts, Body::from(bytes))))
 }
 
@@ -131,7 +137,10 @@ mod tests {
     #[test]
     fn username_comes_from_json_objects_only() {
         let read = |body: &str| username_from_body(BodyKind::Json, body.as_bytes(), "username");
-        assert_eq!(read(r#"{"username":"alice","password":"x"}"#).as_deref(), Some("alice"));
+        assert_eq!(
+            read(r#"{"username":"alice","password":"x"}"#).as_deref(),
+            Some("alice")
+        );
         assert_eq!(read(r#"{"username":5}"#), None);
         assert_eq!(read(r#"["alice"]"#), None);
         assert_eq!(read("not json"), None);
@@ -154,9 +163,15 @@ mod tests {
             h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
             body_kind(&h)
         };
-        assert_eq!(kind("application/json; charset=utf-8"), Some(BodyKind::Json));
+        assert_eq!(
+            kind("application/json; charset=utf-8"),
+            Some(BodyKind::Json)
+        );
         assert_eq!(kind("application/vnd.api+json"), Some(BodyKind::Json));
-        assert_eq!(kind("Application/X-WWW-Form-Urlencoded"), Some(BodyKind::Form));
+        assert_eq!(
+            kind("Application/X-WWW-Form-Urlencoded"),
+            Some(BodyKind::Form)
+        );
         assert_eq!(kind("text/plain"), None);
     }
 }

@@ -75,7 +75,7 @@ where
 {
     let config = axes.config();
     let (client, mut request) = if config.enabled {
-        match request::resolve(config, request).await {
+        match request::resolve(&axes, request).await {
             Ok(resolved) => resolved,
             Err(answer) => return Ok(answer),
         }
@@ -143,7 +143,12 @@ async fn apply(
                 client.set_username(Some(username.clone()));
                 if let Decision::LockedOut(lockout) = axes.check(&client).await? {
                     tracing::warn!(target: "axes", ip = %client.ip_address(), username, "success of a locked-out username refused");
-                    return Ok(Some(lockout_response(config, &lockout, headers, axes.now())));
+                    return Ok(Some(lockout_response(
+                        config,
+                        &lockout,
+                        headers,
+                        axes.now(),
+                    )));
                 }
             }
             axes.logged_in(&client, &username).await?;

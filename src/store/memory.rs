@@ -196,7 +196,7 @@ impl Store for MemoryStore {
             .filter(|a| filter.matches(a))
             .cloned()
             .collect();
-        attempts.sort_by(|a, b| b.attempt_time.cmp(&a.attempt_time));
+        attempts.sort_by_key(|a| std::cmp::Reverse(a.attempt_time));
         Ok(attempts)
     }
 

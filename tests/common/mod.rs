@@ -91,9 +91,13 @@ impl App {
 
     /// POSTs `{"username": u, "password": p}` from `ip`.
     pub async fn login(&self, ip: &str, username: &str, password: &str) -> StatusCode {
-        self.send(json_request(ip, "/login", json!({"username": username, "password": password})))
-            .await
-            .status()
+        self.send(json_request(
+            ip,
+            "/login",
+            json!({"username": username, "password": password}),
+        ))
+        .await
+        .status()
     }
 
     pub fn calls(&self) -> usize {

@@ -1,0 +1,355 @@
+//! The client IP behind proxies: which headers to believe, in which order,
+//! and which entry of a forwarding chain is the client.
+//!
+//! By default only the TCP peer address counts (django-axes' default
+//! `REMOTE_ADDR`), so a client cannot choose its address with a header.
+//! Behind a reverse proxy, name the header it sets and say how many proxies
+//! (or which ones) to trust:
+//!
+//! ```
+//! use axes::{AxesConfig, ProxyConfig};
+//! let config = AxesConfig::from_toml_str(r#"
+//!     ipware_meta_precedence_order = ["X-Forwarded-For", "REMOTE_ADDR"]
+//!     ipware_proxy_trusted_ips = ["10.0.0.0/8"]
+//! "#).unwrap();
+//! let proxies = ProxyConfig::from_config(&config);
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.7".parse().unwrap());
+//! let peer = "10.0.0.1".parse().unwrap();
+//! assert_eq!(proxies.client_ip(&headers, peer), "203.0.113.9".parse::<std::net::IpAddr>().unwrap());
+//! // The same header from an untrusted peer is ignored.
+//! let stranger = "198.51.100.1".parse().unwrap();
+//! assert_eq!(proxies.client_ip(&headers, stranger), stranger);
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AxesConfig, IpMatcher};
+
+/// Which end of a forwarding chain the client is read from when neither a
+/// proxy count nor trusted proxies are configured (`AXES_IPWARE_PROXY_ORDER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyOrder {
+    /// The first entry (the original client, as proxies append).
+    #[default]
+    LeftMost,
+    /// The last entry (the address the nearest proxy saw).
+    RightMost,
+}
+
+/// Where the client address is looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// The TCP peer (`REMOTE_ADDR`).
+    Peer,
+    /// A header holding a comma-separated chain (`X-Forwarded-For`, `X-Real-IP`, …).
+    Chain(http::HeaderName),
+    /// RFC 7239 `Forwarded`, read for its `for=` parameters.
+    Forwarded,
+}
+
+impl Source {
+    /// Reads a precedence entry in Django's spelling (`HTTP_X_FORWARDED_FOR`,
+    /// `REMOTE_ADDR`) or as a header name (`X-Forwarded-For`).
+    fn parse(name: &str) -> Result<Self, String> {
+        let trimmed = name.trim();
+        let upper = trimmed.to_ascii_uppercase().replace('-', "_");
+        if upper == "REMOTE_ADDR" {
+            return Ok(Self::Peer);
+        }
+        let header = upper.strip_prefix("HTTP_").unwrap_or(&upper);
+        let header = header.replace('_', "-").to_ascii_lowercase();
+        if header == "forwarded" {
+            return Ok(Self::Forwarded);
+        }
+        http::HeaderName::from_bytes(header.as_bytes())
+            .map(Self::Chain)
+            .map_err(|_| format!("`{trimmed}` is not a header name"))
+    }
+}
+
+/// Validates an `ipware_meta_precedence_order` entry.
+pub(crate) fn validate_source(name: &str) -> Result<(), String> {
+    Source::parse(name).map(|_| ())
+}
+
+/// How to find the client address of a request: the `ipware_*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    sources: Vec<Source>,
+    proxy_count: Option<u32>,
+    order: ProxyOrder,
+    trusted: Vec<IpMatcher>,
+}
+
+impl ProxyConfig {
+    /// The proxy settings of `config`.
+    pub fn from_config(config: &AxesConfig) -> Self {
+        Self {
+            sources: config
+                .ipware_meta_precedence_order
+                .iter()
+                .filter_map(|name| Source::parse(name).ok())
+                .collect(),
+            proxy_count: config.ipware_proxy_count,
+            order: config.ipware_proxy_order,
+            trusted: config.ipware_proxy_trusted_ips.clone(),
+        }
+    }
+
+    /// The client address: the first source in precedence order that gives
+    /// one, else the TCP peer — never "no address".
+    pub fn client_ip(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+        let peer = peer.to_canonical();
+        for source in &self.sources {
+            let found = match source {
+                Source::Peer => return peer,
+                Source::Chain(name) => self.from_chain(chain_entries(headers, name), peer),
+                Source::Forwarded => self.from_chain(forwarded_entries(headers), peer),
+            };
+            if let Some(ip) = found {
+                return ip;
+            }
+        }
+        peer
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|m| m.contains(ip))
+    }
+
+    /// Picks the client out of a chain; `None` when the header is absent,
+    /// malformed, too short, or not to be believed from this peer.
+    fn from_chain(&self, entries: Option<Vec<String>>, peer: IpAddr) -> Option<IpAddr> {
+        let entries = entries?;
+        if entries.is_empty() {
+            return None;
+        }
+        // One unparsable entry discards the whole header: a chain that is
+        // partly garbage is not one to pick a client from.
+        let chain: Vec<IpAddr> = entries
+            .iter()
+            .map(|entry| parse_entry(entry))
+            .collect::<Option<_>>()?;
+        if !self.trusted.is_empty() {
+            if !self.is_trusted(peer) {
+                return None;
+            }
+            // Walk from the nearest hop outwards past trusted proxies.
+            return chain
+                .iter()
+                .rev()
+                .find(|ip| !self.is_trusted(**ip))
+                .or(chain.first())
+                .copied();
+        }
+        if let Some(count) = self.proxy_count {
+            let index = chain.len().checked_sub(1 + count as usize)?;
+            return Some(chain[index]);
+        }
+        match self.order {
+            ProxyOrder::LeftMost => chain.first().copied(),
+            ProxyOrder::RightMost => chain.last().copied(),
+        }
+    }
+}
+
+/// The comma-separated entries of every `name` header, in order; `None`
+/// when the header is absent or not text.
+fn chain_entries(headers: &HeaderMap, name: &http::HeaderName) -> Option<Vec<String>> {
+    let mut entries = Vec::new();
+    let mut present = false;
+    for value in headers.get_all(name) {
+        present = true;
+        let text = value.to_str().ok()?;
+        entries.extend(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    present.then_some(entries)
+}
+
+/// The `for=` values of every `Forwarded` element, in order.
+fn forwarded_entries(headers: &HeaderMap) -> Option<Vec<String>> {
+    let elements = chain_entries(headers, &http::header::FORWARDED)?;
+    elements
+        .iter()
+        .map(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                key.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| value.trim().trim_matches('"').to_owned())
+            })
+        })
+        .collect()
+}
+
+/// An address as proxies write it: bare, with a port, or bracketed IPv6.
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim().trim_matches('"');
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(addr) = entry.parse::<SocketAddr>() {
+        return Some(addr.ip().to_canonical());
+    }
+    let bracketed = entry.strip_prefix('[')?.strip_suffix(']')?;
+    bracketed.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn proxies(toml: &str) -> ProxyConfig {
+        ProxyConfig::from_config(&AxesConfig::from_toml_str(toml).unwrap())
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    const XFF_FIRST: &str =
+        r#"ipware_meta_precedence_order = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]"#;
+
+    #[test]
+    fn headers_are_ignored_by_default() {
+        let p = proxies("");
+        let h = headers(&[
+            ("x-forwarded-for", "203.0.113.1"),
+            ("x-real-ip", "203.0.113.2"),
+        ]);
+        assert_eq!(p.client_ip(&h, ip("192.0.2.1")), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn django_and_header_spellings_are_equivalent() {
+        for order in ["HTTP_X_FORWARDED_FOR", "X-Forwarded-For", "x_forwarded_for"] {
+            let p = proxies(&format!("ipware_meta_precedence_order = [\"{order}\"]"));
+            let h = headers(&[("x-forwarded-for", "203.0.113.1")]);
+            assert_eq!(
+                p.client_ip(&h, ip("192.0.2.1")),
+                ip("203.0.113.1"),
+                "{order}"
+            );
+        }
+    }
+
+    #[test]
+    fn order_picks_an_end_of_the_chain() {
+        let h = headers(&[(
+            "x-forwarded-for",
+            "203.0.113.1, 198.51.100.2:8080, [2001:db8::1]:443",
+        )]);
+        assert_eq!(
+            proxies(XFF_FIRST).client_ip(&h, ip("192.0.2.1")),
+            ip("203.0.113.1")
+        );
+        let right = proxies(&format!("{XFF_FIRST}\nipware_proxy_order = \"right-most\""));
+        assert_eq!(right.client_ip(&h, ip("192.0.2.1")), ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn proxy_count_counts_from_the_right_whatever_the_length() {
+        let p = proxies(&format!("{XFF_FIRST}\nipware_proxy_count = 1"));
+        let peer = ip("192.0.2.1");
+        let chain = |v: &str| headers(&[("x-forwarded-for", v)]);
+        assert_eq!(
+            p.client_ip(&chain("203.0.113.1, 10.0.0.1"), peer),
+            ip("203.0.113.1")
+        );
+        // A client prepending fake entries does not move the pick.
+        assert_eq!(
+            p.client_ip(&chain("6.6.6.6, 7.7.7.7, 203.0.113.1, 10.0.0.1"), peer),
+            ip("203.0.113.1")
+        );
+        // Too short a chain gives no address: the peer is used.
+        assert_eq!(p.client_ip(&chain("203.0.113.1"), peer), peer);
+    }
+
+    #[test]
+    fn trusted_proxies_are_believed_only_as_the_peer() {
+        let p = proxies(&format!(
+            "{XFF_FIRST}\nipware_proxy_trusted_ips = [\"10.0.0.0/8\"]"
+        ));
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.1, 10.0.0.9")]);
+        assert_eq!(p.client_ip(&h, ip("10.0.0.1")), ip("203.0.113.1"));
+        assert_eq!(p.client_ip(&h, ip("198.51.100.7")), ip("198.51.100.7"));
+        let only_proxies = headers(&[("x-forwarded-for", "10.0.0.3, 10.0.0.9")]);
+        assert_eq!(p.client_ip(&only_proxies, ip("10.0.0.1")), ip("10.0.0.3"));
+    }
+
+    #[test]
+    fn malformed_headers_give_no_address() {
+        let p = proxies(XFF_FIRST);
+        let peer = ip("192.0.2.1");
+        for bad in [
+            "",
+            "not-an-ip",
+            "203.0.113.1, garbage",
+            "999.1.1.1",
+            ",,,",
+            "unknown",
+        ] {
+            let h = headers(&[("x-forwarded-for", bad)]);
+            assert_eq!(p.client_ip(&h, peer), peer, "{bad:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xff1.2.3.4").unwrap(),
+        );
+        assert_eq!(p.client_ip(&h, peer), peer);
+    }
+
+    #[test]
+    fn repeated_headers_form_one_chain() {
+        let p = proxies(&format!("{XFF_FIRST}\nipware_proxy_order = \"right-most\""));
+        let h = headers(&[
+            ("x-forwarded-for", "203.0.113.1"),
+            ("x-forwarded-for", "198.51.100.2"),
+        ]);
+        assert_eq!(p.client_ip(&h, ip("192.0.2.1")), ip("198.51.100.2"));
+    }
+
+    #[test]
+    fn forwarded_header_for_parameters() {
+        let p = proxies(r#"ipware_meta_precedence_order = ["Forwarded"]"#);
+        let h = headers(&[(
+            "forwarded",
+            r#"for="[2001:db8:cafe::17]:4711";proto=https, for=198.51.100.2"#,
+        )]);
+        assert_eq!(p.client_ip(&h, ip("192.0.2.1")), ip("2001:db8:cafe::17"));
+        let hidden = headers(&[("forwarded", "for=_hidden")]);
+        assert_eq!(p.client_ip(&hidden, ip("192.0.2.1")), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn precedence_falls_through_to_later_sources() {
+        let p = proxies(
+            r#"ipware_meta_precedence_order = ["X-Real-IP", "X-Forwarded-For", "REMOTE_ADDR"]"#,
+        );
+        let h = headers(&[("x-forwarded-for", "203.0.113.5")]);
+        assert_eq!(p.client_ip(&h, ip("192.0.2.1")), ip("203.0.113.5"));
+        assert_eq!(
+            p.client_ip(&HeaderMap::new(), ip("::ffff:192.0.2.1")),
+            ip("192.0.2.1")
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The demo server (`examples/json_login.rs`) as a process: it follows the
+//! conformance contract, and a lockout kept in SQLite survives a restart.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+
+/// The example binary `cargo test` built beside this test.
+fn demo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("examples").join("json_login");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the whole suite with `cargo test --all-features`, which builds the examples",
+        binary.display()
+    );
+    binary
+}
+
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Demo {
+    fn start(database_url: &str, config_path: &std::path::Path) -> Self {
+        let mut child = Command::new(demo_binary())
+            .env("AXES_BIND", "127.0.0.1:0")
+            .env("AXES_DATABASE_URL", database_url)
+            .env("AXES_CONFIG", config_path)
+            .env("AXES_DEMO_USERS", "alice:wonderland,bob:builder")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("readiness line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected readiness line {line:?}"))
+            .parse()
+            .expect("an address");
+        Self { child, addr }
+    }
+
+    /// POSTs a JSON body to `path` from the loopback address `from`; returns the status.
+    async fn post(&self, from: &str, path: &str, body: &str) -> u16 {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(from.parse().unwrap(), 0))
+            .unwrap();
+        let mut stream = socket.connect(self.addr).await.unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: demo\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer[9..12].parse().unwrap()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_lockout_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 2\n").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+
+    let demo = Demo::start(&url, &config);
+    assert_eq!(demo.post("127.0.0.2", "/login", wrong).await, 403);
+    assert_eq!(demo.post("127.0.0.2", "/login", wrong).await, 429);
+    drop(demo); // killed, not shut down gracefully
+
+    let demo = Demo::start(&url, &config);
+    assert_eq!(demo.post("127.0.0.2", "/login", right).await, 429);
+    assert_eq!(demo.post("127.0.0.3", "/login", right).await, 200);
+    assert_eq!(
+        demo.post("127.0.0.2", "/logout", r#"{"username": "alice"}"#)
+            .await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_memory_store_starts_empty_on_each_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 1\n").unwrap();
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let demo = Demo::start("memory:", &config);
+    assert_eq!(demo.post("127.0.0.2", "/login", wrong).await, 429);
+    drop(demo);
+    let demo = Demo::start("memory:", &config);
+    assert_eq!(
+        demo.post("127.0.0.2", "/login", "{}").await,
+        429,
+        "a 400 that reaches the limit"
+    );
+}
+
+#[test]
+fn an_invalid_setting_stops_the_server_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 3\nfailure_limmit = 4\n").unwrap();
+    let output = Command::new(demo_binary())
+        .env("AXES_BIND", "127.0.0.1:0")
+        .env("AXES_DATABASE_URL", "memory:")
+        .env("AXES_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("failure_limmit"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "never ready"
+    );
+}
