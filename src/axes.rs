@@ -1,18 +1,26 @@
 //! [`Axes`]: the engine handle (config + store + clock + events).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use axum::response::Response;
+use http::HeaderMap;
 use tokio::sync::broadcast;
 
 use crate::client::ClientInfo;
 use crate::clock::{Clock, SystemClock};
-use crate::config::AxesConfig;
+use crate::config::{AxesConfig, LockoutGroup};
 use crate::events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
+use crate::hooks::RequestInfo;
+use crate::hooks::{ClientIpCallable, Hooks};
 use crate::ip::ProxyConfig;
-use crate::policy::{self, Listing, Lockout};
+use crate::policy::{self, Listing, Lockout, Rules};
+use crate::report::Credentials;
+use crate::response::{self, LockoutContext, ResponseHooks};
 use crate::store::{self, AccessAttempt, AttemptFilter, FailureRecord, Store, StoreError};
 
 /// How often expired counters and attempt records are purged, at most.
@@ -108,6 +116,8 @@ pub struct Axes {
 struct Inner {
     config: AxesConfig,
     proxies: ProxyConfig,
+    hooks: Hooks,
+    response_hooks: ResponseHooks,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<AxesEvent>,
@@ -135,6 +145,8 @@ impl Axes {
             store: None,
             clock: Arc::new(SystemClock),
             event_capacity: DEFAULT_EVENT_CAPACITY,
+            hooks: Hooks::default(),
+            response_hooks: ResponseHooks::default(),
         }
     }
 
@@ -158,32 +170,82 @@ impl Axes {
         self.inner.clock.now()
     }
 
+    /// The response for `lockout`, shaped for a request with
+    /// `request_headers`: the lockout callable if one is set, JSON for JSON
+    /// clients, the template, a redirect to `lockout_url`, or the message as
+    /// HTML; with the status `http_response_code` and, if enabled,
+    /// `Retry-After`.
+    pub fn lockout_response(&self, lockout: &Lockout, request_headers: &HeaderMap) -> Response {
+        response::lockout_response(
+            &self.inner.config,
+            &self.inner.response_hooks,
+            lockout,
+            request_headers,
+            self.now(),
+        )
+    }
+
     /// A new receiver of every [`AxesEvent`] from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<AxesEvent> {
         self.inner.events.subscribe()
     }
 
+    /// The rules in force for `client`: the configuration with the
+    /// per-request callables applied.
+    pub(crate) fn rules(&self, client: &ClientInfo) -> Rules<'_> {
+        let mut rules = Rules::of(&self.inner.config);
+        let hooks = &self.inner.hooks;
+        if let Some(failure_limit) = &hooks.failure_limit {
+            if rules.tiers.is_empty() {
+                rules.failure_limit = failure_limit(client).max(1);
+            }
+        }
+        if let Some(cooloff) = &hooks.cooloff {
+            rules.cooloff = cooloff(client).filter(|d| !d.is_zero());
+        }
+        if let Some(parameters) = &hooks.lockout_parameters {
+            let groups = parameters(client);
+            if groups.is_empty() {
+                tracing::warn!(target: "axes", "the lockout_parameters callable returned no group; using the configured ones");
+            } else {
+                rules.groups = Cow::Owned(groups);
+            }
+        }
+        rules
+    }
+
+    fn listing(&self, client: &ClientInfo, credentials: Option<&Credentials>) -> Listing {
+        let config = &self.inner.config;
+        if !config.enabled {
+            return Listing::Whitelisted;
+        }
+        match policy::listing(config, client) {
+            Listing::Counted => match &self.inner.hooks.whitelist {
+                Some(whitelisted) if whitelisted(client, credentials) => Listing::Whitelisted,
+                _ => Listing::Counted,
+            },
+            listed => listed,
+        }
+    }
+
     /// Decides whether `client` may attempt a login: one store read for all
     /// of its lockout keys.
     pub async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
-        let config = &self.inner.config;
-        if !config.enabled {
-            return Ok(Decision::Exempt);
-        }
-        match policy::listing(config, client) {
+        let rules = self.rules(client);
+        match self.listing(client, None) {
             Listing::Blacklisted => {
-                return Ok(Decision::LockedOut(policy::blacklisted(config, client)))
+                return Ok(Decision::LockedOut(policy::blacklisted(&rules, client)))
             }
             Listing::Whitelisted => return Ok(Decision::Exempt),
             Listing::Counted => {}
         }
-        let keys = policy::lockout_keys(config, client);
+        let keys = policy::lockout_keys(&rules.groups, client);
         if keys.is_empty() {
             return Ok(Decision::Allowed { failures: 0 });
         }
         let counters = self.inner.store.counters(&keys).await?;
-        let standing = policy::standing(config, counters.iter().flatten(), self.now());
-        Ok(match policy::lockout_for(config, client, standing) {
+        let standing = policy::standing(&rules, counters.iter().flatten(), self.now());
+        Ok(match policy::lockout_for(&rules, client, standing) {
             Some(lockout) => Decision::LockedOut(lockout),
             None => Decision::Allowed {
                 failures: standing.failures,
@@ -194,14 +256,21 @@ impl Axes {
     /// Records a failed login of `client` (django-axes' `user_login_failed`)
     /// in one atomic store write, and says whether it is now locked out.
     pub async fn login_failed(&self, client: &ClientInfo) -> Result<FailureOutcome, AxesError> {
+        self.failed_with(client, None).await
+    }
+
+    /// [`login_failed`](Self::login_failed) with the handler's credentials,
+    /// which the whitelist callable sees.
+    pub(crate) async fn failed_with(
+        &self,
+        client: &ClientInfo,
+        credentials: Option<&Credentials>,
+    ) -> Result<FailureOutcome, AxesError> {
         let config = &self.inner.config;
         let now = self.now();
-        let listing = if config.enabled {
-            policy::listing(config, client)
-        } else {
-            Listing::Whitelisted
-        };
-        let keys = policy::lockout_keys(config, client);
+        let rules = self.rules(client);
+        let listing = self.listing(client, credentials);
+        let keys = policy::lockout_keys(&rules.groups, client);
         if listing == Listing::Whitelisted || keys.is_empty() {
             tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
             self.emit(AxesEvent::LoginFailed {
@@ -214,12 +283,14 @@ impl Axes {
                 recorded: false,
                 failures: 0,
                 lockout: (listing == Listing::Blacklisted)
-                    .then(|| policy::blacklisted(config, client)),
+                    .then(|| policy::blacklisted(&rules, client)),
             });
         }
 
         if !config.reset_cool_off_on_failure_during_lockout {
-            if let Decision::LockedOut(lockout) = self.check(client).await? {
+            let counters = self.inner.store.counters(&keys).await?;
+            let standing = policy::standing(&rules, counters.iter().flatten(), now);
+            if let Some(lockout) = policy::lockout_for(&rules, client, standing) {
                 tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
                 self.emit_locked_out(client, &lockout, now);
                 return Ok(FailureOutcome {
@@ -230,17 +301,17 @@ impl Axes {
             }
         }
 
-        let window = policy::counting_window(config);
+        let window = rules.longest_window();
         let counters = self
             .inner
             .store
             .record_failure(FailureRecord::new(&keys, client, now, window))
             .await?;
-        let standing = policy::standing(config, &counters, now);
+        let standing = policy::standing(&rules, &counters, now);
         let lockout = if listing == Listing::Blacklisted {
-            Some(policy::blacklisted(config, client))
+            Some(policy::blacklisted(&rules, client))
         } else {
-            policy::lockout_for(config, client, standing)
+            policy::lockout_for(&rules, client, standing)
         };
         tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = standing.failures, locked = lockout.is_some(), "login failure recorded");
         self.emit(AxesEvent::LoginFailed {
@@ -252,12 +323,33 @@ impl Axes {
         if let Some(lockout) = &lockout {
             self.emit_locked_out(client, lockout, now);
         }
-        self.purge_if_due(now).await;
+        self.purge_if_due(now, window).await;
         Ok(FailureOutcome {
             recorded: true,
             failures: standing.failures,
             lockout,
         })
+    }
+
+    /// The username counted for `client`: the username callable's answer if
+    /// one is set, else the credentials' username, else the one already on
+    /// the client (read from the body).
+    pub(crate) fn resolve_username(
+        &self,
+        client: &mut ClientInfo,
+        credentials: Option<&Credentials>,
+    ) {
+        if let Some(callable) = &self.inner.hooks.username {
+            let username = callable(client, credentials);
+            client.set_username(username);
+        } else if let Some(username) = credentials.and_then(Credentials::username) {
+            client.set_username(Some(username.to_owned()));
+        }
+    }
+
+    /// The client IP callable, if one is set.
+    pub(crate) fn client_ip_callable(&self) -> Option<&ClientIpCallable> {
+        self.inner.hooks.client_ip.as_deref()
     }
 
     /// Records a successful login of `username` by `client` (django-axes'
@@ -346,9 +438,14 @@ impl Axes {
         let _ = self.inner.events.send(event);
     }
 
-    /// Deletes entries past the cool-off, at most once per [`PURGE_INTERVAL`].
-    async fn purge_if_due(&self, now: SystemTime) {
-        let Some(window) = policy::counting_window(&self.inner.config) else {
+    /// Deletes entries past the longest window, at most once per
+    /// [`PURGE_INTERVAL`].
+    async fn purge_if_due(&self, now: SystemTime, window: Option<Duration>) {
+        // A per-request cool-off may be longer for other clients.
+        if self.inner.hooks.cooloff.is_some() {
+            return;
+        }
+        let Some(window) = window else {
             return;
         };
         let now_ms = store::to_millis(now);
@@ -388,6 +485,8 @@ pub struct AxesBuilder {
     store: Option<Arc<dyn Store>>,
     clock: Arc<dyn Clock>,
     event_capacity: usize,
+    hooks: Hooks,
+    response_hooks: ResponseHooks,
 }
 
 impl fmt::Debug for AxesBuilder {
@@ -425,12 +524,164 @@ impl AxesBuilder {
         self
     }
 
+    /// Replaces the lockout response entirely (django-axes'
+    /// `AXES_LOCKOUT_CALLABLE`); no `Retry-After` is added to it.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use axes::{Axes, AxesConfig};
+    /// let axes = Axes::builder(AxesConfig::default())
+    ///     .lockout_callable(|ctx| (ctx.status, format!("locked after {} failures", ctx.lockout.failures)).into_response())
+    ///     .build();
+    /// ```
+    pub fn lockout_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&LockoutContext<'_>) -> Response + Send + Sync + 'static,
+    {
+        self.response_hooks.callable = Some(Arc::new(callable));
+        self
+    }
+
+    /// Renders the HTML body of the lockout response (django-axes'
+    /// `AXES_LOCKOUT_TEMPLATE`); status and headers stay axes' own.
+    ///
+    /// ```
+    /// use axes::{Axes, AxesConfig};
+    /// let axes = Axes::builder(AxesConfig::default())
+    ///     .lockout_template(|ctx| format!("<h1>Locked</h1><p>{}</p>", ctx.message))
+    ///     .build();
+    /// ```
+    pub fn lockout_template<F>(mut self, template: F) -> Self
+    where
+        F: Fn(&LockoutContext<'_>) -> String + Send + Sync + 'static,
+    {
+        self.response_hooks.template = Some(Arc::new(template));
+        self
+    }
+
+    /// Resolves the username counted for a request (django-axes'
+    /// `AXES_USERNAME_CALLABLE`). It is called before dispatch (without
+    /// credentials) and when the handler reports a failure (with them).
+    /// The seed's namespace example:
+    ///
+    /// ```
+    /// use axes::{Axes, AxesConfig};
+    /// let axes = Axes::builder(AxesConfig::default())
+    ///     .username_callable(|client, credentials| {
+    ///         let request = client.request()?;
+    ///         let username = credentials
+    ///             .and_then(|c| c.username())
+    ///             .or_else(|| request.field("username"))?;
+    ///         let namespace = credentials
+    ///             .and_then(|c| c.field("namespace"))
+    ///             .or_else(|| request.field("namespace"))?;
+    ///         Some(format!("{namespace}-{}", username.get(9..).unwrap_or("")))
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn username_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&ClientInfo, Option<&Credentials>) -> Option<String> + Send + Sync + 'static,
+    {
+        self.hooks.username = Some(Arc::new(callable));
+        self
+    }
+
+    /// Whitelists clients by code (django-axes' `AXES_WHITELIST_CALLABLE`):
+    /// `true` = never locked out, failures not recorded.
+    ///
+    /// ```
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default())
+    ///     .whitelist_callable(|client, _| client.user_agent().starts_with("internal-monitor/"))
+    ///     .build();
+    /// ```
+    pub fn whitelist_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&ClientInfo, Option<&Credentials>) -> bool + Send + Sync + 'static,
+    {
+        self.hooks.whitelist = Some(Arc::new(callable));
+        self
+    }
+
+    /// Finds the client IP by code instead of the `ipware_*` settings
+    /// (django-axes' `AXES_CLIENT_IP_CALLABLE`); `None` uses the TCP peer.
+    ///
+    /// ```
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default())
+    ///     .client_ip_callable(|request| request.headers().get("fly-client-ip")?.to_str().ok()?.parse().ok())
+    ///     .build();
+    /// ```
+    pub fn client_ip_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&RequestInfo) -> Option<IpAddr> + Send + Sync + 'static,
+    {
+        self.hooks.client_ip = Some(Arc::new(callable));
+        self
+    }
+
+    /// The failure limit per client (django-axes' callable
+    /// `AXES_FAILURE_LIMIT`); ignored when `lockout_tiers` are set. At least 1.
+    ///
+    /// ```
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default())
+    ///     .failure_limit_callable(|client| if client.username() == Some("admin") { 1 } else { 5 })
+    ///     .build();
+    /// ```
+    pub fn failure_limit_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&ClientInfo) -> u32 + Send + Sync + 'static,
+    {
+        self.hooks.failure_limit = Some(Arc::new(callable));
+        self
+    }
+
+    /// The cool-off per client (django-axes' callable `AXES_COOLOFF_TIME`);
+    /// `None` locks until reset. Tiers, when set, take precedence.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default())
+    ///     .cooloff_callable(|client| Some(Duration::from_secs(if client.username().is_some() { 900 } else { 60 })))
+    ///     .build();
+    /// ```
+    pub fn cooloff_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&ClientInfo) -> Option<Duration> + Send + Sync + 'static,
+    {
+        self.hooks.cooloff = Some(Arc::new(callable));
+        self
+    }
+
+    /// The lockout parameters per client (django-axes' callable
+    /// `AXES_LOCKOUT_PARAMETERS`); an empty answer keeps the configured ones.
+    /// Resets take off failures under the configured parameters.
+    ///
+    /// ```
+    /// use axes::{LockoutGroup, LockoutParameter::*};
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default())
+    ///     .lockout_parameters_callable(|client| match client.username() {
+    ///         Some(_) => vec![LockoutGroup::combination([Username, IpAddress])],
+    ///         None => vec![LockoutGroup::single(IpAddress)],
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn lockout_parameters_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&ClientInfo) -> Vec<LockoutGroup> + Send + Sync + 'static,
+    {
+        self.hooks.lockout_parameters = Some(Arc::new(callable));
+        self
+    }
+
     /// The engine.
-    pub fn build(self) -> Axes {
+    pub fn build(mut self) -> Axes {
+        self.config.lockout_tiers.sort_by_key(|t| t.failures);
         let (events, _) = broadcast::channel(self.event_capacity);
         Axes {
             inner: Arc::new(Inner {
                 proxies: ProxyConfig::from_config(&self.config),
+                hooks: self.hooks,
+                response_hooks: self.response_hooks,
                 config: self.config,
                 store: self
                     .store

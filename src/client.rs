@@ -3,8 +3,10 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::config::{LockoutGroup, LockoutParameter};
+use crate::hooks::RequestInfo;
 
 /// The longest username, user agent and path kept, in characters (the
 /// column sizes of django-axes).
@@ -36,6 +38,7 @@ pub struct ClientInfo {
     path: String,
     http_accept: String,
     method: http::Method,
+    request: Option<Arc<RequestInfo>>,
 }
 
 impl ClientInfo {
@@ -49,7 +52,19 @@ impl ClientInfo {
             path: UNKNOWN.to_owned(),
             http_accept: UNKNOWN.to_owned(),
             method: http::Method::POST,
+            request: None,
         }
+    }
+
+    /// Attaches the request the client was read from, for the callables.
+    pub fn with_request(mut self, request: RequestInfo) -> Self {
+        self.request = Some(Arc::new(request));
+        self
+    }
+
+    /// The request the client was read from, when the layer built it.
+    pub fn request(&self) -> Option<&RequestInfo> {
+        self.request.as_deref()
     }
 
     /// Sets the username; an empty one counts as unknown, a long one is cut

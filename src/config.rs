@@ -345,6 +345,12 @@ pub struct AxesConfig {
     pub http_response_code: u16,
     /// Send `Retry-After` with the seconds remaining (`AXES_ENABLE_RETRY_AFTER_HEADER`).
     pub enable_retry_after_header: bool,
+    /// The lockout message when lockouts end on their own (`AXES_COOLOFF_MESSAGE`).
+    pub cooloff_message: String,
+    /// The lockout message when they last until reset (`AXES_PERMALOCK_MESSAGE`).
+    pub permalock_message: String,
+    /// Redirect locked-out clients here, with `?username=` (`AXES_LOCKOUT_URL`).
+    pub lockout_url: Option<String>,
     /// Body field holding the username (`AXES_USERNAME_FORM_FIELD`).
     pub username_form_field: String,
     /// Body field holding the password (`AXES_PASSWORD_FORM_FIELD`).
@@ -394,6 +400,9 @@ impl Default for AxesConfig {
             reset_cool_off_on_failure_during_lockout: true,
             http_response_code: 429,
             enable_retry_after_header: false,
+            cooloff_message: crate::response::COOLOFF_MESSAGE.to_owned(),
+            permalock_message: crate::response::PERMALOCK_MESSAGE.to_owned(),
+            lockout_url: None,
             username_form_field: "username".to_owned(),
             password_form_field: "password".to_owned(),
             ip_whitelist: Vec::new(),
@@ -519,6 +528,14 @@ impl AxesConfig {
         for name in &self.ipware_meta_precedence_order {
             crate::ip::validate_source(name)
                 .map_err(|m| ConfigError::new("ipware_meta_precedence_order", m))?;
+        }
+        if let Some(url) = &self.lockout_url {
+            if url.is_empty() || http::HeaderValue::from_str(url).is_err() {
+                return Err(ConfigError::new(
+                    "lockout_url",
+                    "must be a non-empty URL of visible ASCII characters",
+                ));
+            }
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
@@ -687,6 +704,24 @@ impl AxesConfigBuilder {
         G: Into<LockoutGroup>,
     {
         self.config.lockout_parameters = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// See [`AxesConfig::cooloff_message`].
+    pub fn cooloff_message(mut self, message: impl Into<String>) -> Self {
+        self.config.cooloff_message = message.into();
+        self
+    }
+
+    /// See [`AxesConfig::permalock_message`].
+    pub fn permalock_message(mut self, message: impl Into<String>) -> Self {
+        self.config.permalock_message = message.into();
+        self
+    }
+
+    /// See [`AxesConfig::lockout_url`].
+    pub fn lockout_url(mut self, url: impl Into<String>) -> Self {
+        self.config.lockout_url = Some(url.into());
         self
     }
 

@@ -60,6 +60,7 @@ mod client;
 mod clock;
 mod config;
 mod events;
+mod hooks;
 mod ip;
 pub mod layer;
 mod policy;
@@ -75,11 +76,18 @@ pub use config::{
     LockoutTier, OnStoreError, DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
+pub use hooks::{
+    ClientIpCallable, CooloffCallable, FailureLimitCallable, LockoutParametersCallable,
+    RequestInfo, UsernameCallable, WhitelistCallable,
+};
 pub use ip::{ProxyConfig, ProxyOrder};
 pub use layer::{AxesLayer, AxesService};
 pub use policy::{Lockout, LockoutReason};
 pub use report::{AxesReport, Credentials, MissingAxesLayer};
-pub use response::{iso8601_duration, lockout_response, COOLOFF_MESSAGE, PERMALOCK_MESSAGE};
+pub use response::{
+    iso8601_duration, LockoutCallable, LockoutContext, LockoutTemplate, COOLOFF_MESSAGE,
+    PERMALOCK_MESSAGE,
+};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{

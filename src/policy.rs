@@ -2,10 +2,11 @@
 //! listed, and whether its counters mean "locked" and until when. No I/O,
 //! no clock reads: time is passed in.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use crate::client::{ClientInfo, LockoutKey};
-use crate::config::AxesConfig;
+use crate::config::{AxesConfig, LockoutGroup, LockoutTier};
 use crate::store::Counter;
 
 /// Why a client is refused.
@@ -29,6 +30,7 @@ pub enum LockoutReason {
 ///     failures: 3,
 ///     failure_limit: 3,
 ///     locked_until: Some(now + Duration::from_millis(1500)),
+///     cooloff: Some(Duration::from_secs(2)),
 ///     username: None,
 /// };
 /// assert_eq!(lockout.retry_after(now), Some(Duration::from_secs(2)));
@@ -45,6 +47,9 @@ pub struct Lockout {
     /// When the lockout ends on its own; `None` lasts until a reset (or, for
     /// a blacklisted IP, for as long as it is listed).
     pub locked_until: Option<SystemTime>,
+    /// The cool-off of the lockout's tier (or `cooloff_time`), if lockouts
+    /// end on their own.
+    pub cooloff: Option<Duration>,
     /// The username the client tried, if known.
     pub username: Option<String>,
 }
@@ -57,6 +62,57 @@ impl Lockout {
         let remaining = until.duration_since(now).unwrap_or_default();
         let seconds = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
         Some(Duration::from_secs(seconds.max(1)))
+    }
+}
+
+/// The rules in force for one client: the configuration with the
+/// per-request callables applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules<'a> {
+    pub lock_out_at_failure: bool,
+    /// The failure limit (the lowest tier's threshold with tiers).
+    pub failure_limit: u32,
+    /// `cooloff_time`, or what the cool-off callable said.
+    pub cooloff: Option<Duration>,
+    /// The lockout tiers, sorted by threshold.
+    pub tiers: &'a [LockoutTier],
+    pub groups: Cow<'a, [LockoutGroup]>,
+}
+
+impl Rules<'_> {
+    /// The rules of `config` with no callables.
+    pub fn of(config: &AxesConfig) -> Rules<'_> {
+        Rules {
+            lock_out_at_failure: config.lock_out_at_failure,
+            failure_limit: config.effective_failure_limit(),
+            cooloff: config.cooloff_time,
+            tiers: &config.lockout_tiers,
+            groups: Cow::Borrowed(&config.lockout_parameters),
+        }
+    }
+
+    /// How long a count of `failures` keeps counting after its last
+    /// failure: its tier's cool-off (the lowest tier's below the first
+    /// threshold), or the cool-off; `None` forever.
+    pub fn cooloff_for(&self, failures: u64) -> Option<Duration> {
+        let Some(first) = self.tiers.first() else {
+            return self.cooloff;
+        };
+        let tier = self
+            .tiers
+            .iter()
+            .rev()
+            .find(|t| u64::from(t.failures) <= failures)
+            .unwrap_or(first);
+        Some(tier.cooloff)
+    }
+
+    /// The longest window any count is kept for; `None` forever.
+    pub fn longest_window(&self) -> Option<Duration> {
+        match self.tiers.iter().map(|t| t.cooloff).max() {
+            Some(longest) => Some(longest),
+            None => self.cooloff,
+        }
     }
 }
 
@@ -90,13 +146,9 @@ pub(crate) fn listing(config: &AxesConfig, client: &ClientInfo) -> Listing {
 
 /// The keys `client` is counted under, one per lockout group whose parts
 /// are all known, without repeats.
-pub(crate) fn lockout_keys(config: &AxesConfig, client: &ClientInfo) -> Vec<LockoutKey> {
-    let mut keys: Vec<LockoutKey> = Vec::with_capacity(config.lockout_parameters.len());
-    for key in config
-        .lockout_parameters
-        .iter()
-        .filter_map(|group| client.lockout_key(group))
-    {
+pub(crate) fn lockout_keys(groups: &[LockoutGroup], client: &ClientInfo) -> Vec<LockoutKey> {
+    let mut keys: Vec<LockoutKey> = Vec::with_capacity(groups.len());
+    for key in groups.iter().filter_map(|group| client.lockout_key(group)) {
         if !keys.contains(&key) {
             keys.push(key);
         }
@@ -120,16 +172,16 @@ pub(crate) struct Standing {
 /// reaches the limit. The lockout lasts until the last failure of every
 /// group at the limit is that cool-off old.
 pub(crate) fn standing<'a>(
-    config: &AxesConfig,
+    rules: &Rules<'_>,
     counters: impl IntoIterator<Item = &'a Counter>,
     now: SystemTime,
 ) -> Standing {
-    let limit = u64::from(config.effective_failure_limit());
+    let limit = u64::from(rules.failure_limit);
     let mut failures = 0;
     let mut locked_until: Option<SystemTime> = None;
     let mut permanent = false;
     for counter in counters {
-        let cooloff = config.cooloff_for(counter.failures);
+        let cooloff = rules.cooloff_for(counter.failures);
         if !counter.is_live(now, cooloff) {
             continue;
         }
@@ -149,40 +201,37 @@ pub(crate) fn standing<'a>(
     }
     Standing {
         failures,
-        locked: config.lock_out_at_failure && failures >= limit,
+        locked: rules.lock_out_at_failure && failures >= limit,
         locked_until,
     }
 }
 
 /// The lockout a standing amounts to, if it is one.
 pub(crate) fn lockout_for(
-    config: &AxesConfig,
+    rules: &Rules<'_>,
     client: &ClientInfo,
     standing: Standing,
 ) -> Option<Lockout> {
     standing.locked.then(|| Lockout {
         reason: LockoutReason::TooManyFailures,
         failures: standing.failures,
-        failure_limit: config.effective_failure_limit(),
+        failure_limit: rules.failure_limit,
         locked_until: standing.locked_until,
+        cooloff: rules.cooloff_for(standing.failures),
         username: client.username().map(str::to_owned),
     })
 }
 
 /// The refusal of a blacklisted client.
-pub(crate) fn blacklisted(config: &AxesConfig, client: &ClientInfo) -> Lockout {
+pub(crate) fn blacklisted(rules: &Rules<'_>, client: &ClientInfo) -> Lockout {
     Lockout {
         reason: LockoutReason::Blacklisted,
         failures: 0,
-        failure_limit: config.effective_failure_limit(),
+        failure_limit: rules.failure_limit,
         locked_until: None,
+        cooloff: None,
         username: client.username().map(str::to_owned),
     }
-}
-
-/// The window a failure is counted in (the cool-off, or forever).
-pub(crate) fn counting_window(config: &AxesConfig) -> Option<Duration> {
-    config.cooloff_time
 }
 
 #[cfg(test)]
@@ -204,7 +253,13 @@ mod tests {
     }
 
     fn config(toml: &str) -> AxesConfig {
-        AxesConfig::from_toml_str(toml).unwrap()
+        let mut config = AxesConfig::from_toml_str(toml).unwrap();
+        config.lockout_tiers.sort_by_key(|t| t.failures);
+        config
+    }
+
+    fn standing(c: &AxesConfig, counters: &[Counter], now: SystemTime) -> Standing {
+        super::standing(&Rules::of(c), counters, now)
     }
 
     fn client(ip: &str) -> ClientInfo {
@@ -324,12 +379,12 @@ mod tests {
         let c = config("lockout_parameters = [\"ip_address\", [\"username\", \"ip_address\"], \"username\", [\"ip_address\"]]");
         let anonymous = client("192.0.2.1");
         assert_eq!(
-            lockout_keys(&c, &anonymous).len(),
+            lockout_keys(&c.lockout_parameters, &anonymous).len(),
             1,
             "ip only, deduplicated"
         );
         let alice = client("192.0.2.1").with_username("alice");
-        let keys = lockout_keys(&c, &alice);
+        let keys = lockout_keys(&c.lockout_parameters, &alice);
         assert_eq!(keys.len(), 3);
         assert_eq!(
             keys[2],
@@ -339,7 +394,8 @@ mod tests {
 
     #[test]
     fn retry_after_rounds_up() {
-        let mut lockout = blacklisted(&AxesConfig::default(), &client("192.0.2.1"));
+        let config = AxesConfig::default();
+        let mut lockout = blacklisted(&Rules::of(&config), &client("192.0.2.1"));
         assert_eq!(lockout.retry_after(at(0.0)), None);
         lockout.locked_until = Some(at(2.0));
         assert_eq!(lockout.retry_after(at(0.0)), Some(Duration::from_secs(2)));

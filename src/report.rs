@@ -23,6 +23,7 @@ use crate::client::ClientInfo;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
     username: Option<String>,
+    fields: Vec<(String, String)>,
 }
 
 impl Credentials {
@@ -30,12 +31,34 @@ impl Credentials {
     pub fn username_only(username: impl Into<String>) -> Self {
         Self {
             username: Some(username.into()),
+            fields: Vec::new(),
         }
+    }
+
+    /// Adds another field (a namespace, a tenant…) for a
+    /// [`username_callable`](crate::AxesBuilder::username_callable) to read.
+    ///
+    /// ```
+    /// let credentials = axes::Credentials::from("alice").with_field("namespace", "acme");
+    /// assert_eq!(credentials.field("namespace"), Some("acme"));
+    /// ```
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.fields.push((name.into(), value.into()));
+        self
     }
 
     /// The username, if given.
     pub fn username(&self) -> Option<&str> {
         self.username.as_deref()
+    }
+
+    /// Another field, if given.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -53,15 +76,16 @@ impl From<String> for Credentials {
 
 impl From<Option<String>> for Credentials {
     fn from(username: Option<String>) -> Self {
-        Self { username }
+        Self {
+            username,
+            fields: Vec::new(),
+        }
     }
 }
 
 impl From<Option<&str>> for Credentials {
     fn from(username: Option<&str>) -> Self {
-        Self {
-            username: username.map(str::to_owned),
-        }
+        Self::from(username.map(str::to_owned))
     }
 }
 

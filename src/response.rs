@@ -1,6 +1,7 @@
 //! The lockout response: JSON for JSON clients, a short HTML text otherwise,
 //! with the status from `http_response_code` and an optional `Retry-After`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -19,36 +20,70 @@ pub const COOLOFF_MESSAGE: &str =
 pub const PERMALOCK_MESSAGE: &str =
     "Account locked: too many login attempts. Contact an admin to unlock your account.";
 
+/// What a lockout response is made from: handed to the
+/// [`lockout_callable`](crate::AxesBuilder::lockout_callable) and
+/// [`lockout_template`](crate::AxesBuilder::lockout_template) hooks.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct LockoutContext<'a> {
+    /// The lockout.
+    pub lockout: &'a Lockout,
+    /// The headers of the refused request.
+    pub request_headers: &'a HeaderMap,
+    /// The message for this lockout (`cooloff_message` or `permalock_message`).
+    pub message: &'a str,
+    /// The cool-off of the lockout's tier, if lockouts end on their own.
+    pub cooloff: Option<Duration>,
+    /// Time until the lockout ends, rounded up to whole seconds.
+    pub retry_after: Option<Duration>,
+    /// The status the response should carry (`http_response_code`).
+    pub status: StatusCode,
+}
+
+/// A custom lockout response (django-axes' `AXES_LOCKOUT_CALLABLE`).
+pub type LockoutCallable = dyn Fn(&LockoutContext<'_>) -> Response + Send + Sync;
+
+/// Renders the HTML body of the lockout response (django-axes'
+/// `AXES_LOCKOUT_TEMPLATE`).
+pub type LockoutTemplate = dyn Fn(&LockoutContext<'_>) -> String + Send + Sync;
+
+/// The hooks that shape a lockout response.
+#[derive(Clone, Default)]
+pub(crate) struct ResponseHooks {
+    pub callable: Option<Arc<LockoutCallable>>,
+    pub template: Option<Arc<LockoutTemplate>>,
+}
+
 /// Builds the response for `lockout`, shaped for the request whose headers
-/// are `request_headers`.
-///
-/// ```
-/// use std::time::SystemTime;
-/// use axes::{lockout_response, AxesConfig, Lockout, LockoutReason};
-/// let config = AxesConfig::default();
-/// let lockout = Lockout {
-///     reason: LockoutReason::TooManyFailures,
-///     failures: 3,
-///     failure_limit: 3,
-///     locked_until: None,
-///     username: Some("alice".into()),
-/// };
-/// let response = lockout_response(&config, &lockout, &http::HeaderMap::new(), SystemTime::now());
-/// assert_eq!(response.status(), 429);
-/// ```
-pub fn lockout_response(
+/// are `request_headers`. In order: the lockout callable; JSON when the
+/// request is JSON, accepts JSON or is an XHR; the template; a redirect to
+/// `lockout_url`; the message as HTML.
+pub(crate) fn lockout_response(
     config: &AxesConfig,
+    hooks: &ResponseHooks,
     lockout: &Lockout,
     request_headers: &HeaderMap,
     now: SystemTime,
 ) -> Response {
     let status =
         StatusCode::from_u16(config.http_response_code).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-    let message = if config.has_cooloff() {
-        COOLOFF_MESSAGE
+    let cooloff = lockout.cooloff;
+    let message = if config.has_cooloff() || cooloff.is_some() {
+        &config.cooloff_message
     } else {
-        PERMALOCK_MESSAGE
+        &config.permalock_message
     };
+    let context = LockoutContext {
+        lockout,
+        request_headers,
+        message,
+        cooloff,
+        retry_after: lockout.retry_after(now),
+        status,
+    };
+    if let Some(callable) = &hooks.callable {
+        return callable(&context);
+    }
     let mut response = if wants_json(request_headers) {
         let mut body = serde_json::json!({
             "message": message,
@@ -56,27 +91,65 @@ pub fn lockout_response(
             "failure_count": lockout.failures,
             "username": lockout.username.as_deref().unwrap_or(""),
         });
-        if let Some(cooloff) = config.cooloff_for(lockout.failures) {
+        if let Some(cooloff) = cooloff {
             body["cooloff_time"] = iso8601_duration(cooloff).into();
         }
         (status, axum::Json(body)).into_response()
+    } else if let Some(template) = &hooks.template {
+        html(status, template(&context))
+    } else if let Some(url) = &config.lockout_url {
+        redirect(url, lockout.username.as_deref())
     } else {
-        let mut response = Response::new(Body::from(message));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        response
+        html(status, escape_html(message))
     };
     if config.enable_retry_after_header {
-        if let Some(wait) = lockout.retry_after(now) {
+        if let Some(wait) = context.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
         }
     }
     response
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// `302 Found` to `url`, with `?username=` as django-axes adds it.
+fn redirect(url: &str, username: Option<&str>) -> Response {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", username.unwrap_or(""))
+        .finish();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let location = format!("{url}{separator}{query}");
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether the client sent or accepts JSON, or is an XHR.
@@ -155,6 +228,29 @@ mod tests {
         for (secs, expected) in cases {
             assert_eq!(iso8601_duration(Duration::from_secs(secs)), expected);
         }
+    }
+
+    #[test]
+    fn redirects_carry_the_username_form_encoded() {
+        let response = redirect("/locked/", Some("bob smith"));
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "/locked/?username=bob+smith"
+        );
+        let response = redirect("/locked/?lang=en", Some("a&b"));
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "/locked/?lang=en&username=a%26b"
+        );
+    }
+
+    #[test]
+    fn messages_are_escaped() {
+        assert_eq!(
+            escape_html("<b>\"a\" & 'b'</b>"),
+            "&lt;b&gt;&quot;a&quot; &amp; &#x27;b&#x27;&lt;/b&gt;"
+        );
     }
 
     #[test]

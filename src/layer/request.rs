@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::axes::Axes;
 use crate::client::{ClientInfo, UNKNOWN};
+use crate::hooks::RequestInfo;
 
 /// The body kinds the username is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,18 +38,20 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-/// The username in `field` of a JSON object or form body.
-fn username_from_body(kind: BodyKind, body: &[u8], field: &str) -> Option<String> {
+/// The top-level string fields of a JSON object or form body, in order.
+fn body_fields(kind: BodyKind, body: &[u8]) -> Vec<(String, String)> {
     match kind {
-        BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body).ok()? {
-            serde_json::Value::Object(map) => map.get(field)?.as_str().map(str::to_owned),
-            _ => None,
+        BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(v) => Some((k, v)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
         },
-        // As Django's QueryDict.get, the last value of a repeated key wins.
-        BodyKind::Form => form_urlencoded::parse(body)
-            .filter(|(key, _)| key == field)
-            .last()
-            .map(|(_, value)| value.into_owned()),
+        BodyKind::Form => form_urlencoded::parse(body).into_owned().collect(),
     }
 }
 
@@ -69,18 +72,40 @@ pub(crate) async fn resolve(
             .into_response());
     };
     let (parts, body) = request.into_parts();
+    let (fields, body) = match body_kind(&parts.headers) {
+        None => (Vec::new(), body),
+        Some(kind) => {
+            let bytes = read_body(&parts.headers, body, config.max_body_bytes).await?;
+            (body_fields(kind, &bytes), Body::from(bytes))
+        }
+    };
     let headers = &parts.headers;
-    let ip = axes.proxies().client_ip(headers, peer.ip());
+    let info = RequestInfo::new(
+        parts.method.clone(),
+        parts.uri.clone(),
+        headers.clone(),
+        peer,
+    )
+    .with_fields(fields);
+    let ip = axes
+        .client_ip_callable()
+        .and_then(|callable| callable(&info))
+        .unwrap_or_else(|| axes.proxies().client_ip(headers, peer.ip()));
+    // As Django's QueryDict.get, the last value of a repeated field wins.
+    let body_username = info.field(&config.username_form_field).map(str::to_owned);
     let mut client = ClientInfo::new(ip)
         .with_method(parts.method.clone())
         .with_path(parts.uri.path())
         .with_user_agent(header_text(headers, header::USER_AGENT).unwrap_or_else(|| UNKNOWN.into()))
-        .with_http_accept(header_text(headers, header::ACCEPT).unwrap_or_else(|| UNKNOWN.into()));
+        .with_http_accept(header_text(headers, header::ACCEPT).unwrap_or_else(|| UNKNOWN.into()))
+        .with_request(info);
+    client.set_username(body_username);
+    axes.resolve_username(&mut client, None);
+    Ok((client, Request::from_parts(parts, body)))
+}
 
-    let Some(kind) = body_kind(headers) else {
-        return Ok((client, Request::from_parts(parts, body)));
-    };
-    let limit = config.max_body_bytes;
+/// Buffers a body of at most `limit` bytes.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -88,26 +113,18 @@ pub(crate) async fn resolve(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large(limit));
     }
-    let bytes: Bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(too_large(limit))
-        }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
         Err(error) => {
             tracing::debug!(target: "axes", %error, "login request body could not be read");
-            return Err((
+            Err((
                 StatusCode::BAD_REQUEST,
                 "The request body could not be read.",
             )
-                .into_response());
+                .into_response())
         }
-    };
-    client.set_username(username_from_body(
-        kind,
-        &bytes,
-        &config.username_form_field,
-    ));
-    Ok((client, Request::from_parts(parts, Body::from(bytes))))
+    }
 }
 
 fn peer_address(request: &Request<Body>) -> Option<SocketAddr> {
@@ -134,9 +151,21 @@ fn too_large(limit: usize) -> Response {
 mod tests {
     use super::*;
 
+    fn username(kind: BodyKind, body: &str) -> Option<String> {
+        let fields = body_fields(kind, body.as_bytes());
+        let info = RequestInfo::new(
+            http::Method::POST,
+            "/".parse().unwrap(),
+            HeaderMap::new(),
+            "127.0.0.1:1".parse().unwrap(),
+        )
+        .with_fields(fields);
+        info.field("username").map(str::to_owned)
+    }
+
     #[test]
     fn username_comes_from_json_objects_only() {
-        let read = |body: &str| username_from_body(BodyKind::Json, body.as_bytes(), "username");
+        let read = |body: &str| username(BodyKind::Json, body);
         assert_eq!(
             read(r#"{"username":"alice","password":"x"}"#).as_deref(),
             Some("alice")
@@ -149,11 +178,8 @@ mod tests {
 
     #[test]
     fn form_takes_the_last_value_of_a_repeated_field() {
-        let body = b"username=mallory&password=x&username=al%20ice";
-        assert_eq!(
-            username_from_body(BodyKind::Form, body, "username").as_deref(),
-            Some("al ice")
-        );
+        let body = "username=mallory&password=x&username=al%20ice";
+        assert_eq!(username(BodyKind::Form, body).as_deref(), Some("al ice"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::axes::{Axes, AxesError, Decision};
 use crate::client::ClientInfo;
 use crate::config::OnStoreError;
 use crate::report::{Outcome, ReportSlot};
-use crate::response::{lockout_response, store_unavailable};
+use crate::response::store_unavailable;
 
 /// The middleware [`AxesLayer`](super::AxesLayer) applies; see the
 /// [module docs](crate::layer).
@@ -89,7 +89,7 @@ where
         match axes.check(&client).await {
             Ok(Decision::LockedOut(lockout)) => {
                 tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "refused before dispatch");
-                return Ok(lockout_response(config, &lockout, &headers, axes.now()));
+                return Ok(axes.lockout_response(&lockout, &headers));
             }
             Ok(_) => {}
             Err(error) => {
@@ -124,16 +124,13 @@ async fn apply(
     outcome: Outcome,
     headers: &HeaderMap,
 ) -> Result<Option<Response>, AxesError> {
-    let config = axes.config();
     match outcome {
         Outcome::Failed(credentials) => {
-            if let Some(username) = credentials.username() {
-                client.set_username(Some(username.to_owned()));
-            }
-            let outcome = axes.login_failed(&client).await?;
+            axes.resolve_username(&mut client, Some(&credentials));
+            let outcome = axes.failed_with(&client, Some(&credentials)).await?;
             Ok(outcome
                 .lockout
-                .map(|lockout| lockout_response(config, &lockout, headers, axes.now())))
+                .map(|lockout| axes.lockout_response(&lockout, headers)))
         }
         Outcome::Succeeded(username) => {
             // The pre-check saw the username of the body; when the handler
@@ -143,12 +140,7 @@ async fn apply(
                 client.set_username(Some(username.clone()));
                 if let Decision::LockedOut(lockout) = axes.check(&client).await? {
                     tracing::warn!(target: "axes", ip = %client.ip_address(), username, "success of a locked-out username refused");
-                    return Ok(Some(lockout_response(
-                        config,
-                        &lockout,
-                        headers,
-                        axes.now(),
-                    )));
+                    return Ok(Some(axes.lockout_response(&lockout, headers)));
                 }
             }
             axes.logged_in(&client, &username).await?;
