@@ -301,11 +301,11 @@ impl Axes {
             }
         }
 
-        let window = rules.longest_window();
+        let window = rules.window();
         let counters = self
             .inner
             .store
-            .record_failure(FailureRecord::new(&keys, client, now, window))
+            .record_failure(FailureRecord::new(&keys, client, now, &window))
             .await?;
         let standing = policy::standing(&rules, &counters, now);
         let lockout = if listing == Listing::Blacklisted {
@@ -323,7 +323,7 @@ impl Axes {
         if let Some(lockout) = &lockout {
             self.emit_locked_out(client, lockout, now);
         }
-        self.purge_if_due(now, window).await;
+        self.purge_if_due(now, window.longest()).await;
         Ok(FailureOutcome {
             recorded: true,
             failures: standing.failures,

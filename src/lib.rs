@@ -91,7 +91,8 @@ pub use response::{
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    AccessAttempt, AttemptFilter, Counter, FailureRecord, MemoryStore, Store, StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord,
+    MemoryStore, Store, StoreError, Window,
 };
 
 /// The README's examples, compiled as doctests.

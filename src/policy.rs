@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::client::{ClientInfo, LockoutKey};
 use crate::config::{AxesConfig, LockoutGroup, LockoutTier};
-use crate::store::Counter;
+use crate::store::{Counter, Window};
 
 /// Why a client is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,11 +107,14 @@ impl Rules<'_> {
         Some(tier.cooloff)
     }
 
-    /// The longest window any count is kept for; `None` forever.
-    pub fn longest_window(&self) -> Option<Duration> {
-        match self.tiers.iter().map(|t| t.cooloff).max() {
-            Some(longest) => Some(longest),
-            None => self.cooloff,
+    /// How long counters keep counting, by count, for the store.
+    pub fn window(&self) -> Window {
+        if !self.tiers.is_empty() {
+            Window::tiered(self.tiers.iter().map(|t| (u64::from(t.failures), t.cooloff)))
+        } else if let Some(cooloff) = self.cooloff {
+            Window::fixed(cooloff)
+        } else {
+            Window::forever()
         }
     }
 }

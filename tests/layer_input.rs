@@ -6,13 +6,8 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use async_trait::async_trait;
-use axes::{
-    AccessAttempt, AttemptFilter, Axes, AxesConfig, AxesLayer, ClientInfo, Counter, FailureRecord,
-    LockoutGroup, LockoutKey, ManualClock, MemoryStore, Store, StoreError,
-};
+use axes::{AttemptFilter, Axes, AxesConfig, AxesLayer, ClientInfo, ManualClock, MemoryStore};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
@@ -185,56 +180,9 @@ async fn ipv4_mapped_peers_are_counted_as_ipv4() {
     assert_eq!(app.login("::ffff:192.0.2.10", "alice", "x").await, 429);
 }
 
-/// A store that fails while `broken` is set, and otherwise is a memory store.
-struct FlakyStore {
-    inner: MemoryStore,
-    broken: Arc<AtomicBool>,
-}
-
-impl FlakyStore {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.broken.load(Ordering::SeqCst) {
-            Err(StoreError::backend(std::io::Error::other("store is down")))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl Store for FlakyStore {
-    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
-        self.check()?;
-        self.inner.counters(keys).await
-    }
-    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
-        self.check()?;
-        self.inner.record_failure(failure).await
-    }
-    async fn reset(
-        &self,
-        filter: &AttemptFilter,
-        groups: &[LockoutGroup],
-    ) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.reset(filter, groups).await
-    }
-    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        self.check()?;
-        self.inner.attempts(filter).await
-    }
-    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.check()?;
-        self.inner.purge_expired(before).await
-    }
-}
-
 fn flaky_app(policy: &str) -> (App, Arc<AtomicBool>) {
-    let broken = Arc::new(AtomicBool::new(false));
-    let store = FlakyStore {
-        inner: MemoryStore::new(),
-        broken: broken.clone(),
-    };
+    let store = common::FlakyStore::new(MemoryStore::new());
+    let broken = store.broken.clone();
     (App::with_store(policy, store), broken)
 }
 

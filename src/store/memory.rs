@@ -1,12 +1,15 @@
 //! [`MemoryStore`]: counters and attempt records in process memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{AccessAttempt, AttemptFilter, Counter, FailureRecord, Store, StoreError};
+use super::{
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Store,
+    StoreError,
+};
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
 
@@ -17,10 +20,10 @@ pub const DEFAULT_MAX_KEYS: usize = 100_000;
 /// A store in process memory: fast, lost on restart, not shared between
 /// processes.
 ///
-/// It is bounded: at most `max_keys` counters and as many attempt records.
-/// When full, entries outside the last window are evicted first, then the
-/// least recently failed ones, so a flood of distinct clients cannot exhaust
-/// memory.
+/// It is bounded: at most `max_keys` counters, as many attempt records and
+/// as many entries of each log. When full, entries outside their window are
+/// evicted first, then the least recently failed ones (the oldest log
+/// entries), so a flood of distinct clients cannot exhaust memory.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -41,6 +44,8 @@ pub struct MemoryStore {
 struct State {
     counters: HashMap<String, Counter>,
     attempts: HashMap<String, AccessAttempt>,
+    access_logs: VecDeque<AccessLog>,
+    failure_logs: VecDeque<AccessFailureLog>,
 }
 
 impl MemoryStore {
@@ -82,16 +87,20 @@ fn make_room<T>(
     map: &mut HashMap<String, T>,
     max: usize,
     failure: &FailureRecord<'_>,
-    last: impl Fn(&T) -> SystemTime,
+    state_of: impl Fn(&T) -> (u64, SystemTime),
 ) {
     if map.len() < max {
         return;
     }
-    map.retain(|_, entry| failure.continues(last(entry)));
+    map.retain(|_, entry| {
+        let (failures, last) = state_of(entry);
+        failure.continues(failures, last)
+    });
     if map.len() < max {
         return;
     }
-    let mut times: Vec<SystemTime> = map.values().map(&last).collect();
+    let last = |entry: &T| state_of(entry).1;
+    let mut times: Vec<SystemTime> = map.values().map(last).collect();
     let cut = (max / 10).max(1).min(times.len() - 1);
     let (_, &mut threshold, _) = times.select_nth_unstable(cut);
     map.retain(|_, entry| last(entry) > threshold);
@@ -114,14 +123,14 @@ impl Store for MemoryStore {
             let encoded = key.encode();
             if !state.counters.contains_key(&encoded) {
                 make_room(&mut state.counters, self.max_keys, &failure, |c| {
-                    c.last_failure
+                    (c.failures, c.last_failure)
                 });
             }
             let counter = state.counters.entry(encoded).or_insert(Counter {
                 failures: 0,
                 last_failure: failure.at,
             });
-            counter.failures = if failure.continues(counter.last_failure) {
+            counter.failures = if failure.continues(counter.failures, counter.last_failure) {
                 counter.failures + 1
             } else {
                 1
@@ -133,23 +142,14 @@ impl Store for MemoryStore {
         let attempt_key = failure.client.attempt_key().encode();
         if !state.attempts.contains_key(&attempt_key) {
             make_room(&mut state.attempts, self.max_keys, &failure, |a| {
-                a.attempt_time
+                (a.failures, a.attempt_time)
             });
         }
         state
             .attempts
             .entry(attempt_key)
-            .and_modify(|attempt| {
-                attempt.failures = if failure.continues(attempt.attempt_time) {
-                    attempt.failures + 1
-                } else {
-                    1
-                };
-                attempt.attempt_time = attempt.attempt_time.max(failure.at);
-                attempt.path_info = failure.client.path().to_owned();
-                attempt.http_accept = failure.client.http_accept().to_owned();
-            })
-            .or_insert_with(|| AccessAttempt::first(failure.client, failure.at));
+            .and_modify(|attempt| attempt.bump(&failure))
+            .or_insert_with(|| AccessAttempt::first(&failure));
         Ok(counts)
     }
 
@@ -206,5 +206,101 @@ impl Store for MemoryStore {
         let len = state.attempts.len();
         state.attempts.retain(|_, a| a.attempt_time >= before);
         Ok((len - state.attempts.len()) as u64)
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.access_logs.len() >= self.max_keys {
+            state.access_logs.pop_front();
+        }
+        state.access_logs.push_back(entry.clone());
+        Ok(())
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let mut closed = 0;
+        for entry in state.access_logs.iter_mut().filter(|e| {
+            e.username == username && e.session_hash == session_hash && e.logout_time.is_none()
+        }) {
+            entry.logout_time = Some(at);
+            closed += 1;
+        }
+        Ok(closed)
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        let state = self.lock();
+        let mut logs: Vec<AccessLog> = state
+            .access_logs
+            .iter()
+            .filter(|e| filter.matches_parts(e.ip_address, Some(&e.username)))
+            .cloned()
+            .collect();
+        logs.sort_by_key(|e| std::cmp::Reverse(e.attempt_time));
+        Ok(logs)
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let len = state.access_logs.len();
+        state.access_logs.retain(|e| e.attempt_time >= before);
+        Ok((len - state.access_logs.len()) as u64)
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.failure_logs.len() >= self.max_keys {
+            state.failure_logs.pop_front();
+        }
+        state.failure_logs.push_back(entry.clone());
+        let same_user = |e: &AccessFailureLog| e.username == entry.username;
+        let mut excess = state
+            .failure_logs
+            .iter()
+            .filter(|e| same_user(e))
+            .count()
+            .saturating_sub(per_user_limit as usize);
+        // Entries are in insertion order: the first ones are the oldest.
+        state.failure_logs.retain(|e| {
+            if excess > 0 && same_user(e) {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(())
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        let state = self.lock();
+        let mut logs: Vec<AccessFailureLog> = state
+            .failure_logs
+            .iter()
+            .filter(|e| filter.matches_parts(e.ip_address, e.username.as_deref()))
+            .cloned()
+            .collect();
+        logs.sort_by_key(|e| std::cmp::Reverse(e.attempt_time));
+        Ok(logs)
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let len = state.failure_logs.len();
+        state.failure_logs.retain(|e| e.attempt_time >= before);
+        Ok((len - state.failure_logs.len()) as u64)
     }
 }

@@ -10,7 +10,6 @@
 //! A complete in-memory implementation is [`MemoryStore`]; its source is a
 //! compact guide to the contract.
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -19,10 +18,12 @@ use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
 mod memory;
+mod records;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -81,6 +82,87 @@ impl Counter {
     }
 }
 
+/// How long a counter keeps counting after its last failure, by its count:
+/// forever, one cool-off, or a cool-off per lockout tier.
+///
+/// A counter whose count is `n` continues at the next failure if that comes
+/// no later than its last failure plus `for_count(n)`; otherwise it restarts
+/// from 1.
+///
+/// ```
+/// use std::time::Duration;
+/// use axes::Window;
+/// let tiers = Window::tiered([(3, Duration::from_secs(900)), (6, Duration::from_secs(7200))]);
+/// assert_eq!(tiers.for_count(1), Some(Duration::from_secs(900)));
+/// assert_eq!(tiers.for_count(7), Some(Duration::from_secs(7200)));
+/// assert_eq!(Window::forever().for_count(7), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// `(from_failures, window)`, sorted by `from_failures`; the first
+    /// starts at 0. Empty: forever.
+    steps: Vec<(u64, Duration)>,
+}
+
+impl Window {
+    /// Counters never restart.
+    pub fn forever() -> Self {
+        Self { steps: Vec::new() }
+    }
+
+    /// One inactivity window for every count.
+    pub fn fixed(window: Duration) -> Self {
+        Self {
+            steps: vec![(0, window)],
+        }
+    }
+
+    /// A window per tier: from `failures` on, `window`. Counts below the
+    /// lowest tier use the lowest tier's window.
+    pub fn tiered(tiers: impl IntoIterator<Item = (u64, Duration)>) -> Self {
+        let mut steps: Vec<(u64, Duration)> = tiers.into_iter().collect();
+        steps.sort_by_key(|(from, _)| *from);
+        steps.dedup_by_key(|(from, _)| *from);
+        if let Some(&(from, window)) = steps.first() {
+            if from > 0 {
+                steps.insert(0, (0, window));
+            }
+        }
+        Self { steps }
+    }
+
+    /// The steps, `(from_failures, window)`, ascending; empty for forever.
+    pub fn steps(&self) -> &[(u64, Duration)] {
+        &self.steps
+    }
+
+    /// The window of a count of `failures`; `None` forever.
+    pub fn for_count(&self, failures: u64) -> Option<Duration> {
+        self.steps
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= failures)
+            .map(|(_, window)| *window)
+    }
+
+    /// The longest window of any count; `None` forever.
+    pub fn longest(&self) -> Option<Duration> {
+        if self.steps.is_empty() {
+            None
+        } else {
+            self.steps.iter().map(|(_, window)| *window).max()
+        }
+    }
+
+    /// Whether a counter of `failures` last bumped at `last` still counts at `at`.
+    pub fn continues(&self, failures: u64, last: SystemTime, at: SystemTime) -> bool {
+        match self.for_count(failures) {
+            None => true,
+            Some(window) => last + window >= at,
+        }
+    }
+}
+
 /// One failure to record: which counters to bump and the attempt it was.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -91,10 +173,13 @@ pub struct FailureRecord<'a> {
     pub client: &'a ClientInfo,
     /// When the failure happened.
     pub at: SystemTime,
-    /// The inactivity window: a counter (or attempt record) whose last
-    /// failure is older than `at - window` restarts from 1. `None` never
-    /// restarts.
-    pub window: Option<Duration>,
+    /// How long counters (and the attempt record) keep counting: one whose
+    /// window has passed restarts from 1.
+    pub window: &'a Window,
+    /// The request's query data, cleansed of secrets and bounded.
+    pub get_data: &'a str,
+    /// The request's body data, cleansed of secrets and bounded.
+    pub post_data: &'a str,
 }
 
 impl<'a> FailureRecord<'a> {
@@ -103,124 +188,29 @@ impl<'a> FailureRecord<'a> {
         keys: &'a [LockoutKey],
         client: &'a ClientInfo,
         at: SystemTime,
-        window: Option<Duration>,
+        window: &'a Window,
     ) -> Self {
         Self {
             keys,
             client,
             at,
             window,
+            get_data: "",
+            post_data: "",
         }
     }
 
-    /// Whether an entry last bumped at `last` still counts at this failure.
-    pub fn continues(&self, last: SystemTime) -> bool {
-        match self.window {
-            None => true,
-            Some(window) => last + window >= self.at,
-        }
-    }
-}
-
-/// A stored attempt record: the failures of one (username, IP, user agent)
-/// triple, as django-axes' `AccessAttempt` row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AccessAttempt {
-    /// The username tried, if known.
-    pub username: Option<String>,
-    /// The client IP.
-    pub ip_address: Option<IpAddr>,
-    /// The user agent (or `"<unknown>"`).
-    pub user_agent: String,
-    /// The path of the latest failure.
-    pub path_info: String,
-    /// The `Accept` header of the latest failure.
-    pub http_accept: String,
-    /// Failures in the record's current window.
-    pub failures: u64,
-    /// When the latest failure happened.
-    pub attempt_time: SystemTime,
-}
-
-impl AccessAttempt {
-    /// The record a first failure of `client` at `at` creates.
-    pub fn first(client: &ClientInfo, at: SystemTime) -> Self {
-        Self {
-            username: client.username().map(str::to_owned),
-            ip_address: Some(client.ip_address()),
-            user_agent: client.user_agent().to_owned(),
-            path_info: client.path().to_owned(),
-            http_accept: client.http_accept().to_owned(),
-            failures: 1,
-            attempt_time: at,
-        }
+    /// Adds the cleansed request data stored on the attempt record.
+    pub fn with_data(mut self, get_data: &'a str, post_data: &'a str) -> Self {
+        self.get_data = get_data;
+        self.post_data = post_data;
+        self
     }
 
-    /// The counter keys this record contributed to under `groups`.
-    pub fn lockout_keys<'a>(
-        &'a self,
-        groups: &'a [LockoutGroup],
-    ) -> impl Iterator<Item = LockoutKey> + 'a {
-        groups.iter().filter_map(|group| {
-            LockoutKey::for_group(
-                group,
-                self.ip_address,
-                self.username.as_deref(),
-                Some(&self.user_agent),
-            )
-        })
-    }
-}
-
-/// Which attempt records a reset or listing covers, as the arguments of
-/// django-axes' `reset(ip=…, username=…, ip_or_username=…)`.
-///
-/// ```
-/// use axes::AttemptFilter;
-/// let both = AttemptFilter::IpAndUsername("192.0.2.1".parse().unwrap(), "alice".into());
-/// assert!(both.validate().is_ok());
-/// assert!(AttemptFilter::Username(String::new()).validate().is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptFilter {
-    /// Every record.
-    All,
-    /// Records from one IP.
-    Ip(IpAddr),
-    /// Records of one username.
-    Username(String),
-    /// Records of one username from one IP (AND).
-    IpAndUsername(IpAddr, String),
-    /// Records from the IP or of the username (OR).
-    IpOrUsername(IpAddr, String),
-}
-
-impl AttemptFilter {
-    /// Rejects an empty username: resetting `""` must never mean
-    /// "everything" (as `reset(username="")` does in django-axes).
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            Self::Username(u) | Self::IpAndUsername(_, u) | Self::IpOrUsername(_, u)
-                if u.is_empty() =>
-            {
-                Err("the username of a filter must not be empty".to_owned())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether `attempt` is covered by the filter.
-    pub fn matches(&self, attempt: &AccessAttempt) -> bool {
-        let ip_is = |ip: &IpAddr| attempt.ip_address == Some(ip.to_canonical());
-        let user_is = |u: &String| attempt.username.as_deref() == Some(u.as_str());
-        match self {
-            Self::All => true,
-            Self::Ip(ip) => ip_is(ip),
-            Self::Username(u) => user_is(u),
-            Self::IpAndUsername(ip, u) => ip_is(ip) && user_is(u),
-            Self::IpOrUsername(ip, u) => ip_is(ip) || user_is(u),
-        }
+    /// Whether an entry of `failures` last bumped at `last` still counts at
+    /// this failure.
+    pub fn continues(&self, failures: u64, last: SystemTime) -> bool {
+        self.window.continues(failures, last, self.at)
     }
 }
 
@@ -257,6 +247,42 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes counters and attempt records whose last failure is before
     /// `before`. Returns the number of attempt records deleted.
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError>;
+
+    /// Adds an access log entry (a successful login).
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError>;
+
+    /// Sets the logout time on `username`'s open access log entries with
+    /// `session_hash` (`""` for requests without a session). Returns how
+    /// many entries were closed.
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Lists the access log entries `filter` covers, most recent first.
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError>;
+
+    /// Deletes access log entries logged before `before`; returns how many.
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError>;
+
+    /// Adds a failure log entry, then deletes the oldest entries of its
+    /// username beyond `per_user_limit`.
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Lists the failure log entries `filter` covers, most recent first.
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError>;
+
+    /// Deletes failure log entries logged before `before`; returns how many.
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError>;
 }
 
 /// Milliseconds since the Unix epoch, as SQL stores keep time.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, ManualClock, MemoryStore, Store};
 use axum::body::{Body, Bytes};
@@ -183,4 +184,91 @@ async fn echo(State(state): State<AppState>, report: AxesReport, body: Bytes) ->
     state.handler_calls.fetch_add(1, Ordering::SeqCst);
     report.failed(Credentials::default());
     body
+}
+
+/// A store that fails every call while `broken` is set, and otherwise
+/// passes calls to the store it wraps.
+pub struct FlakyStore<S> {
+    inner: S,
+    pub broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S> FlakyStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            broken: Arc::default(),
+        }
+    }
+
+    fn check(&self) -> Result<(), axes::StoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            Err(axes::StoreError::backend(std::io::Error::other("store is down")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Store> Store for FlakyStore<S> {
+    async fn counters(&self, keys: &[axes::LockoutKey]) -> Result<Vec<Option<axes::Counter>>, axes::StoreError> {
+        self.check()?;
+        self.inner.counters(keys).await
+    }
+
+    async fn record_failure(&self, failure: axes::FailureRecord<'_>) -> Result<Vec<axes::Counter>, axes::StoreError> {
+        self.check()?;
+        self.inner.record_failure(failure).await
+    }
+
+    async fn reset(&self, filter: &axes::AttemptFilter, groups: &[axes::LockoutGroup]) -> Result<u64, axes::StoreError> {
+        self.check()?;
+        self.inner.reset(filter, groups).await
+    }
+
+    async fn attempts(&self, filter: &axes::AttemptFilter) -> Result<Vec<axes::AccessAttempt>, axes::StoreError> {
+        self.check()?;
+        self.inner.attempts(filter).await
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check()?;
+        self.inner.purge_expired(before).await
+    }
+
+    async fn record_login(&self, entry: &axes::AccessLog) -> Result<(), axes::StoreError> {
+        self.check()?;
+        self.inner.record_login(entry).await
+    }
+
+    async fn record_logout(&self, username: &str, session_hash: &str, at: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check()?;
+        self.inner.record_logout(username, session_hash, at).await
+    }
+
+    async fn access_logs(&self, filter: &axes::AttemptFilter) -> Result<Vec<axes::AccessLog>, axes::StoreError> {
+        self.check()?;
+        self.inner.access_logs(filter).await
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check()?;
+        self.inner.purge_access_logs(before).await
+    }
+
+    async fn record_failure_log(&self, entry: &axes::AccessFailureLog, per_user_limit: u64) -> Result<(), axes::StoreError> {
+        self.check()?;
+        self.inner.record_failure_log(entry, per_user_limit).await
+    }
+
+    async fn failure_logs(&self, filter: &axes::AttemptFilter) -> Result<Vec<axes::AccessFailureLog>, axes::StoreError> {
+        self.check()?;
+        self.inner.failure_logs(filter).await
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check()?;
+        self.inner.purge_failure_logs(before).await
+    }
 }

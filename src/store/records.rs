@@ -1,0 +1,212 @@
+//! What stores keep besides counters: attempt records, access logs,
+//! failure logs, and the filter that selects them.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use super::FailureRecord;
+use crate::client::{ClientInfo, LockoutKey};
+use crate::config::LockoutGroup;
+
+/// A stored attempt record: the failures of one (username, IP, user agent)
+/// triple, as django-axes' `AccessAttempt` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessAttempt {
+    /// The username tried, if known.
+    pub username: Option<String>,
+    /// The client IP.
+    pub ip_address: Option<IpAddr>,
+    /// The user agent (or `"<unknown>"`).
+    pub user_agent: String,
+    /// The path of the latest failure.
+    pub path_info: String,
+    /// The `Accept` header of the latest failure.
+    pub http_accept: String,
+    /// The query data of the latest failure, cleansed of secrets.
+    pub get_data: String,
+    /// The body data of the latest failure, cleansed of secrets.
+    pub post_data: String,
+    /// Failures in the record's current window.
+    pub failures: u64,
+    /// When the latest failure happened.
+    pub attempt_time: SystemTime,
+}
+
+impl AccessAttempt {
+    /// The record the first failure of `failure.client` creates.
+    pub fn first(failure: &FailureRecord<'_>) -> Self {
+        let client = failure.client;
+        Self {
+            username: client.username().map(str::to_owned),
+            ip_address: Some(client.ip_address()),
+            user_agent: client.user_agent().to_owned(),
+            path_info: client.path().to_owned(),
+            http_accept: client.http_accept().to_owned(),
+            get_data: failure.get_data.to_owned(),
+            post_data: failure.post_data.to_owned(),
+            failures: 1,
+            attempt_time: failure.at,
+        }
+    }
+
+    /// Applies a later failure of the same client: bumps (or restarts) the
+    /// count and keeps the latest request's details.
+    pub fn bump(&mut self, failure: &FailureRecord<'_>) {
+        self.failures = if failure.continues(self.failures, self.attempt_time) {
+            self.failures + 1
+        } else {
+            1
+        };
+        self.attempt_time = self.attempt_time.max(failure.at);
+        self.path_info = failure.client.path().to_owned();
+        self.http_accept = failure.client.http_accept().to_owned();
+        self.get_data = failure.get_data.to_owned();
+        self.post_data = failure.post_data.to_owned();
+    }
+
+    /// The counter keys this record contributed to under `groups`.
+    pub fn lockout_keys<'a>(
+        &'a self,
+        groups: &'a [LockoutGroup],
+    ) -> impl Iterator<Item = LockoutKey> + 'a {
+        groups.iter().filter_map(|group| {
+            LockoutKey::for_group(
+                group,
+                self.ip_address,
+                self.username.as_deref(),
+                Some(&self.user_agent),
+            )
+        })
+    }
+}
+
+/// Which attempt records a reset or listing covers, as the arguments of
+/// django-axes' `reset(ip=…, username=…, ip_or_username=…)`.
+///
+/// ```
+/// use axes::AttemptFilter;
+/// let both = AttemptFilter::IpAndUsername("192.0.2.1".parse().unwrap(), "alice".into());
+/// assert!(both.validate().is_ok());
+/// assert!(AttemptFilter::Username(String::new()).validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptFilter {
+    /// Every record.
+    All,
+    /// Records from one IP.
+    Ip(IpAddr),
+    /// Records of one username.
+    Username(String),
+    /// Records of one username from one IP (AND).
+    IpAndUsername(IpAddr, String),
+    /// Records from the IP or of the username (OR).
+    IpOrUsername(IpAddr, String),
+}
+
+impl AttemptFilter {
+    /// Rejects an empty username: resetting `""` must never mean
+    /// "everything" (as `reset(username="")` does in django-axes).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::Username(u) | Self::IpAndUsername(_, u) | Self::IpOrUsername(_, u)
+                if u.is_empty() =>
+            {
+                Err("the username of a filter must not be empty".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `attempt` is covered by the filter.
+    pub fn matches(&self, attempt: &AccessAttempt) -> bool {
+        self.matches_parts(attempt.ip_address, attempt.username.as_deref())
+    }
+
+    /// Whether a record with this IP and username is covered by the filter.
+    pub fn matches_parts(&self, ip_address: Option<IpAddr>, username: Option<&str>) -> bool {
+        let ip_is = |ip: &IpAddr| ip_address == Some(ip.to_canonical());
+        let user_is = |u: &String| username == Some(u.as_str());
+        match self {
+            Self::All => true,
+            Self::Ip(ip) => ip_is(ip),
+            Self::Username(u) => user_is(u),
+            Self::IpAndUsername(ip, u) => ip_is(ip) && user_is(u),
+            Self::IpOrUsername(ip, u) => ip_is(ip) || user_is(u),
+        }
+    }
+}
+
+/// A successful login, and when it logged out (django-axes' `AccessLog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessLog {
+    /// Who logged in.
+    pub username: String,
+    /// The client IP.
+    pub ip_address: Option<IpAddr>,
+    /// The user agent.
+    pub user_agent: String,
+    /// The login path.
+    pub path_info: String,
+    /// The `Accept` header.
+    pub http_accept: String,
+    /// SHA-256 (hex) of the session id the application reported, or `""`.
+    pub session_hash: String,
+    /// When the login happened.
+    pub attempt_time: SystemTime,
+    /// When the session logged out, if it has.
+    pub logout_time: Option<SystemTime>,
+}
+
+impl AccessLog {
+    /// The entry for `username` logging in as `client` at `at`.
+    pub fn login(client: &ClientInfo, username: &str, session_hash: &str, at: SystemTime) -> Self {
+        Self {
+            username: username.to_owned(),
+            ip_address: Some(client.ip_address()),
+            user_agent: client.user_agent().to_owned(),
+            path_info: client.path().to_owned(),
+            http_accept: client.http_accept().to_owned(),
+            session_hash: session_hash.to_owned(),
+            attempt_time: at,
+            logout_time: None,
+        }
+    }
+}
+
+/// One recorded failure, kept after counters reset (django-axes'
+/// `AccessFailureLog`, with `enable_access_failure_log`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessFailureLog {
+    /// The username tried, if known.
+    pub username: Option<String>,
+    /// The client IP.
+    pub ip_address: Option<IpAddr>,
+    /// The user agent.
+    pub user_agent: String,
+    /// The login path.
+    pub path_info: String,
+    /// The `Accept` header.
+    pub http_accept: String,
+    /// When the failure happened.
+    pub attempt_time: SystemTime,
+    /// Whether this failure left the client locked out.
+    pub locked_out: bool,
+}
+
+impl AccessFailureLog {
+    /// The entry for a failure of `client` at `at`.
+    pub fn failure(client: &ClientInfo, at: SystemTime, locked_out: bool) -> Self {
+        Self {
+            username: client.username().map(str::to_owned),
+            ip_address: Some(client.ip_address()),
+            user_agent: client.user_agent().to_owned(),
+            path_info: client.path().to_owned(),
+            http_accept: client.http_accept().to_owned(),
+            attempt_time: at,
+            locked_out,
+        }
+    }
+}
