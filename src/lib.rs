@@ -91,8 +91,8 @@ pub use response::{
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord,
-    MemoryStore, Store, StoreError, Window,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, MemoryStore,
+    Store, StoreError, Window,
 };
 
 /// The README's examples, compiled as doctests.

@@ -110,7 +110,11 @@ impl Rules<'_> {
     /// How long counters keep counting, by count, for the store.
     pub fn window(&self) -> Window {
         if !self.tiers.is_empty() {
-            Window::tiered(self.tiers.iter().map(|t| (u64::from(t.failures), t.cooloff)))
+            Window::tiered(
+                self.tiers
+                    .iter()
+                    .map(|t| (u64::from(t.failures), t.cooloff)),
+            )
         } else if let Some(cooloff) = self.cooloff {
             Window::fixed(cooloff)
         } else {

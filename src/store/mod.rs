@@ -19,6 +19,8 @@ use crate::config::LockoutGroup;
 
 mod memory;
 mod records;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -286,6 +288,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Milliseconds since the Unix epoch, as SQL stores keep time.
+#[allow(dead_code)]
 pub(crate) fn to_millis(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
@@ -294,6 +297,7 @@ pub(crate) fn to_millis(time: SystemTime) -> i64 {
 }
 
 /// The inverse of [`to_millis`].
+#[allow(dead_code)]
 pub(crate) fn from_millis(millis: i64) -> SystemTime {
     if millis >= 0 {
         UNIX_EPOCH + Duration::from_millis(millis.unsigned_abs())

@@ -1,5 +1,479 @@
 //! [`SqliteStore`]: the embedded default store.
 
-/// Placeholder until the SQLite store lands.
-#[derive(Debug)]
-pub struct SqliteStore;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::sql::{self, question_marks};
+use super::{
+    from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
+    FailureRecord, Store, StoreError,
+};
+use crate::client::LockoutKey;
+use crate::config::LockoutGroup;
+
+/// How long a connection waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The columns of an attempt record, in the order [`attempt_from_row`] reads.
+const ATTEMPT_COLUMNS: &str = "username, ip_address, user_agent, path_info, http_accept, get_data, post_data, failures, attempt_time_ms";
+
+/// A store in an SQLite database: the embedded default. Lockouts survive
+/// restarts; one file serves the processes of one machine.
+///
+/// [`connect`](Self::connect) creates the file if needed, turns on WAL and
+/// applies the migrations of `migrations/sqlite`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axes::{Axes, AxesConfig, ClientInfo, SqliteStore};
+/// let dir = tempfile::tempdir()?;
+/// let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+/// let axes = Axes::new(AxesConfig::default(), SqliteStore::connect(&url).await?);
+/// let client = ClientInfo::new("192.0.2.1".parse()?);
+/// axes.login_failed(&client).await?;
+/// assert_eq!(axes.attempts(axes::AttemptFilter::All).await?.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`,
+    /// or `sqlite::memory:`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            // Each connection to `:memory:` would be a database of its own.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::backend)?;
+        let store = Self::new(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store on an existing pool; call [`migrate`](Self::migrate) once.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Applies the schema migrations; running it again changes nothing.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(Box::new(e)))
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn db_count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AccessAttempt, StoreError> {
+    let get = |e: sqlx::Error| StoreError::backend(e);
+    Ok(AccessAttempt {
+        username: row.try_get(0).map_err(get)?,
+        ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
+        user_agent: row.try_get(2).map_err(get)?,
+        path_info: row.try_get(3).map_err(get)?,
+        http_accept: row.try_get(4).map_err(get)?,
+        get_data: row.try_get(5).map_err(get)?,
+        post_data: row.try_get(6).map_err(get)?,
+        failures: count(row.try_get(7).map_err(get)?),
+        attempt_time: from_millis(row.try_get(8).map_err(get)?),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
+        let statement = format!(
+            "SELECT lockout_key, failures, last_failure_ms FROM axes_counters WHERE lockout_key IN ({})",
+            vec!["?"; keys.len()].join(", ")
+        );
+        let mut query = sqlx::query(&statement);
+        for key in &encoded {
+            query = query.bind(key);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let key: String = row.try_get(0).map_err(StoreError::backend)?;
+            found.insert(
+                key,
+                Counter {
+                    failures: count(row.try_get(1).map_err(StoreError::backend)?),
+                    last_failure: from_millis(row.try_get(2).map_err(StoreError::backend)?),
+                },
+            );
+        }
+        Ok(encoded.iter().map(|key| found.get(key).copied()).collect())
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        let at = to_millis(failure.at);
+        let client = failure.client;
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+
+        let mut counters = HashMap::with_capacity(failure.keys.len());
+        let encoded: Vec<String> = failure.keys.iter().map(LockoutKey::encode).collect();
+        if !encoded.is_empty() {
+            let statement = format!(
+                "INSERT INTO axes_counters (lockout_key, failures, last_failure_ms) VALUES {} \
+                 ON CONFLICT (lockout_key) DO UPDATE SET \
+                 failures = CASE WHEN {} THEN axes_counters.failures + 1 ELSE 1 END, \
+                 last_failure_ms = MAX(axes_counters.last_failure_ms, excluded.last_failure_ms) \
+                 RETURNING lockout_key, failures, last_failure_ms",
+                vec!["(?, 1, ?)"; encoded.len()].join(", "),
+                sql::continues(
+                    "axes_counters",
+                    "last_failure_ms",
+                    failure.window,
+                    "excluded.last_failure_ms"
+                ),
+            );
+            let mut query = sqlx::query(&statement);
+            for key in &encoded {
+                query = query.bind(key).bind(at);
+            }
+            for row in query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?
+            {
+                let key: String = row.try_get(0).map_err(StoreError::backend)?;
+                let counter = Counter {
+                    failures: count(row.try_get(1).map_err(StoreError::backend)?),
+                    last_failure: from_millis(row.try_get(2).map_err(StoreError::backend)?),
+                };
+                counters.insert(key, counter);
+            }
+        }
+
+        let statement = format!(
+            "INSERT INTO axes_attempts (attempt_key, username, ip_address, user_agent, path_info, \
+             http_accept, get_data, post_data, failures, attempt_time_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) \
+             ON CONFLICT (attempt_key) DO UPDATE SET \
+             failures = CASE WHEN {} THEN axes_attempts.failures + 1 ELSE 1 END, \
+             attempt_time_ms = MAX(axes_attempts.attempt_time_ms, excluded.attempt_time_ms), \
+             path_info = excluded.path_info, http_accept = excluded.http_accept, \
+             get_data = excluded.get_data, post_data = excluded.post_data",
+            sql::continues(
+                "axes_attempts",
+                "attempt_time_ms",
+                failure.window,
+                "excluded.attempt_time_ms"
+            ),
+        );
+        sqlx::query(&statement)
+            .bind(client.attempt_key().encode())
+            .bind(client.username())
+            .bind(client.ip_address().to_string())
+            .bind(client.user_agent())
+            .bind(client.path())
+            .bind(client.http_accept())
+            .bind(failure.get_data)
+            .bind(failure.post_data)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+
+        encoded
+            .iter()
+            .map(|key| {
+                counters.get(key).copied().ok_or_else(|| {
+                    StoreError::InvalidData(format!("the upsert returned no counter for {key}"))
+                })
+            })
+            .collect()
+    }
+
+    async fn reset(
+        &self,
+        filter: &AttemptFilter,
+        groups: &[LockoutGroup],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        if *filter == AttemptFilter::All {
+            let removed = sqlx::query("DELETE FROM axes_attempts")
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?
+                .rows_affected();
+            sqlx::query("DELETE FROM axes_counters")
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+            tx.commit().await.map_err(StoreError::backend)?;
+            return Ok(removed);
+        }
+        let (condition, binds) = sql::filter_condition(filter, question_marks());
+        let statement =
+            format!("DELETE FROM axes_attempts WHERE {condition} RETURNING {ATTEMPT_COLUMNS}");
+        let mut query = sqlx::query(&statement);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        let rows = query
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        for row in &rows {
+            let attempt = attempt_from_row(row)?;
+            for key in attempt.lockout_keys(groups) {
+                sqlx::query(
+                    "UPDATE axes_counters SET failures = MAX(failures - ?, 0) WHERE lockout_key = ?",
+                )
+                .bind(db_count(attempt.failures))
+                .bind(key.encode())
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::backend)?;
+            }
+        }
+        sqlx::query("DELETE FROM axes_counters WHERE failures <= 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let (condition, binds) = sql::filter_condition(filter, question_marks());
+        let statement = format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM axes_attempts WHERE {condition} \
+             ORDER BY attempt_time_ms DESC, id DESC"
+        );
+        let mut query = sqlx::query(&statement);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?
+            .iter()
+            .map(attempt_from_row)
+            .collect()
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        sqlx::query("DELETE FROM axes_counters WHERE last_failure_ms < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?;
+        let removed = sqlx::query("DELETE FROM axes_attempts WHERE attempt_time_ms < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::backend)?
+            .rows_affected();
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(removed)
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO axes_access_logs (username, ip_address, user_agent, path_info, \
+             http_accept, session_hash, attempt_time_ms, logout_time_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.username)
+        .bind(entry.ip_address.map(|ip| ip.to_string()))
+        .bind(&entry.user_agent)
+        .bind(&entry.path_info)
+        .bind(&entry.http_accept)
+        .bind(&entry.session_hash)
+        .bind(to_millis(entry.attempt_time))
+        .bind(entry.logout_time.map(to_millis))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE axes_access_logs SET logout_time_ms = ? \
+             WHERE username = ? AND session_hash = ? AND logout_time_ms IS NULL",
+        )
+        .bind(to_millis(at))
+        .bind(username)
+        .bind(session_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::backend)?
+        .rows_affected())
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        let (condition, binds) = sql::filter_condition(filter, question_marks());
+        let statement = format!(
+            "SELECT username, ip_address, user_agent, path_info, http_accept, session_hash, \
+             attempt_time_ms, logout_time_ms FROM axes_access_logs WHERE {condition} \
+             ORDER BY attempt_time_ms DESC, id DESC"
+        );
+        let mut query = sqlx::query(&statement);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        rows.iter()
+            .map(|row| {
+                let get = |e: sqlx::Error| StoreError::backend(e);
+                Ok(AccessLog {
+                    username: row.try_get(0).map_err(get)?,
+                    ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
+                    user_agent: row.try_get(2).map_err(get)?,
+                    path_info: row.try_get(3).map_err(get)?,
+                    http_accept: row.try_get(4).map_err(get)?,
+                    session_hash: row.try_get(5).map_err(get)?,
+                    attempt_time: from_millis(row.try_get(6).map_err(get)?),
+                    logout_time: row
+                        .try_get::<Option<i64>, _>(7)
+                        .map_err(get)?
+                        .map(from_millis),
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM axes_access_logs WHERE attempt_time_ms < ?")
+                .bind(to_millis(before))
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::backend)?
+                .rows_affected(),
+        )
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        sqlx::query(
+            "INSERT INTO axes_failure_logs (username, ip_address, user_agent, path_info, \
+             http_accept, attempt_time_ms, locked_out) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.username)
+        .bind(entry.ip_address.map(|ip| ip.to_string()))
+        .bind(&entry.user_agent)
+        .bind(&entry.path_info)
+        .bind(&entry.http_accept)
+        .bind(to_millis(entry.attempt_time))
+        .bind(entry.locked_out)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        sqlx::query(
+            "DELETE FROM axes_failure_logs WHERE id IN (SELECT id FROM axes_failure_logs \
+             WHERE username IS ? ORDER BY id DESC LIMIT -1 OFFSET ?)",
+        )
+        .bind(&entry.username)
+        .bind(db_count(per_user_limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::backend)?;
+        tx.commit().await.map_err(StoreError::backend)
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        let (condition, binds) = sql::filter_condition(filter, question_marks());
+        let statement = format!(
+            "SELECT username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
+             locked_out FROM axes_failure_logs WHERE {condition} \
+             ORDER BY attempt_time_ms DESC, id DESC"
+        );
+        let mut query = sqlx::query(&statement);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        rows.iter()
+            .map(|row| {
+                let get = |e: sqlx::Error| StoreError::backend(e);
+                Ok(AccessFailureLog {
+                    username: row.try_get(0).map_err(get)?,
+                    ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
+                    user_agent: row.try_get(2).map_err(get)?,
+                    path_info: row.try_get(3).map_err(get)?,
+                    http_accept: row.try_get(4).map_err(get)?,
+                    attempt_time: from_millis(row.try_get(5).map_err(get)?),
+                    locked_out: row.try_get(6).map_err(get)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM axes_failure_logs WHERE attempt_time_ms < ?")
+                .bind(to_millis(before))
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::backend)?
+                .rows_affected(),
+        )
+    }
+}

@@ -203,7 +203,9 @@ impl<S> FlakyStore<S> {
 
     fn check(&self) -> Result<(), axes::StoreError> {
         if self.broken.load(Ordering::SeqCst) {
-            Err(axes::StoreError::backend(std::io::Error::other("store is down")))
+            Err(axes::StoreError::backend(std::io::Error::other(
+                "store is down",
+            )))
         } else {
             Ok(())
         }
@@ -212,22 +214,35 @@ impl<S> FlakyStore<S> {
 
 #[async_trait::async_trait]
 impl<S: Store> Store for FlakyStore<S> {
-    async fn counters(&self, keys: &[axes::LockoutKey]) -> Result<Vec<Option<axes::Counter>>, axes::StoreError> {
+    async fn counters(
+        &self,
+        keys: &[axes::LockoutKey],
+    ) -> Result<Vec<Option<axes::Counter>>, axes::StoreError> {
         self.check()?;
         self.inner.counters(keys).await
     }
 
-    async fn record_failure(&self, failure: axes::FailureRecord<'_>) -> Result<Vec<axes::Counter>, axes::StoreError> {
+    async fn record_failure(
+        &self,
+        failure: axes::FailureRecord<'_>,
+    ) -> Result<Vec<axes::Counter>, axes::StoreError> {
         self.check()?;
         self.inner.record_failure(failure).await
     }
 
-    async fn reset(&self, filter: &axes::AttemptFilter, groups: &[axes::LockoutGroup]) -> Result<u64, axes::StoreError> {
+    async fn reset(
+        &self,
+        filter: &axes::AttemptFilter,
+        groups: &[axes::LockoutGroup],
+    ) -> Result<u64, axes::StoreError> {
         self.check()?;
         self.inner.reset(filter, groups).await
     }
 
-    async fn attempts(&self, filter: &axes::AttemptFilter) -> Result<Vec<axes::AccessAttempt>, axes::StoreError> {
+    async fn attempts(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::AccessAttempt>, axes::StoreError> {
         self.check()?;
         self.inner.attempts(filter).await
     }
@@ -242,12 +257,20 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.record_login(entry).await
     }
 
-    async fn record_logout(&self, username: &str, session_hash: &str, at: SystemTime) -> Result<u64, axes::StoreError> {
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, axes::StoreError> {
         self.check()?;
         self.inner.record_logout(username, session_hash, at).await
     }
 
-    async fn access_logs(&self, filter: &axes::AttemptFilter) -> Result<Vec<axes::AccessLog>, axes::StoreError> {
+    async fn access_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::AccessLog>, axes::StoreError> {
         self.check()?;
         self.inner.access_logs(filter).await
     }
@@ -257,12 +280,19 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.purge_access_logs(before).await
     }
 
-    async fn record_failure_log(&self, entry: &axes::AccessFailureLog, per_user_limit: u64) -> Result<(), axes::StoreError> {
+    async fn record_failure_log(
+        &self,
+        entry: &axes::AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), axes::StoreError> {
         self.check()?;
         self.inner.record_failure_log(entry, per_user_limit).await
     }
 
-    async fn failure_logs(&self, filter: &axes::AttemptFilter) -> Result<Vec<axes::AccessFailureLog>, axes::StoreError> {
+    async fn failure_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::AccessFailureLog>, axes::StoreError> {
         self.check()?;
         self.inner.failure_logs(filter).await
     }
