@@ -1,0 +1,578 @@
+//! The store-conformance suite: one set of tests every `axes::Store` must
+//! pass. A test file instantiates it once per store:
+//!
+//! ```ignore
+//! mod store_suite;
+//! store_suite::store_conformance!(memory, async { axes::MemoryStore::new() });
+//! ```
+//!
+//! Each evaluation of the expression must give an empty store of its own
+//! (a fresh database, schema or key prefix), as the tests run in parallel.
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axes::{ClientInfo, LockoutGroup, LockoutKey, LockoutParameter::*};
+
+/// A fixed time in whole milliseconds (SQL stores keep milliseconds).
+pub fn t(seconds: f64) -> SystemTime {
+    UNIX_EPOCH
+        + Duration::from_secs(1_700_000_000)
+        + Duration::from_millis((seconds * 1000.0) as u64)
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+pub fn client(ip_address: &str, username: Option<&str>) -> ClientInfo {
+    let client = ClientInfo::new(ip(ip_address))
+        .with_user_agent("suite-agent/1.0")
+        .with_path("/login")
+        .with_http_accept("application/json");
+    match username {
+        Some(u) => client.with_username(u),
+        None => client,
+    }
+}
+
+pub fn by_ip() -> LockoutGroup {
+    LockoutGroup::single(IpAddress)
+}
+
+pub fn by_username() -> LockoutGroup {
+    LockoutGroup::single(Username)
+}
+
+pub fn by_pair() -> LockoutGroup {
+    LockoutGroup::combination([Username, IpAddress])
+}
+
+pub fn keys(client: &ClientInfo, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
+    groups
+        .iter()
+        .filter_map(|g| client.lockout_key(g))
+        .collect()
+}
+
+#[macro_export]
+macro_rules! store_conformance {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use std::sync::Arc;
+            use std::time::Duration;
+
+            use axes::{AccessFailureLog, AccessLog, AttemptFilter, FailureRecord, Store, Window};
+
+            use super::store_suite::*;
+
+            async fn store() -> impl Store {
+                $make.await
+            }
+
+            async fn fail(
+                store: &impl Store,
+                client: &axes::ClientInfo,
+                groups: &[axes::LockoutGroup],
+                at: std::time::SystemTime,
+                window: &Window,
+            ) -> Vec<u64> {
+                let keys = keys(client, groups);
+                store
+                    .record_failure(FailureRecord::new(&keys, client, at, window))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.failures)
+                    .collect()
+            }
+
+            #[tokio::test]
+            async fn unknown_keys_have_no_counter_and_order_is_kept() {
+                let store = store().await;
+                let alice = client("192.0.2.1", Some("alice"));
+                let groups = [by_ip(), by_username(), by_pair()];
+                assert_eq!(
+                    store.counters(&keys(&alice, &groups)).await.unwrap(),
+                    vec![None; 3]
+                );
+                assert!(store.counters(&[]).await.unwrap().is_empty());
+                fail(&store, &alice, &[by_username()], t(0.0), &Window::forever()).await;
+                let counters = store.counters(&keys(&alice, &groups)).await.unwrap();
+                assert_eq!(counters[0], None);
+                assert_eq!(counters[1].unwrap().failures, 1);
+                assert_eq!(counters[1].unwrap().last_failure, t(0.0));
+                assert_eq!(counters[2], None);
+            }
+
+            #[tokio::test]
+            async fn failures_increment_every_given_key() {
+                let store = store().await;
+                let groups = [by_ip(), by_username()];
+                let forever = Window::forever();
+                assert_eq!(
+                    fail(
+                        &store,
+                        &client("192.0.2.1", Some("alice")),
+                        &groups,
+                        t(0.0),
+                        &forever
+                    )
+                    .await,
+                    [1, 1]
+                );
+                assert_eq!(
+                    fail(
+                        &store,
+                        &client("192.0.2.1", Some("bob")),
+                        &groups,
+                        t(1.0),
+                        &forever
+                    )
+                    .await,
+                    [2, 1]
+                );
+                assert_eq!(
+                    fail(
+                        &store,
+                        &client("192.0.2.2", Some("alice")),
+                        &groups,
+                        t(2.0),
+                        &forever
+                    )
+                    .await,
+                    [1, 2]
+                );
+                let read = store
+                    .counters(&keys(&client("192.0.2.1", Some("alice")), &groups))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    read.iter().map(|c| c.unwrap().failures).collect::<Vec<_>>(),
+                    [2, 2]
+                );
+                assert_eq!(read[1].unwrap().last_failure, t(2.0));
+            }
+
+            #[tokio::test]
+            async fn a_window_restarts_counts_after_inactivity_inclusively() {
+                let store = store().await;
+                let alice = client("192.0.2.1", Some("alice"));
+                let window = Window::fixed(Duration::from_secs(1));
+                assert_eq!(fail(&store, &alice, &[by_ip()], t(0.0), &window).await, [1]);
+                assert_eq!(
+                    fail(&store, &alice, &[by_ip()], t(1.0), &window).await,
+                    [2],
+                    "boundary continues"
+                );
+                assert_eq!(
+                    fail(&store, &alice, &[by_ip()], t(2.001), &window).await,
+                    [1]
+                );
+                let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
+                assert_eq!(attempts[0].failures, 1, "the attempt record restarts too");
+            }
+
+            #[tokio::test]
+            async fn tiered_windows_depend_on_the_count() {
+                let store = store().await;
+                let alice = client("192.0.2.1", Some("alice"));
+                let window =
+                    Window::tiered([(2, Duration::from_secs(1)), (3, Duration::from_secs(10))]);
+                assert_eq!(fail(&store, &alice, &[by_ip()], t(0.0), &window).await, [1]);
+                assert_eq!(fail(&store, &alice, &[by_ip()], t(0.5), &window).await, [2]);
+                assert_eq!(fail(&store, &alice, &[by_ip()], t(1.0), &window).await, [3]);
+                // A count of 3 keeps counting for 10 s.
+                assert_eq!(fail(&store, &alice, &[by_ip()], t(9.0), &window).await, [4]);
+                assert_eq!(
+                    fail(&store, &alice, &[by_ip()], t(19.5), &window).await,
+                    [1]
+                );
+            }
+
+            #[tokio::test]
+            async fn attempt_records_are_kept_per_username_ip_and_agent() {
+                let store = store().await;
+                let forever = Window::forever();
+                let alice = client("192.0.2.1", Some("alice"));
+                fail(&store, &alice, &[by_ip()], t(0.0), &forever).await;
+                let later = alice
+                    .clone()
+                    .with_path("/other")
+                    .with_http_accept("text/html");
+                let keys_ = keys(&later, &[by_ip()]);
+                store
+                    .record_failure(
+                        FailureRecord::new(&keys_, &later, t(5.0), &forever)
+                            .with_data("next=/", "username=********************"),
+                    )
+                    .await
+                    .unwrap();
+                fail(
+                    &store,
+                    &alice.clone().with_user_agent("other-agent"),
+                    &[by_ip()],
+                    t(1.0),
+                    &forever,
+                )
+                .await;
+                fail(
+                    &store,
+                    &client("192.0.2.1", None),
+                    &[by_ip()],
+                    t(2.0),
+                    &forever,
+                )
+                .await;
+                let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
+                assert_eq!(attempts.len(), 3);
+                assert_eq!(attempts[0].attempt_time, t(5.0), "newest first");
+                assert_eq!(attempts[0].failures, 2);
+                assert_eq!(attempts[0].path_info, "/other");
+                assert_eq!(attempts[0].http_accept, "text/html");
+                assert_eq!(attempts[0].get_data, "next=/");
+                assert_eq!(attempts[0].post_data, "username=********************");
+                assert_eq!(attempts[0].username.as_deref(), Some("alice"));
+                assert_eq!(attempts[0].ip_address, Some(ip("192.0.2.1")));
+                assert_eq!(attempts[1].username, None);
+                assert_eq!(attempts[2].user_agent, "other-agent");
+            }
+
+            /// django-axes' fixture: (V, 127.0.0.1), (F, a), (F, b), (B, a), (B, b).
+            async fn fixture(store: &impl Store, groups: &[axes::LockoutGroup]) {
+                let forever = Window::forever();
+                for (i, (user, addr)) in [
+                    ("V", "127.0.0.1"),
+                    ("F", "127.1.0.1"),
+                    ("F", "127.1.0.2"),
+                    ("B", "127.1.0.1"),
+                    ("B", "127.1.0.2"),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    fail(
+                        store,
+                        &client(addr, Some(user)),
+                        groups,
+                        t(i as f64),
+                        &forever,
+                    )
+                    .await;
+                }
+            }
+
+            #[tokio::test]
+            async fn filters_select_like_django_axes_reset() {
+                let store = store().await;
+                fixture(&store, &[by_ip()]).await;
+                let a = ip("127.1.0.1");
+                for (filter, expected) in [
+                    (AttemptFilter::All, 5),
+                    (AttemptFilter::Username("F".into()), 2),
+                    (AttemptFilter::Ip(a), 2),
+                    (AttemptFilter::IpAndUsername(a, "F".into()), 1),
+                    (AttemptFilter::IpOrUsername(a, "F".into()), 3),
+                    (AttemptFilter::Username("nobody".into()), 0),
+                ] {
+                    assert_eq!(
+                        store.attempts(&filter).await.unwrap().len(),
+                        expected,
+                        "{filter:?}"
+                    );
+                }
+            }
+
+            #[tokio::test]
+            async fn reset_deletes_records_and_takes_their_failures_off_counters() {
+                let store = store().await;
+                let groups = [by_ip(), by_username()];
+                fixture(&store, &groups).await;
+                let f_at_a = client("127.1.0.1", Some("F"));
+                assert_eq!(
+                    store
+                        .reset(&AttemptFilter::Username("F".into()), &groups)
+                        .await
+                        .unwrap(),
+                    2
+                );
+                let counters = store.counters(&keys(&f_at_a, &groups)).await.unwrap();
+                assert_eq!(
+                    counters[0].unwrap().failures,
+                    1,
+                    "B's failure from 127.1.0.1 stays"
+                );
+                assert_eq!(counters[1], None, "F's counter reached zero and is gone");
+                assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 3);
+                assert_eq!(
+                    store
+                        .reset(&AttemptFilter::Username("F".into()), &groups)
+                        .await
+                        .unwrap(),
+                    0
+                );
+                assert_eq!(
+                    store
+                        .reset(&AttemptFilter::Ip(ip("127.1.0.2")), &groups)
+                        .await
+                        .unwrap(),
+                    1
+                );
+                assert_eq!(store.reset(&AttemptFilter::All, &groups).await.unwrap(), 2);
+                let v = client("127.0.0.1", Some("V"));
+                assert_eq!(
+                    store.counters(&keys(&v, &groups)).await.unwrap(),
+                    vec![None, None]
+                );
+            }
+
+            #[tokio::test]
+            async fn reset_by_pair_and_either() {
+                let store = store().await;
+                let groups = [by_pair()];
+                fixture(&store, &groups).await;
+                let a = ip("127.1.0.1");
+                assert_eq!(
+                    store
+                        .reset(&AttemptFilter::IpAndUsername(a, "B".into()), &groups)
+                        .await
+                        .unwrap(),
+                    1
+                );
+                assert_eq!(
+                    store
+                        .counters(&keys(&client("127.1.0.1", Some("B")), &groups))
+                        .await
+                        .unwrap(),
+                    vec![None]
+                );
+                assert!(store
+                    .counters(&keys(&client("127.1.0.2", Some("B")), &groups))
+                    .await
+                    .unwrap()[0]
+                    .is_some());
+                assert_eq!(
+                    store
+                        .reset(&AttemptFilter::IpOrUsername(a, "B".into()), &groups)
+                        .await
+                        .unwrap(),
+                    2
+                );
+                assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 2);
+            }
+
+            #[tokio::test]
+            async fn purge_deletes_only_old_entries() {
+                let store = store().await;
+                let forever = Window::forever();
+                fail(
+                    &store,
+                    &client("192.0.2.1", None),
+                    &[by_ip()],
+                    t(0.0),
+                    &forever,
+                )
+                .await;
+                fail(
+                    &store,
+                    &client("192.0.2.2", None),
+                    &[by_ip()],
+                    t(10.0),
+                    &forever,
+                )
+                .await;
+                assert_eq!(store.purge_expired(t(5.0)).await.unwrap(), 1);
+                let old = store
+                    .counters(&keys(&client("192.0.2.1", None), &[by_ip()]))
+                    .await
+                    .unwrap();
+                assert_eq!(old, vec![None]);
+                let new = store
+                    .counters(&keys(&client("192.0.2.2", None), &[by_ip()]))
+                    .await
+                    .unwrap();
+                assert_eq!(new[0].unwrap().failures, 1);
+                assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 1);
+            }
+
+            #[tokio::test]
+            async fn odd_values_round_trip() {
+                let store = store().await;
+                let forever = Window::forever();
+                let long = "ü".repeat(300);
+                for (addr, user) in [
+                    ("2001:db8::1", "a&b=c"),
+                    ("::ffff:192.0.2.9", "nul\0byte"),
+                    ("192.0.2.10", "名前 😀"),
+                    ("192.0.2.11", long.as_str()),
+                    ("192.0.2.12", "'; DROP TABLE axes_attempts; --"),
+                ] {
+                    let c = client(addr, Some(user));
+                    assert_eq!(fail(&store, &c, &[by_pair()], t(0.0), &forever).await, [1]);
+                    assert_eq!(fail(&store, &c, &[by_pair()], t(1.0), &forever).await, [2]);
+                    let found = store
+                        .attempts(&AttemptFilter::IpAndUsername(
+                            c.ip_address(),
+                            c.username().unwrap().to_owned(),
+                        ))
+                        .await
+                        .unwrap();
+                    assert_eq!(found.len(), 1, "{user:?}");
+                    assert_eq!(found[0].username.as_deref(), c.username());
+                    assert_eq!(found[0].ip_address, Some(c.ip_address()));
+                }
+                assert_eq!(
+                    store
+                        .attempts(&AttemptFilter::Ip(ip("192.0.2.9")))
+                        .await
+                        .unwrap()
+                        .len(),
+                    1
+                );
+            }
+
+            #[tokio::test]
+            async fn access_logs_open_and_close_by_session() {
+                let store = store().await;
+                let alice = client("192.0.2.1", Some("alice"));
+                store
+                    .record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
+                    .await
+                    .unwrap();
+                store
+                    .record_login(&AccessLog::login(&alice, "alice", "hash-2", t(1.0)))
+                    .await
+                    .unwrap();
+                store
+                    .record_login(&AccessLog::login(
+                        &client("192.0.2.2", None),
+                        "bob",
+                        "",
+                        t(2.0),
+                    ))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    store
+                        .record_logout("alice", "hash-1", t(3.0))
+                        .await
+                        .unwrap(),
+                    1
+                );
+                assert_eq!(
+                    store
+                        .record_logout("alice", "hash-1", t(4.0))
+                        .await
+                        .unwrap(),
+                    0,
+                    "already closed"
+                );
+                let logs = store
+                    .access_logs(&AttemptFilter::Username("alice".into()))
+                    .await
+                    .unwrap();
+                assert_eq!(logs.len(), 2);
+                assert_eq!(logs[0].session_hash, "hash-2");
+                assert_eq!(logs[0].logout_time, None);
+                assert_eq!(logs[1].logout_time, Some(t(3.0)));
+                assert_eq!(logs[1].user_agent, "suite-agent/1.0");
+                assert_eq!(
+                    store
+                        .access_logs(&AttemptFilter::Ip(ip("192.0.2.2")))
+                        .await
+                        .unwrap()
+                        .len(),
+                    1
+                );
+                assert_eq!(store.purge_access_logs(t(1.5)).await.unwrap(), 2);
+                assert_eq!(
+                    store.access_logs(&AttemptFilter::All).await.unwrap().len(),
+                    1
+                );
+            }
+
+            #[tokio::test]
+            async fn failure_logs_are_capped_per_username() {
+                let store = store().await;
+                let alice = client("192.0.2.1", Some("alice"));
+                for i in 0..5 {
+                    let entry = AccessFailureLog::failure(&alice, t(i as f64), i == 4);
+                    store.record_failure_log(&entry, 3).await.unwrap();
+                }
+                store
+                    .record_failure_log(
+                        &AccessFailureLog::failure(&client("192.0.2.2", None), t(9.0), false),
+                        3,
+                    )
+                    .await
+                    .unwrap();
+                let logs = store
+                    .failure_logs(&AttemptFilter::Username("alice".into()))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    logs.iter().map(|l| l.attempt_time).collect::<Vec<_>>(),
+                    [t(4.0), t(3.0), t(2.0)],
+                    "the oldest go"
+                );
+                assert!(logs[0].locked_out);
+                assert!(!logs[1].locked_out);
+                assert_eq!(
+                    store.failure_logs(&AttemptFilter::All).await.unwrap().len(),
+                    4
+                );
+                assert_eq!(store.purge_failure_logs(t(3.5)).await.unwrap(), 2);
+                assert_eq!(
+                    store.failure_logs(&AttemptFilter::All).await.unwrap().len(),
+                    2
+                );
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_failures_count_exactly() {
+                let store = Arc::new(store().await);
+                let alice = client("192.0.2.1", Some("alice"));
+                let groups = [by_ip(), by_pair()];
+                let window = Window::fixed(Duration::from_secs(3600));
+                let tasks: Vec<_> = (0..1000)
+                    .map(|i| {
+                        let store = store.clone();
+                        let alice = alice.clone();
+                        let groups = groups.clone();
+                        let window = window.clone();
+                        tokio::spawn(async move {
+                            let keys = keys(&alice, &groups);
+                            let at = t(f64::from(i) / 1000.0);
+                            store
+                                .record_failure(FailureRecord::new(&keys, &alice, at, &window))
+                                .await
+                        })
+                    })
+                    .collect();
+                let mut seen = Vec::new();
+                for task in tasks {
+                    seen.push(
+                        task.await
+                            .unwrap()
+                            .expect("no store error under concurrency")[0]
+                            .failures,
+                    );
+                }
+                seen.sort_unstable();
+                assert_eq!(
+                    seen,
+                    (1..=1000).collect::<Vec<u64>>(),
+                    "every failure saw its own count"
+                );
+                let counters = store.counters(&keys(&alice, &groups)).await.unwrap();
+                assert_eq!(counters[0].unwrap().failures, 1000);
+                assert_eq!(counters[1].unwrap().failures, 1000);
+                assert_eq!(
+                    store.attempts(&AttemptFilter::All).await.unwrap()[0].failures,
+                    1000
+                );
+            }
+        }
+    };
+}
