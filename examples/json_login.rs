@@ -10,8 +10,9 @@
 //! |---------------------|-------------------------------------------------------|---------------------------|
 //! | `AXES_BIND`         | address to listen on                                  | `127.0.0.1:3000`          |
 //! | `AXES_CONFIG`       | TOML file with the lockout policy                     | built-in defaults         |
-//! | `AXES_DATABASE_URL` | `memory:` or `sqlite://PATH`                          | `sqlite://axes-demo.sqlite3` |
+//! | `AXES_DATABASE_URL` | `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` | `sqlite://axes-demo.sqlite3` |
 //! | `AXES_DEMO_USERS`   | `name:password` pairs joined by commas                | `alice:wonderland`        |
+//! | `AXES_DEMO_RESET`   | `1`: delete every attempt at start (test runs)        | unset                     |
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -68,6 +69,10 @@ async fn run() -> Result<(), Error> {
     let database_url =
         std::env::var("AXES_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
     let axes = connect(config, &database_url).await?;
+    if std::env::var("AXES_DEMO_RESET").is_ok_and(|v| v == "1") {
+        // For test runs that share one database: start from an empty store.
+        axes.reset(axes::AttemptFilter::All).await?;
+    }
     let users = parse_users(
         &std::env::var("AXES_DEMO_USERS").unwrap_or_else(|_| "alice:wonderland".to_owned()),
     )?;

@@ -88,6 +88,10 @@ pub use response::{
     iso8601_duration, LockoutCallable, LockoutContext, LockoutTemplate, COOLOFF_MESSAGE,
     PERMALOCK_MESSAGE,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "redis")]
+pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{

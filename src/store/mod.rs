@@ -21,13 +21,21 @@ mod memory;
 mod records;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use self::sqlite::SqliteStore;
 
 /// An error from a store backend.
 ///

@@ -2,6 +2,8 @@
 //! `AxesLayer`, with a manual clock and per-request client addresses.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

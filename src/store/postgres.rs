@@ -1,0 +1,5 @@
+//! [`PostgresStore`]: placeholder until the store lands.
+
+/// Placeholder.
+#[derive(Debug)]
+pub struct PostgresStore;

@@ -1,0 +1,5 @@
+//! [`RedisStore`]: placeholder until the store lands.
+
+/// Placeholder.
+#[derive(Debug)]
+pub struct RedisStore;
