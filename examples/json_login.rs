@@ -116,8 +116,17 @@ async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {
     if url.starts_with("sqlite:") {
         return Ok(Axes::new(config, SqliteStore::connect(url).await?));
     }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return Ok(Axes::new(config, axes::PostgresStore::connect(url).await?));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis:") || url.starts_with("rediss:") {
+        return Ok(Axes::new(config, axes::RedisStore::connect(url).await?));
+    }
     Err(format!(
-        "AXES_DATABASE_URL: unsupported store `{url}` (expected `memory:` or `sqlite://PATH`)"
+        "AXES_DATABASE_URL: unsupported store `{url}` (expected `memory:`, `sqlite://PATH`, \
+         or `postgres://…` / `redis://…` with the features of the same name)"
     )
     .into())
 }
