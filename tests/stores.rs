@@ -2,15 +2,17 @@
 
 mod store_suite;
 
-store_conformance!(memory, async { axes::MemoryStore::new() });
+store_conformance!(memory, async { Some(axes::MemoryStore::new()) });
 
 #[cfg(feature = "sqlite")]
 store_conformance!(sqlite, async {
     let dir = tempfile::tempdir().expect("temporary directory").keep();
     let url = format!("sqlite://{}", dir.join("axes.sqlite3").display());
-    axes::SqliteStore::connect(&url)
-        .await
-        .expect("SQLite store")
+    Some(
+        axes::SqliteStore::connect(&url)
+            .await
+            .expect("SQLite store"),
+    )
 });
 
 mod memory_bounds {

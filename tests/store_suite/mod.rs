@@ -3,11 +3,13 @@
 //!
 //! ```ignore
 //! mod store_suite;
-//! store_suite::store_conformance!(memory, async { axes::MemoryStore::new() });
+//! store_conformance!(memory, async { Some(axes::MemoryStore::new()) });
 //! ```
 //!
-//! Each evaluation of the expression must give an empty store of its own
-//! (a fresh database, schema or key prefix), as the tests run in parallel.
+//! The expression gives `Option<impl Store>`: `None` skips every test of
+//! the suite (a server store whose `AXES_TEST_*_URL` is unset), and the test
+//! says so. Each evaluation must give an empty store of its own (a fresh
+//! database, schema or key prefix), as the tests run in parallel.
 #![allow(dead_code)]
 
 use std::net::IpAddr;
@@ -67,8 +69,13 @@ macro_rules! store_conformance {
 
             use super::store_suite::*;
 
-            async fn store() -> impl Store {
-                $make.await
+            /// The store under test, or `None` to skip.
+            async fn store_or_skip() -> Option<impl Store> {
+                let store = $make.await;
+                if store.is_none() {
+                    eprintln!("skipped: {} store not configured", stringify!($name));
+                }
+                store
             }
 
             async fn fail(
@@ -90,7 +97,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn unknown_keys_have_no_counter_and_order_is_kept() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let alice = client("192.0.2.1", Some("alice"));
                 let groups = [by_ip(), by_username(), by_pair()];
                 assert_eq!(
@@ -108,7 +115,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn failures_increment_every_given_key() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let groups = [by_ip(), by_username()];
                 let forever = Window::forever();
                 assert_eq!(
@@ -157,7 +164,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn a_window_restarts_counts_after_inactivity_inclusively() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let alice = client("192.0.2.1", Some("alice"));
                 let window = Window::fixed(Duration::from_secs(1));
                 assert_eq!(fail(&store, &alice, &[by_ip()], t(0.0), &window).await, [1]);
@@ -176,7 +183,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn tiered_windows_depend_on_the_count() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let alice = client("192.0.2.1", Some("alice"));
                 let window =
                     Window::tiered([(2, Duration::from_secs(1)), (3, Duration::from_secs(10))]);
@@ -193,7 +200,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn attempt_records_are_kept_per_username_ip_and_agent() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let forever = Window::forever();
                 let alice = client("192.0.2.1", Some("alice"));
                 fail(&store, &alice, &[by_ip()], t(0.0), &forever).await;
@@ -265,7 +272,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn filters_select_like_django_axes_reset() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 fixture(&store, &[by_ip()]).await;
                 let a = ip("127.1.0.1");
                 for (filter, expected) in [
@@ -286,7 +293,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn reset_deletes_records_and_takes_their_failures_off_counters() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let groups = [by_ip(), by_username()];
                 fixture(&store, &groups).await;
                 let f_at_a = client("127.1.0.1", Some("F"));
@@ -329,7 +336,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn reset_by_pair_and_either() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let groups = [by_pair()];
                 fixture(&store, &groups).await;
                 let a = ip("127.1.0.1");
@@ -364,7 +371,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn purge_deletes_only_old_entries() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let forever = Window::forever();
                 fail(
                     &store,
@@ -398,7 +405,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn odd_values_round_trip() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let forever = Window::forever();
                 let long = "ü".repeat(300);
                 for (addr, user) in [
@@ -434,7 +441,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn access_logs_open_and_close_by_session() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let alice = client("192.0.2.1", Some("alice"));
                 store
                     .record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
@@ -494,7 +501,7 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn failure_logs_are_capped_per_username() {
-                let store = store().await;
+                let Some(store) = store_or_skip().await else { return };
                 let alice = client("192.0.2.1", Some("alice"));
                 for i in 0..5 {
                     let entry = AccessFailureLog::failure(&alice, t(i as f64), i == 4);
@@ -531,7 +538,8 @@ macro_rules! store_conformance {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_failures_count_exactly() {
-                let store = Arc::new(store().await);
+                let Some(store) = store_or_skip().await else { return };
+                let store = Arc::new(store);
                 let alice = client("192.0.2.1", Some("alice"));
                 let groups = [by_ip(), by_pair()];
                 let window = Window::fixed(Duration::from_secs(3600));
