@@ -11,6 +11,7 @@ use axum::response::Response;
 use http::HeaderMap;
 use tokio::sync::broadcast;
 
+use crate::attempt_data::cleansed_data;
 use crate::client::ClientInfo;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AxesConfig, LockoutGroup};
@@ -21,7 +22,10 @@ use crate::ip::ProxyConfig;
 use crate::policy::{self, Listing, Lockout, Rules};
 use crate::report::Credentials;
 use crate::response::{self, LockoutContext, ResponseHooks};
-use crate::store::{self, AccessAttempt, AttemptFilter, FailureRecord, Store, StoreError};
+use crate::store::{
+    self, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, FailureRecord, Store,
+    StoreError,
+};
 
 /// How often expired counters and attempt records are purged, at most.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -302,10 +306,13 @@ impl Axes {
         }
 
         let window = rules.window();
+        let (get_data, post_data) = self.attempt_data(client);
         let counters = self
             .inner
             .store
-            .record_failure(FailureRecord::new(&keys, client, now, &window))
+            .record_failure(
+                FailureRecord::new(&keys, client, now, &window).with_data(&get_data, &post_data),
+            )
             .await?;
         let standing = policy::standing(&rules, &counters, now);
         let lockout = if listing == Listing::Blacklisted {
@@ -323,12 +330,35 @@ impl Axes {
         if let Some(lockout) = &lockout {
             self.emit_locked_out(client, lockout, now);
         }
+        if config.enable_access_failure_log {
+            let entry = AccessFailureLog::failure(client, now, lockout.is_some());
+            self.inner
+                .store
+                .record_failure_log(&entry, config.access_failure_log_per_user_limit)
+                .await?;
+        }
         self.purge_if_due(now, window.longest()).await;
         Ok(FailureOutcome {
             recorded: true,
             failures: standing.failures,
             lockout,
         })
+    }
+
+    /// The cleansed query and body data of the client's request.
+    fn attempt_data(&self, client: &ClientInfo) -> (String, String) {
+        let config = &self.inner.config;
+        let Some(request) = client.request() else {
+            return (String::new(), String::new());
+        };
+        let query: Vec<(String, String)> = request
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let get_data = cleansed_data(config, query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let post_data = cleansed_data(config, request.fields());
+        (get_data, post_data)
     }
 
     /// The username counted for `client`: the username callable's answer if
@@ -369,6 +399,10 @@ impl Axes {
                 .await?;
             tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
         }
+        if !config.disable_access_log {
+            let entry = AccessLog::login(client, username, &client.session_hash(), self.now());
+            self.inner.store.record_login(&entry).await?;
+        }
         tracing::info!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
         self.emit(AxesEvent::LoggedIn {
             client: client.clone(),
@@ -384,8 +418,15 @@ impl Axes {
         client: &ClientInfo,
         username: Option<&str>,
     ) -> Result<(), AxesError> {
-        if !self.inner.config.enabled {
+        let config = &self.inner.config;
+        if !config.enabled {
             return Ok(());
+        }
+        if let (false, Some(username)) = (config.disable_access_log, username) {
+            self.inner
+                .store
+                .record_logout(username, &client.session_hash(), self.now())
+                .await?;
         }
         tracing::info!(target: "axes", ip = %client.ip_address(), username, "logged out");
         self.emit(AxesEvent::LoggedOut {
@@ -414,6 +455,33 @@ impl Axes {
             at: self.now(),
         });
         Ok(removed)
+    }
+
+    /// Lists the access log entries `filter` covers, most recent first.
+    pub async fn access_logs(&self, filter: AttemptFilter) -> Result<Vec<AccessLog>, AxesError> {
+        filter.validate().map_err(AxesError::InvalidFilter)?;
+        Ok(self.inner.store.access_logs(&filter).await?)
+    }
+
+    /// Lists the failure log entries `filter` covers, most recent first.
+    pub async fn failure_logs(
+        &self,
+        filter: AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, AxesError> {
+        filter.validate().map_err(AxesError::InvalidFilter)?;
+        Ok(self.inner.store.failure_logs(&filter).await?)
+    }
+
+    /// Deletes access log entries older than `age` (`axes_reset_logs`).
+    pub async fn reset_logs(&self, age: Duration) -> Result<u64, AxesError> {
+        let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+        Ok(self.inner.store.purge_access_logs(before).await?)
+    }
+
+    /// Deletes failure log entries older than `age` (`axes_reset_failure_logs`).
+    pub async fn reset_failure_logs(&self, age: Duration) -> Result<u64, AxesError> {
+        let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+        Ok(self.inner.store.purge_failure_logs(before).await?)
     }
 
     /// Lists the attempt records `filter` covers, most recent first.

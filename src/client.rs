@@ -39,6 +39,7 @@ pub struct ClientInfo {
     http_accept: String,
     method: http::Method,
     request: Option<Arc<RequestInfo>>,
+    session_id: Option<String>,
 }
 
 impl ClientInfo {
@@ -53,6 +54,38 @@ impl ClientInfo {
             http_accept: UNKNOWN.to_owned(),
             method: http::Method::POST,
             request: None,
+            session_id: None,
+        }
+    }
+
+    /// Sets the session the application opened or closed, whose hash the
+    /// access log keeps.
+    pub fn with_session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.set_session_id(Some(session_id.into()));
+        self
+    }
+
+    /// Sets or clears the session id.
+    pub fn set_session_id(&mut self, session_id: Option<String>) {
+        self.session_id = session_id.filter(|s| !s.is_empty());
+    }
+
+    /// SHA-256 (hex) of the session id, or `""` without one — never the id
+    /// itself, which is a secret.
+    ///
+    /// ```
+    /// let client = axes::ClientInfo::new("192.0.2.1".parse().unwrap());
+    /// assert_eq!(client.session_hash(), "");
+    /// assert_eq!(client.with_session_id("abc").session_hash().len(), 64);
+    /// ```
+    pub fn session_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        match &self.session_id {
+            None => String::new(),
+            Some(id) => Sha256::digest(id.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
         }
     }
 

@@ -380,6 +380,16 @@ pub struct AxesConfig {
     /// when the TCP peer is one of them, and the client is the nearest
     /// untrusted entry (`AXES_IPWARE_PROXY_TRUSTED_IPS`).
     pub ipware_proxy_trusted_ips: Vec<IpMatcher>,
+    /// Do not log successful logins (`AXES_DISABLE_ACCESS_LOG`).
+    pub disable_access_log: bool,
+    /// Keep a log entry for every recorded failure (`AXES_ENABLE_ACCESS_FAILURE_LOG`).
+    pub enable_access_failure_log: bool,
+    /// Failure log entries kept per username; older ones are deleted
+    /// (`AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT`).
+    pub access_failure_log_per_user_limit: u64,
+    /// Request fields masked in stored attempt data, besides the password
+    /// field (`AXES_SENSITIVE_PARAMETERS`).
+    pub sensitive_parameters: Vec<String>,
     /// Bytes of a body buffered before dispatch to read the username; a
     /// larger body is answered `413 Payload Too Large`.
     pub max_body_bytes: usize,
@@ -414,6 +424,10 @@ impl Default for AxesConfig {
             ipware_proxy_count: None,
             ipware_proxy_order: ProxyOrder::LeftMost,
             ipware_proxy_trusted_ips: Vec::new(),
+            disable_access_log: false,
+            enable_access_failure_log: false,
+            access_failure_log_per_user_limit: 1000,
+            sensitive_parameters: vec!["username".to_owned(), "ip_address".to_owned()],
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             on_store_error: OnStoreError::FailClosed,
         }
@@ -658,6 +672,12 @@ impl AxesConfigBuilder {
         max_body_bytes: usize,
         /// See [`AxesConfig::on_store_error`].
         on_store_error: OnStoreError,
+        /// See [`AxesConfig::disable_access_log`].
+        disable_access_log: bool,
+        /// See [`AxesConfig::enable_access_failure_log`].
+        enable_access_failure_log: bool,
+        /// See [`AxesConfig::access_failure_log_per_user_limit`].
+        access_failure_log_per_user_limit: u64,
         /// See [`AxesConfig::ipware_proxy_count`].
         ipware_proxy_count: Option<u32>,
         /// See [`AxesConfig::ipware_proxy_order`].
@@ -814,6 +834,10 @@ mod tests {
             never_lockout_get = true
             max_body_bytes = 1024
             on_store_error = "fail_open"
+            disable_access_log = true
+            enable_access_failure_log = true
+            access_failure_log_per_user_limit = 10
+            sensitive_parameters = ["otp"]
             ipware_proxy_count = 1
             ipware_meta_precedence_order = ["HTTP_X_FORWARDED_FOR", "X-Real-IP", "REMOTE_ADDR"]
             ipware_proxy_order = "right-most"

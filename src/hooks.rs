@@ -74,6 +74,11 @@ impl RequestInfo {
         self.peer
     }
 
+    /// The top-level string fields of the JSON or form body, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// A top-level string field of the JSON or form body.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields

@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod attempt_data;
 mod axes;
 mod client;
 mod clock;
@@ -69,6 +70,7 @@ mod response;
 pub mod store;
 
 pub use crate::axes::{Axes, AxesBuilder, AxesError, Decision, FailureOutcome};
+pub use attempt_data::{cleansed_data, MASK, MAX_DATA_CHARS};
 pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

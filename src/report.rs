@@ -103,6 +103,7 @@ pub(crate) enum Outcome {
 pub(crate) struct ReportSlot {
     client: Arc<ClientInfo>,
     outcome: Arc<Mutex<Option<Outcome>>>,
+    session_id: Arc<Mutex<Option<String>>>,
 }
 
 impl ReportSlot {
@@ -110,7 +111,15 @@ impl ReportSlot {
         Self {
             client: Arc::new(client),
             outcome: Arc::default(),
+            session_id: Arc::default(),
         }
+    }
+
+    pub(crate) fn take_session_id(&self) -> Option<String> {
+        self.session_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     pub(crate) fn take(&self) -> Option<Outcome> {
@@ -185,6 +194,17 @@ impl AxesReport {
         let username = username.into();
         self.slot
             .set(Outcome::LoggedOut(Some(username).filter(|u| !u.is_empty())));
+    }
+
+    /// The session the handler opened (with `succeeded`) or closed (with
+    /// `logged_out`): the access log keeps its SHA-256 hash, so a logout
+    /// closes only that session's entry.
+    pub fn session_id(&self, session_id: impl Into<String>) {
+        *self
+            .slot
+            .session_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(session_id.into());
     }
 
     /// The client as the layer resolved it (IP, user agent, path, and the

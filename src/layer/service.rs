@@ -108,12 +108,21 @@ where
     }
     Ok(match slot.take() {
         None => response,
-        Some(outcome) => match apply(&axes, client, outcome, &headers).await {
-            Ok(None) => response,
-            Ok(Some(replacement)) => replacement,
-            Err(error) => store_failed(&axes, error).unwrap_or(response),
-        },
+        Some(outcome) => {
+            match apply(&axes, client_with_session(client, &slot), outcome, &headers).await {
+                Ok(None) => response,
+                Ok(Some(replacement)) => replacement,
+                Err(error) => store_failed(&axes, error).unwrap_or(response),
+            }
+        }
     })
+}
+
+fn client_with_session(mut client: ClientInfo, slot: &ReportSlot) -> ClientInfo {
+    if let Some(session_id) = slot.take_session_id() {
+        client.set_session_id(Some(session_id));
+    }
+    client
 }
 
 /// Records what the handler reported; returns the response that replaces

@@ -18,24 +18,24 @@ use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
 mod memory;
-mod records;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod records;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
-pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
+pub use memory::MemoryStore;
+pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 
 /// An error from a store backend.
 ///

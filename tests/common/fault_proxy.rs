@@ -29,7 +29,9 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Listens on an ephemeral loopback port and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy listener");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy listener");
         let addr = listener.local_addr().expect("proxy address");
         let (mode, _) = watch::channel(Mode::Pass);
         let modes = mode.clone();

@@ -152,8 +152,16 @@ fn clean(form: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
     (!value.is_empty() && value.chars().count() <= 128).then(|| value.to_owned())
 }
 
-async fn login(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    report: AxesReport,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(session) = headers.get("x-session-id").and_then(|v| v.to_str().ok()) {
+        report.session_id(session);
+    }
     let Ok(Value::Object(form)) = serde_json::from_slice::<Value>(&body) else {
         report.failed(Credentials::default());
         return StatusCode::BAD_REQUEST.into_response();
@@ -173,7 +181,14 @@ async fn login(State(state): State<AppState>, report: AxesReport, body: Bytes) -
     }
 }
 
-async fn logout(report: AxesReport, Json(body): Json<Value>) -> StatusCode {
+async fn logout(
+    report: AxesReport,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> StatusCode {
+    if let Some(session) = headers.get("x-session-id").and_then(|v| v.to_str().ok()) {
+        report.session_id(session);
+    }
     if let Some(username) = body["username"].as_str() {
         report.logged_out(username);
     }

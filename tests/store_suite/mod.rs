@@ -97,7 +97,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn unknown_keys_have_no_counter_and_order_is_kept() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let alice = client("192.0.2.1", Some("alice"));
                 let groups = [by_ip(), by_username(), by_pair()];
                 assert_eq!(
@@ -115,7 +117,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn failures_increment_every_given_key() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let groups = [by_ip(), by_username()];
                 let forever = Window::forever();
                 assert_eq!(
@@ -164,7 +168,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn a_window_restarts_counts_after_inactivity_inclusively() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let alice = client("192.0.2.1", Some("alice"));
                 let window = Window::fixed(Duration::from_secs(1));
                 assert_eq!(fail(&store, &alice, &[by_ip()], t(0.0), &window).await, [1]);
@@ -183,7 +189,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn tiered_windows_depend_on_the_count() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let alice = client("192.0.2.1", Some("alice"));
                 let window =
                     Window::tiered([(2, Duration::from_secs(1)), (3, Duration::from_secs(10))]);
@@ -200,7 +208,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn attempt_records_are_kept_per_username_ip_and_agent() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let forever = Window::forever();
                 let alice = client("192.0.2.1", Some("alice"));
                 fail(&store, &alice, &[by_ip()], t(0.0), &forever).await;
@@ -272,7 +282,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn filters_select_like_django_axes_reset() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 fixture(&store, &[by_ip()]).await;
                 let a = ip("127.1.0.1");
                 for (filter, expected) in [
@@ -293,7 +305,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn reset_deletes_records_and_takes_their_failures_off_counters() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let groups = [by_ip(), by_username()];
                 fixture(&store, &groups).await;
                 let f_at_a = client("127.1.0.1", Some("F"));
@@ -336,7 +350,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn reset_by_pair_and_either() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let groups = [by_pair()];
                 fixture(&store, &groups).await;
                 let a = ip("127.1.0.1");
@@ -371,7 +387,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn purge_deletes_only_old_entries() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let forever = Window::forever();
                 fail(
                     &store,
@@ -405,7 +423,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn odd_values_round_trip() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let forever = Window::forever();
                 let long = "ü".repeat(300);
                 for (addr, user) in [
@@ -441,7 +461,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn access_logs_open_and_close_by_session() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let alice = client("192.0.2.1", Some("alice"));
                 store
                     .record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
@@ -501,7 +523,9 @@ macro_rules! store_conformance {
 
             #[tokio::test]
             async fn failure_logs_are_capped_per_username() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let alice = client("192.0.2.1", Some("alice"));
                 for i in 0..5 {
                     let entry = AccessFailureLog::failure(&alice, t(i as f64), i == 4);
@@ -538,7 +562,9 @@ macro_rules! store_conformance {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_failures_count_exactly() {
-                let Some(store) = store_or_skip().await else { return };
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
                 let store = Arc::new(store);
                 let alice = client("192.0.2.1", Some("alice"));
                 let groups = [by_ip(), by_pair()];
