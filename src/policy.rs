@@ -22,18 +22,17 @@ pub enum LockoutReason {
 /// A refusal: why, with what counts, and until when.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime};
-/// use axes::{Lockout, LockoutReason};
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
-/// let lockout = Lockout {
-///     reason: LockoutReason::TooManyFailures,
-///     failures: 3,
-///     failure_limit: 3,
-///     locked_until: Some(now + Duration::from_millis(1500)),
-///     cooloff: Some(Duration::from_secs(2)),
-///     username: None,
-/// };
-/// assert_eq!(lockout.retry_after(now), Some(Duration::from_secs(2)));
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+/// use std::time::Duration;
+/// use axes::{Axes, AxesConfig, ClientInfo, Clock, LockoutReason, ManualClock};
+/// let config = AxesConfig::builder().failure_limit(1).cooloff_time(Duration::from_secs(2)).build().unwrap();
+/// let clock = ManualClock::new();
+/// let axes = Axes::builder(config).clock(clock.clone()).build();
+/// let lockout = axes.login_failed(&ClientInfo::new("192.0.2.1".parse().unwrap())).await?.lockout.unwrap();
+/// assert_eq!(lockout.reason, LockoutReason::TooManyFailures);
+/// clock.advance(Duration::from_millis(500));
+/// assert_eq!(lockout.retry_after(clock.now()), Some(Duration::from_secs(2)), "1.5 s, rounded up");
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
