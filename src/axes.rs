@@ -19,6 +19,7 @@ use crate::events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
 use crate::hooks::RequestInfo;
 use crate::hooks::{ClientIpCallable, Hooks};
 use crate::ip::ProxyConfig;
+use crate::normalize::{ipv6_prefix, UsernameNormalization};
 use crate::policy::{self, Listing, Lockout, Rules};
 use crate::report::Credentials;
 use crate::response::{self, LockoutContext, ResponseHooks};
@@ -235,8 +236,10 @@ impl Axes {
     /// Decides whether `client` may attempt a login: one store read for all
     /// of its lockout keys.
     pub async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
+        let listing = self.listing(client, None);
+        let client = &*self.counted(client);
         let rules = self.rules(client);
-        match self.listing(client, None) {
+        match listing {
             Listing::Blacklisted => {
                 return Ok(Decision::LockedOut(policy::blacklisted(&rules, client)))
             }
@@ -272,8 +275,9 @@ impl Axes {
     ) -> Result<FailureOutcome, AxesError> {
         let config = &self.inner.config;
         let now = self.now();
-        let rules = self.rules(client);
         let listing = self.listing(client, credentials);
+        let client = &*self.counted(client);
+        let rules = self.rules(client);
         let keys = policy::lockout_keys(&rules.groups, client);
         if listing == Listing::Whitelisted || keys.is_empty() {
             tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
@@ -345,6 +349,53 @@ impl Axes {
         })
     }
 
+    /// The client as counted: an IPv6 address cut to `ipv6_prefix_length`,
+    /// the username normalised by `username_normalization`.
+    fn counted<'c>(&self, client: &'c ClientInfo) -> Cow<'c, ClientInfo> {
+        let config = &self.inner.config;
+        let ip = config
+            .ipv6_prefix_length
+            .map(|prefix| ipv6_prefix(client.ip_address(), prefix))
+            .filter(|ip| *ip != client.ip_address());
+        let username = match (config.username_normalization, client.username()) {
+            (UsernameNormalization::None, _) | (_, None) => None,
+            (normalization, Some(username)) => {
+                Some(normalization.apply(username)).filter(|normalized| normalized != username)
+            }
+        };
+        if ip.is_none() && username.is_none() {
+            return Cow::Borrowed(client);
+        }
+        let mut counted = client.clone();
+        if let Some(ip) = ip {
+            counted.set_ip_address(ip);
+        }
+        if let Some(username) = username {
+            counted.set_username(Some(username));
+        }
+        Cow::Owned(counted)
+    }
+
+    /// A filter in the terms records are kept in (see [`Self::counted`]).
+    fn counted_filter(&self, filter: AttemptFilter) -> AttemptFilter {
+        let config = &self.inner.config;
+        let ip = |ip: IpAddr| match config.ipv6_prefix_length {
+            Some(prefix) => ipv6_prefix(ip, prefix),
+            None => ip,
+        };
+        let user = |u: String| match config.username_normalization {
+            UsernameNormalization::None => u,
+            normalization => normalization.apply(&u),
+        };
+        match filter {
+            AttemptFilter::All => AttemptFilter::All,
+            AttemptFilter::Ip(a) => AttemptFilter::Ip(ip(a)),
+            AttemptFilter::Username(u) => AttemptFilter::Username(user(u)),
+            AttemptFilter::IpAndUsername(a, u) => AttemptFilter::IpAndUsername(ip(a), user(u)),
+            AttemptFilter::IpOrUsername(a, u) => AttemptFilter::IpOrUsername(ip(a), user(u)),
+        }
+    }
+
     /// The cleansed query and body data of the client's request.
     fn attempt_data(&self, client: &ClientInfo) -> (String, String) {
         let config = &self.inner.config;
@@ -391,7 +442,10 @@ impl Axes {
             return Ok(());
         }
         if config.reset_on_success && !username.is_empty() {
-            let filter = AttemptFilter::IpAndUsername(client.ip_address(), username.to_owned());
+            let filter = self.counted_filter(AttemptFilter::IpAndUsername(
+                client.ip_address(),
+                username.to_owned(),
+            ));
             let removed = self
                 .inner
                 .store
@@ -443,6 +497,7 @@ impl Axes {
     /// "everything".
     pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
         filter.validate().map_err(AxesError::InvalidFilter)?;
+        let filter = self.counted_filter(filter);
         let removed = self
             .inner
             .store
@@ -487,6 +542,7 @@ impl Axes {
     /// Lists the attempt records `filter` covers, most recent first.
     pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AccessAttempt>, AxesError> {
         filter.validate().map_err(AxesError::InvalidFilter)?;
+        let filter = self.counted_filter(filter);
         Ok(self.inner.store.attempts(&filter).await?)
     }
 
@@ -743,6 +799,9 @@ impl AxesBuilder {
 
     /// The engine.
     pub fn build(mut self) -> Axes {
+        for warning in crate::checks::config_warnings(&self.config) {
+            tracing::warn!(target: "axes", keys = ?warning.keys, "{}", warning.message);
+        }
         self.config.lockout_tiers.sort_by_key(|t| t.failures);
         let (events, _) = broadcast::channel(self.event_capacity);
         Axes {

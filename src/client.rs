@@ -100,6 +100,11 @@ impl ClientInfo {
         self.request.as_deref()
     }
 
+    /// Replaces the IP address (IPv4-mapped addresses become IPv4).
+    pub(crate) fn set_ip_address(&mut self, ip_address: IpAddr) {
+        self.ip_address = ip_address.to_canonical();
+    }
+
     /// Sets the username; an empty one counts as unknown, a long one is cut
     /// to [`MAX_FIELD_CHARS`] characters (the same way every time, so it is
     /// counted consistently).

@@ -25,6 +25,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ip::ProxyOrder;
+use crate::normalize::UsernameNormalization;
 
 /// The default number of bytes of a request body the layer buffers to read
 /// the username before dispatch (64 KiB).
@@ -380,6 +381,11 @@ pub struct AxesConfig {
     /// when the TCP peer is one of them, and the client is the nearest
     /// untrusted entry (`AXES_IPWARE_PROXY_TRUSTED_IPS`).
     pub ipware_proxy_trusted_ips: Vec<IpMatcher>,
+    /// Count IPv6 clients by this prefix (e.g. 64), so rotating addresses
+    /// inside one allocation does not reset the count.
+    pub ipv6_prefix_length: Option<u8>,
+    /// How usernames are normalised before counting.
+    pub username_normalization: UsernameNormalization,
     /// Do not log successful logins (`AXES_DISABLE_ACCESS_LOG`).
     pub disable_access_log: bool,
     /// Keep a log entry for every recorded failure (`AXES_ENABLE_ACCESS_FAILURE_LOG`).
@@ -424,6 +430,8 @@ impl Default for AxesConfig {
             ipware_proxy_count: None,
             ipware_proxy_order: ProxyOrder::LeftMost,
             ipware_proxy_trusted_ips: Vec::new(),
+            ipv6_prefix_length: None,
+            username_normalization: UsernameNormalization::None,
             disable_access_log: false,
             enable_access_failure_log: false,
             access_failure_log_per_user_limit: 1000,
@@ -551,6 +559,15 @@ impl AxesConfig {
                 ));
             }
         }
+        if matches!(self.ipv6_prefix_length, Some(0) | Some(129..)) {
+            return Err(ConfigError::new(
+                "ipv6_prefix_length",
+                "must be between 1 and 128",
+            ));
+        }
+        if let Some((key, message)) = crate::checks::contradictions(self) {
+            return Err(ConfigError::new(key, message));
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
@@ -672,6 +689,10 @@ impl AxesConfigBuilder {
         max_body_bytes: usize,
         /// See [`AxesConfig::on_store_error`].
         on_store_error: OnStoreError,
+        /// See [`AxesConfig::ipv6_prefix_length`].
+        ipv6_prefix_length: Option<u8>,
+        /// See [`AxesConfig::username_normalization`].
+        username_normalization: UsernameNormalization,
         /// See [`AxesConfig::disable_access_log`].
         disable_access_log: bool,
         /// See [`AxesConfig::enable_access_failure_log`].
@@ -872,6 +893,10 @@ mod tests {
             ("ipware_proxy_order = \"middle\"", "ipware_proxy_order"),
             ("ipware_meta_precedence_order = [\"bad header\"]", "ipware_meta_precedence_order"),
             ("ipware_proxy_trusted_ips = [\"proxy.local\"]", "ipware_proxy_trusted_ips"),
+            ("ipware_proxy_count = 1", "ipware_proxy_count"),
+            ("only_whitelist = true", "only_whitelist"),
+            ("ipv6_prefix_length = 129", "ipv6_prefix_length"),
+            ("username_normalization = \"lower\"", "username_normalization"),
             ("lockout_tiers = [{ failures = 0, cooloff = \"1s\" }]", "lockout_tiers"),
             ("lockout_tiers = [{ failures = 3 }]", "lockout_tiers"),
             ("lockout_tiers = [{ failures = 3, cooloff = \"1s\", extra = 1 }]", "lockout_tiers.extra"),

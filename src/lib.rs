@@ -57,6 +57,7 @@
 
 mod attempt_data;
 mod axes;
+mod checks;
 mod client;
 mod clock;
 mod config;
@@ -64,6 +65,7 @@ mod events;
 mod hooks;
 mod ip;
 pub mod layer;
+mod normalize;
 mod policy;
 mod report;
 mod response;
@@ -71,6 +73,7 @@ pub mod store;
 
 pub use crate::axes::{Axes, AxesBuilder, AxesError, Decision, FailureOutcome};
 pub use attempt_data::{cleansed_data, MASK, MAX_DATA_CHARS};
+pub use checks::{config_warnings, ConfigWarning};
 pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -84,6 +87,7 @@ pub use hooks::{
 };
 pub use ip::{ProxyConfig, ProxyOrder};
 pub use layer::{AxesLayer, AxesService};
+pub use normalize::{ipv6_prefix, UsernameNormalization};
 pub use policy::{Lockout, LockoutReason};
 pub use report::{AxesReport, Credentials, MissingAxesLayer};
 pub use response::{
