@@ -286,6 +286,28 @@ pub struct LockoutTier {
     pub cooloff: Duration,
 }
 
+/// What the lockout response tells the client (`lockout_response`).
+///
+/// ```
+/// let config = axes::AxesConfig::from_toml_str(r#"
+///     lockout_response = "indistinguishable"
+///     bad_credentials_status = 401
+/// "#).unwrap();
+/// assert_eq!(config.lockout_response, axes::LockoutResponseMode::Indistinguishable);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockoutResponseMode {
+    /// The lockout status and message (and JSON details, `Retry-After`).
+    #[default]
+    Informative,
+    /// Exactly the application's answer to a bad password
+    /// (`bad_credentials_status`, `_body`, `_content_type`): no username,
+    /// counts or `Retry-After`, so a locked account cannot be told from a
+    /// wrong password, nor an existing user from a missing one.
+    Indistinguishable,
+}
+
 /// What the layer does when the store cannot be reached.
 ///
 /// ```
@@ -352,6 +374,15 @@ pub struct AxesConfig {
     pub permalock_message: String,
     /// Redirect locked-out clients here, with `?username=` (`AXES_LOCKOUT_URL`).
     pub lockout_url: Option<String>,
+    /// Whether the lockout response says so, or looks like a bad password.
+    pub lockout_response: LockoutResponseMode,
+    /// With `lockout_response = "indistinguishable"`: the application's
+    /// status for a bad password.
+    pub bad_credentials_status: u16,
+    /// … its body for a bad password.
+    pub bad_credentials_body: String,
+    /// … and its `Content-Type`, if it sends one.
+    pub bad_credentials_content_type: Option<String>,
     /// Body field holding the username (`AXES_USERNAME_FORM_FIELD`).
     pub username_form_field: String,
     /// Body field holding the password (`AXES_PASSWORD_FORM_FIELD`).
@@ -419,6 +450,10 @@ impl Default for AxesConfig {
             cooloff_message: crate::response::COOLOFF_MESSAGE.to_owned(),
             permalock_message: crate::response::PERMALOCK_MESSAGE.to_owned(),
             lockout_url: None,
+            lockout_response: LockoutResponseMode::Informative,
+            bad_credentials_status: 403,
+            bad_credentials_body: String::new(),
+            bad_credentials_content_type: None,
             username_form_field: "username".to_owned(),
             password_form_field: "password".to_owned(),
             ip_whitelist: Vec::new(),
@@ -540,6 +575,20 @@ impl AxesConfig {
                     self.http_response_code
                 ),
             ));
+        }
+        if !(100..=599).contains(&self.bad_credentials_status) {
+            return Err(ConfigError::new(
+                "bad_credentials_status",
+                format!("{} is not an HTTP status", self.bad_credentials_status),
+            ));
+        }
+        if let Some(content_type) = &self.bad_credentials_content_type {
+            if http::HeaderValue::from_str(content_type).is_err() {
+                return Err(ConfigError::new(
+                    "bad_credentials_content_type",
+                    "is not a valid header value",
+                ));
+            }
         }
         if self.username_form_field.trim().is_empty() {
             return Err(ConfigError::new("username_form_field", "must not be empty"));
@@ -689,6 +738,10 @@ impl AxesConfigBuilder {
         max_body_bytes: usize,
         /// See [`AxesConfig::on_store_error`].
         on_store_error: OnStoreError,
+        /// See [`AxesConfig::lockout_response`].
+        lockout_response: LockoutResponseMode,
+        /// See [`AxesConfig::bad_credentials_status`].
+        bad_credentials_status: u16,
         /// See [`AxesConfig::ipv6_prefix_length`].
         ipv6_prefix_length: Option<u8>,
         /// See [`AxesConfig::username_normalization`].

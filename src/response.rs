@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
-use crate::config::AxesConfig;
+use crate::config::{AxesConfig, LockoutResponseMode};
 use crate::policy::Lockout;
 
 /// django-axes' message for a lockout that ends on its own.
@@ -65,6 +65,9 @@ pub(crate) fn lockout_response(
     request_headers: &HeaderMap,
     now: SystemTime,
 ) -> Response {
+    if config.lockout_response == LockoutResponseMode::Indistinguishable {
+        return bad_credentials(config);
+    }
     let status =
         StatusCode::from_u16(config.http_response_code).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
     let cooloff = lockout.cooloff;
@@ -107,6 +110,19 @@ pub(crate) fn lockout_response(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+        }
+    }
+    response
+}
+
+/// The application's answer to a bad password, as configured.
+fn bad_credentials(config: &AxesConfig) -> Response {
+    let mut response = Response::new(Body::from(config.bad_credentials_body.clone()));
+    *response.status_mut() =
+        StatusCode::from_u16(config.bad_credentials_status).unwrap_or(StatusCode::FORBIDDEN);
+    if let Some(content_type) = &config.bad_credentials_content_type {
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
         }
     }
     response
