@@ -31,6 +31,9 @@ use crate::normalize::UsernameNormalization;
 /// the username before dispatch (64 KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How long reading a login body may take by default (10 s).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An error in the configuration, naming the offending key.
 ///
 /// ```
@@ -430,6 +433,10 @@ pub struct AxesConfig {
     /// Bytes of a body buffered before dispatch to read the username; a
     /// larger body is answered `413 Payload Too Large`.
     pub max_body_bytes: usize,
+    /// How long reading that body may take; a body that has not ended by
+    /// then is answered `408 Request Timeout`.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
     /// What to do when the store fails.
     pub on_store_error: OnStoreError,
 }
@@ -472,6 +479,7 @@ impl Default for AxesConfig {
             access_failure_log_per_user_limit: 1000,
             sensitive_parameters: vec!["username".to_owned(), "ip_address".to_owned()],
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             on_store_error: OnStoreError::FailClosed,
         }
     }
@@ -617,6 +625,9 @@ impl AxesConfig {
         if let Some((key, message)) = crate::checks::contradictions(self) {
             return Err(ConfigError::new(key, message));
         }
+        if self.body_read_timeout.is_zero() {
+            return Err(ConfigError::new("body_read_timeout", "must be longer than zero"));
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
@@ -738,6 +749,8 @@ impl AxesConfigBuilder {
         max_body_bytes: usize,
         /// See [`AxesConfig::on_store_error`].
         on_store_error: OnStoreError,
+        /// See [`AxesConfig::body_read_timeout`].
+        body_read_timeout: Duration,
         /// See [`AxesConfig::lockout_response`].
         lockout_response: LockoutResponseMode,
         /// See [`AxesConfig::bad_credentials_status`].

@@ -78,7 +78,7 @@ pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKN
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AxesConfig, AxesConfigBuilder, ConfigError, IpMatcher, LockoutGroup, LockoutParameter,
-    LockoutResponseMode, LockoutTier, OnStoreError, DEFAULT_MAX_BODY_BYTES,
+    LockoutResponseMode, LockoutTier, OnStoreError, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
 pub use hooks::{

@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
 use common::{body_text, json_request, raw_request, set_header, App};
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use serde_json::json;
 
 const IP: &str = "192.0.2.10";
@@ -45,6 +45,22 @@ async fn a_streamed_body_over_the_limit_without_length_is_413() {
         .await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_ends_times_out_with_408() {
+    let app = App::new("body_read_timeout = \"5s\"\nlockout_parameters = [\"username\"]");
+    let chunks = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{\"username\":"))])
+        .chain(stream::pending());
+    let body = Body::from_stream(chunks);
+    let started = tokio::time::Instant::now();
+    let response = app
+        .send(raw_request(IP, "POST", "/login", "application/json", body))
+        .await;
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+    assert_eq!(app.calls(), 0);
+    assert!(app.axes.attempts(AttemptFilter::All).await.unwrap().is_empty());
 }
 
 #[tokio::test]

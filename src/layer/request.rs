@@ -75,7 +75,18 @@ pub(crate) async fn resolve(
     let (fields, body) = match body_kind(&parts.headers) {
         None => (Vec::new(), body),
         Some(kind) => {
-            let bytes = read_body(&parts.headers, body, config.max_body_bytes).await?;
+            let read = read_body(&parts.headers, body, config.max_body_bytes);
+            let bytes = match tokio::time::timeout(config.body_read_timeout, read).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    tracing::debug!(target: "axes", "login request body not received in time");
+                    return Err((
+                        StatusCode::REQUEST_TIMEOUT,
+                        "The request body did not arrive in time.",
+                    )
+                        .into_response());
+                }
+            };
             (body_fields(kind, &bytes), Body::from(bytes))
         }
     };
