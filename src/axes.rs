@@ -219,7 +219,11 @@ impl Axes {
         rules
     }
 
-    fn listing(&self, client: &ClientInfo, credentials: Option<&Credentials>) -> Listing {
+    pub(crate) fn listing(
+        &self,
+        client: &ClientInfo,
+        credentials: Option<&Credentials>,
+    ) -> Listing {
         let config = &self.inner.config;
         if !config.enabled {
             return Listing::Whitelisted;
@@ -236,28 +240,47 @@ impl Axes {
     /// Decides whether `client` may attempt a login: one store read for all
     /// of its lockout keys.
     pub async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
+        Ok(self.evaluate(client).await?.0)
+    }
+
+    /// The decision, and the live failure count of each of the client's
+    /// lockout keys (empty when none was read).
+    pub(crate) async fn evaluate(
+        &self,
+        client: &ClientInfo,
+    ) -> Result<(Decision, Vec<u64>), AxesError> {
         let listing = self.listing(client, None);
         let client = &*self.counted(client);
         let rules = self.rules(client);
         match listing {
             Listing::Blacklisted => {
-                return Ok(Decision::LockedOut(policy::blacklisted(&rules, client)))
+                let lockout = policy::blacklisted(&rules, client);
+                return Ok((Decision::LockedOut(lockout), Vec::new()));
             }
-            Listing::Whitelisted => return Ok(Decision::Exempt),
+            Listing::Whitelisted => return Ok((Decision::Exempt, Vec::new())),
             Listing::Counted => {}
         }
         let keys = policy::lockout_keys(&rules.groups, client);
         if keys.is_empty() {
-            return Ok(Decision::Allowed { failures: 0 });
+            return Ok((Decision::Allowed { failures: 0 }, Vec::new()));
         }
+        let now = self.now();
         let counters = self.inner.store.counters(&keys).await?;
-        let standing = policy::standing(&rules, counters.iter().flatten(), self.now());
-        Ok(match policy::lockout_for(&rules, client, standing) {
+        let live = counters
+            .iter()
+            .map(|counter| match counter {
+                Some(c) if c.is_live(now, rules.cooloff_for(c.failures)) => c.failures,
+                _ => 0,
+            })
+            .collect();
+        let standing = policy::standing(&rules, counters.iter().flatten(), now);
+        let decision = match policy::lockout_for(&rules, client, standing) {
             Some(lockout) => Decision::LockedOut(lockout),
             None => Decision::Allowed {
                 failures: standing.failures,
             },
-        })
+        };
+        Ok((decision, live))
     }
 
     /// Records a failed login of `client` (django-axes' `user_login_failed`)
@@ -351,7 +374,7 @@ impl Axes {
 
     /// The client as counted: an IPv6 address cut to `ipv6_prefix_length`,
     /// the username normalised by `username_normalization`.
-    fn counted<'c>(&self, client: &'c ClientInfo) -> Cow<'c, ClientInfo> {
+    pub(crate) fn counted<'c>(&self, client: &'c ClientInfo) -> Cow<'c, ClientInfo> {
         let config = &self.inner.config;
         let ip = config
             .ipv6_prefix_length

@@ -437,6 +437,9 @@ pub struct AxesConfig {
     /// then is answered `408 Request Timeout`.
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
+    /// Count attempts in flight toward the limit, so that however many
+    /// arrive at once, at most `failure_limit` reach the handler.
+    pub bound_in_flight: bool,
     /// What to do when the store fails.
     pub on_store_error: OnStoreError,
 }
@@ -480,6 +483,7 @@ impl Default for AxesConfig {
             sensitive_parameters: vec!["username".to_owned(), "ip_address".to_owned()],
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            bound_in_flight: true,
             on_store_error: OnStoreError::FailClosed,
         }
     }
@@ -626,7 +630,10 @@ impl AxesConfig {
             return Err(ConfigError::new(key, message));
         }
         if self.body_read_timeout.is_zero() {
-            return Err(ConfigError::new("body_read_timeout", "must be longer than zero"));
+            return Err(ConfigError::new(
+                "body_read_timeout",
+                "must be longer than zero",
+            ));
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
@@ -751,6 +758,8 @@ impl AxesConfigBuilder {
         on_store_error: OnStoreError,
         /// See [`AxesConfig::body_read_timeout`].
         body_read_timeout: Duration,
+        /// See [`AxesConfig::bound_in_flight`].
+        bound_in_flight: bool,
         /// See [`AxesConfig::lockout_response`].
         lockout_response: LockoutResponseMode,
         /// See [`AxesConfig::bad_credentials_status`].

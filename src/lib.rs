@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod admission;
 mod attempt_data;
 mod axes;
 mod checks;
@@ -72,13 +73,15 @@ mod response;
 pub mod store;
 
 pub use crate::axes::{Axes, AxesBuilder, AxesError, Decision, FailureOutcome};
+pub use admission::{Admission, IN_FLIGHT_TTL};
 pub use attempt_data::{cleansed_data, MASK, MAX_DATA_CHARS};
 pub use checks::{config_warnings, ConfigWarning};
 pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AxesConfig, AxesConfigBuilder, ConfigError, IpMatcher, LockoutGroup, LockoutParameter,
-    LockoutResponseMode, LockoutTier, OnStoreError, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    LockoutResponseMode, LockoutTier, OnStoreError, DEFAULT_BODY_READ_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
 pub use hooks::{

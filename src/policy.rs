@@ -17,6 +17,9 @@ pub enum LockoutReason {
     Blacklisted,
     /// A lockout group reached the failure limit.
     TooManyFailures,
+    /// Failures and attempts in flight together reached the limit: the
+    /// attempt was refused so that no more than the limit reach the handler.
+    TooManyInFlight,
 }
 
 /// A refusal: why, with what counts, and until when.

@@ -85,13 +85,16 @@ where
     };
     let headers = request.headers().clone();
 
+    let mut admission = None;
     if config.enabled && check_before_dispatch {
-        match axes.check(&client).await {
-            Ok(Decision::LockedOut(lockout)) => {
-                tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "refused before dispatch");
-                return Ok(axes.lockout_response(&lockout, &headers));
+        match axes.admit(&client).await {
+            Ok(admitted) => {
+                if let Decision::LockedOut(lockout) = admitted.decision() {
+                    tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "refused before dispatch");
+                    return Ok(axes.lockout_response(lockout, &headers));
+                }
+                admission = Some(admitted);
             }
-            Ok(_) => {}
             Err(error) => {
                 if let Some(answer) = store_failed(&axes, error) {
                     return Ok(answer);
@@ -106,7 +109,7 @@ where
     if !config.enabled {
         return Ok(response);
     }
-    Ok(match slot.take() {
+    let answer = match slot.take() {
         None => response,
         Some(outcome) => {
             match apply(&axes, client_with_session(client, &slot), outcome, &headers).await {
@@ -115,7 +118,12 @@ where
                 Err(error) => store_failed(&axes, error).unwrap_or(response),
             }
         }
-    })
+    };
+    // The outcome is recorded: the attempt no longer holds its slots.
+    if let Some(admission) = admission {
+        admission.release().await;
+    }
+    Ok(answer)
 }
 
 fn client_with_session(mut client: ClientInfo, slot: &ReportSlot) -> ClientInfo {

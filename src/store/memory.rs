@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -46,6 +46,8 @@ struct State {
     attempts: HashMap<String, AccessAttempt>,
     access_logs: VecDeque<AccessLog>,
     failure_logs: VecDeque<AccessFailureLog>,
+    /// Attempts in flight per key, and when the entry is forgotten.
+    in_flight: HashMap<String, (u64, SystemTime)>,
 }
 
 impl MemoryStore {
@@ -302,5 +304,40 @@ impl Store for MemoryStore {
         let len = state.failure_logs.len();
         state.failure_logs.retain(|e| e.attempt_time >= before);
         Ok((len - state.failure_logs.len()) as u64)
+    }
+
+    async fn acquire_in_flight(
+        &self,
+        keys: &[LockoutKey],
+        at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut state = self.lock();
+        if state.in_flight.len() >= self.max_keys {
+            state.in_flight.retain(|_, (_, expires)| *expires >= at);
+        }
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let entry = state.in_flight.entry(key.encode()).or_insert((0, at));
+                entry.0 = if entry.1 < at { 1 } else { entry.0 + 1 };
+                entry.1 = at + ttl;
+                entry.0
+            })
+            .collect())
+    }
+
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for key in keys {
+            let encoded = key.encode();
+            if let Some(entry) = state.in_flight.get_mut(&encoded) {
+                entry.0 = entry.0.saturating_sub(1);
+                if entry.0 == 0 {
+                    state.in_flight.remove(&encoded);
+                }
+            }
+        }
+        Ok(())
     }
 }

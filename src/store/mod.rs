@@ -55,6 +55,9 @@ pub enum StoreError {
     /// The store holds data it cannot read back.
     #[error("store holds invalid data: {0}")]
     InvalidData(String),
+    /// The store does not implement this operation.
+    #[error("this store does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -293,6 +296,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes failure log entries logged before `before`; returns how many.
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError>;
+
+    /// Marks one more attempt in flight under each of `keys` and returns
+    /// how many each has now (this one included). Entries not acquired or
+    /// released again for `ttl` after `at` are forgotten, so a crashed
+    /// process cannot hold them for ever.
+    ///
+    /// Stores that cannot track attempts in flight answer
+    /// [`StoreError::Unsupported`]; the engine then admits without the bound.
+    async fn acquire_in_flight(
+        &self,
+        keys: &[LockoutKey],
+        at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        let _ = (keys, at, ttl);
+        Err(StoreError::Unsupported("attempts in flight"))
+    }
+
+    /// Marks one attempt under each of `keys` as no longer in flight.
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+        let _ = keys;
+        Err(StoreError::Unsupported("attempts in flight"))
+    }
 }
 
 /// Milliseconds since the Unix epoch, as SQL stores keep time.

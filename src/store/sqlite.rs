@@ -476,4 +476,67 @@ impl Store for SqliteStore {
                 .rows_affected(),
         )
     }
+
+    async fn acquire_in_flight(
+        &self,
+        keys: &[LockoutKey],
+        at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = to_millis(at);
+        let expires = at.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
+        let statement = format!(
+            "INSERT INTO axes_in_flight (lockout_key, holders, expires_ms) VALUES {} \
+             ON CONFLICT (lockout_key) DO UPDATE SET \
+             holders = CASE WHEN axes_in_flight.expires_ms < ? THEN 1 ELSE axes_in_flight.holders + 1 END, \
+             expires_ms = excluded.expires_ms \
+             RETURNING lockout_key, holders",
+            vec!["(?, 1, ?)"; encoded.len()].join(", "),
+        );
+        let mut query = sqlx::query(&statement);
+        for key in &encoded {
+            query = query.bind(key).bind(expires);
+        }
+        let rows = query
+            .bind(at)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        let mut holders = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let key: String = row.try_get(0).map_err(StoreError::backend)?;
+            holders.insert(key, count(row.try_get(1).map_err(StoreError::backend)?));
+        }
+        encoded
+            .iter()
+            .map(|key| {
+                holders.get(key).copied().ok_or_else(|| {
+                    StoreError::InvalidData(format!("no in-flight entry returned for {key}"))
+                })
+            })
+            .collect()
+    }
+
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let statement = format!(
+            "UPDATE axes_in_flight SET holders = MAX(holders - 1, 0) WHERE lockout_key IN ({})",
+            vec!["?"; keys.len()].join(", ")
+        );
+        let mut query = sqlx::query(&statement);
+        for key in keys {
+            query = query.bind(key.encode());
+        }
+        query
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(())
+    }
 }

@@ -78,6 +78,7 @@ impl App {
                 post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
             )
             .route("/echo", post(echo).layer(AxesLayer::new(axes.clone())))
+            .route("/slow", post(slow).layer(AxesLayer::new(axes.clone())))
             .route("/unguarded", post(|_report: AxesReport| async { "never" }))
             .with_state(state);
         Self {
@@ -193,6 +194,14 @@ async fn logout(
         report.logged_out(username);
     }
     StatusCode::OK
+}
+
+/// Takes 20 ms to find the password wrong, so concurrent attempts overlap.
+async fn slow(State(state): State<AppState>, report: AxesReport) -> StatusCode {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    report.failed(Credentials::default());
+    StatusCode::FORBIDDEN
 }
 
 /// Answers with the body it was given, and reports a failure for the
