@@ -16,12 +16,30 @@ async fn addresses_rotated_inside_one_ipv6_64_are_locked_as_one() {
         statuses.push(app.login(&ip, "alice", "wrong").await.as_u16());
     }
     assert!(statuses[..299].iter().all(|s| *s == 403));
-    assert_eq!(statuses[299], 429, "the 300th address of the /64 reaches the limit");
-    assert_eq!(app.login("2001:db8:1:2:ffff::9", "alice", "wonderland").await, 429);
-    assert_eq!(app.login("2001:db8:1:3::9", "alice", "wonderland").await, 200, "the next /64 is another client");
+    assert_eq!(
+        statuses[299], 429,
+        "the 300th address of the /64 reaches the limit"
+    );
+    assert_eq!(
+        app.login("2001:db8:1:2:ffff::9", "alice", "wonderland")
+            .await,
+        429
+    );
+    assert_eq!(
+        app.login("2001:db8:1:3::9", "alice", "wonderland").await,
+        200,
+        "the next /64 is another client"
+    );
     // Reset by any address of the prefix lifts it.
-    app.axes.reset(AttemptFilter::Ip("2001:db8:1:2::77".parse().unwrap())).await.unwrap();
-    assert_eq!(app.login("2001:db8:1:2:ffff::9", "alice", "wonderland").await, 200);
+    app.axes
+        .reset(AttemptFilter::Ip("2001:db8:1:2::77".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.login("2001:db8:1:2:ffff::9", "alice", "wonderland")
+            .await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -38,31 +56,63 @@ async fn ipv4_mapped_clients_are_never_masked_into_one_bucket() {
     let app = App::new("ipv6_prefix_length = 64\nfailure_limit = 2");
     assert_eq!(app.login("::ffff:192.0.2.1", "alice", "wrong").await, 403);
     assert_eq!(app.login("::ffff:192.0.2.2", "alice", "wrong").await, 403);
-    assert_eq!(app.login("::ffff:192.0.2.3", "alice", "wonderland").await, 200);
+    assert_eq!(
+        app.login("::ffff:192.0.2.3", "alice", "wonderland").await,
+        200
+    );
 }
 
 #[tokio::test]
 async fn username_variants_count_as_one_account_with_normalization() {
     let app = App::new("lockout_parameters = [\"username\"]\nusername_normalization = \"nfkc_casefold\"\nfailure_limit = 3");
-    for (ip, variant) in [("192.0.2.1", "Alice"), ("192.0.2.2", " alice "), ("192.0.2.3", "ａｌｉｃｅ")] {
-        let response = app.send(json_request(ip, "/login", json!({"username": variant, "password": "x"}))).await;
+    for (ip, variant) in [
+        ("192.0.2.1", "Alice"),
+        ("192.0.2.2", " alice "),
+        ("192.0.2.3", "ａｌｉｃｅ"),
+    ] {
+        let response = app
+            .send(json_request(
+                ip,
+                "/login",
+                json!({"username": variant, "password": "x"}),
+            ))
+            .await;
         assert_ne!(response.status(), 200, "{variant:?}");
     }
     // Every variant is now refused before the handler runs.
     let calls = app.calls();
     for variant in ["ALICE", "alice", "ＡＬＩＣＥ"] {
-        let response = app.send(json_request("192.0.2.9", "/login", json!({"username": variant, "password": "wonderland"}))).await;
+        let response = app
+            .send(json_request(
+                "192.0.2.9",
+                "/login",
+                json!({"username": variant, "password": "wonderland"}),
+            ))
+            .await;
         assert_eq!(response.status(), 429, "{variant:?}");
     }
     assert_eq!(app.calls(), calls);
-    assert_eq!(app.axes.attempts(AttemptFilter::Username("ALICE".into())).await.unwrap().len(), 3);
+    assert_eq!(
+        app.axes
+            .attempts(AttemptFilter::Username("ALICE".into()))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
 async fn without_normalization_variants_escape_the_username_count() {
     let app = App::new("lockout_parameters = [\"username\"]\nfailure_limit = 2");
     for variant in ["Alice", "ALICE", "aLiCe"] {
-        let response = app.send(json_request("192.0.2.1", "/login", json!({"username": variant, "password": "x"}))).await;
+        let response = app
+            .send(json_request(
+                "192.0.2.1",
+                "/login",
+                json!({"username": variant, "password": "x"}),
+            ))
+            .await;
         assert_eq!(response.status(), 403);
     }
 }
@@ -71,7 +121,11 @@ async fn without_normalization_variants_escape_the_username_count() {
 async fn indistinguishable_lockouts_look_like_a_wrong_password() {
     let app = App::new("lockout_parameters = [\"username\"]\nfailure_limit = 2\ncooloff_time = \"1h\"\nenable_retry_after_header = true\nlockout_response = \"indistinguishable\"\nbad_credentials_status = 403");
     let attempt = |user: &'static str, password: &'static str| {
-        app.send(json_request("192.0.2.1", "/login", json!({"username": user, "password": password})))
+        app.send(json_request(
+            "192.0.2.1",
+            "/login",
+            json!({"username": user, "password": password}),
+        ))
     };
     let wrong = attempt("alice", "wrong").await;
     let (status, headers) = (wrong.status(), wrong.headers().clone());
@@ -80,7 +134,10 @@ async fn indistinguishable_lockouts_look_like_a_wrong_password() {
     // Locked now: the right password gets the wrong-password answer.
     let locked = attempt("alice", "wonderland").await;
     assert_eq!(locked.status(), status);
-    assert_eq!(locked.headers().get("content-type"), headers.get("content-type"));
+    assert_eq!(
+        locked.headers().get("content-type"),
+        headers.get("content-type")
+    );
     assert!(locked.headers().get("retry-after").is_none());
     assert_eq!(body_text(locked).await, wrong_body);
     // Existing and missing users look the same once locked.
@@ -96,7 +153,13 @@ async fn indistinguishable_lockouts_look_like_a_wrong_password() {
 async fn the_default_lockout_answer_is_the_same_for_existing_and_missing_users() {
     let app = App::new("lockout_parameters = [\"username\"]\nfailure_limit = 1");
     let form = |user: &str| {
-        common::raw_request("192.0.2.1", "POST", "/login", "application/x-www-form-urlencoded", format!("username={user}&password=x"))
+        common::raw_request(
+            "192.0.2.1",
+            "POST",
+            "/login",
+            "application/x-www-form-urlencoded",
+            format!("username={user}&password=x"),
+        )
     };
     let existing = app.send(form("alice")).await;
     let missing = app.send(form("nobody")).await;
@@ -126,7 +189,11 @@ fn dangerous_settings_are_warned_about() {
     .unwrap();
     let warnings = axes::config_warnings(&config);
     let keys: Vec<_> = warnings.iter().flat_map(|w| w.keys.clone()).collect();
-    for key in ["ip_whitelist", "ipware_meta_precedence_order", "lockout_tiers"] {
+    for key in [
+        "ip_whitelist",
+        "ipware_meta_precedence_order",
+        "lockout_tiers",
+    ] {
         assert!(keys.contains(&key), "{key}: {warnings:?}");
     }
     assert!(axes::config_warnings(&AxesConfig::default()).is_empty());

@@ -50,8 +50,10 @@ async fn a_streamed_body_over_the_limit_without_length_is_413() {
 #[tokio::test(start_paused = true)]
 async fn a_body_that_never_ends_times_out_with_408() {
     let app = App::new("body_read_timeout = \"5s\"\nlockout_parameters = [\"username\"]");
-    let chunks = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{\"username\":"))])
-        .chain(stream::pending());
+    let chunks = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+        b"{\"username\":",
+    ))])
+    .chain(stream::pending());
     let body = Body::from_stream(chunks);
     let started = tokio::time::Instant::now();
     let response = app
@@ -60,7 +62,12 @@ async fn a_body_that_never_ends_times_out_with_408() {
     assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() >= std::time::Duration::from_secs(5));
     assert_eq!(app.calls(), 0);
-    assert!(app.axes.attempts(AttemptFilter::All).await.unwrap().is_empty());
+    assert!(app
+        .axes
+        .attempts(AttemptFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
