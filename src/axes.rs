@@ -827,15 +827,18 @@ impl AxesBuilder {
         }
         self.config.lockout_tiers.sort_by_key(|t| t.failures);
         let (events, _) = broadcast::channel(self.event_capacity);
+        let store_timeout = self.config.store_timeout;
         Axes {
             inner: Arc::new(Inner {
                 proxies: ProxyConfig::from_config(&self.config),
                 hooks: self.hooks,
                 response_hooks: self.response_hooks,
                 config: self.config,
-                store: self
-                    .store
-                    .unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new())),
+                store: Arc::new(store::TimedStore::new(
+                    self.store
+                        .unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new())),
+                    store_timeout,
+                )),
                 clock: self.clock,
                 events,
                 last_purge_ms: AtomicI64::new(i64::MIN),

@@ -31,6 +31,9 @@ use crate::normalize::UsernameNormalization;
 /// the username before dispatch (64 KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How long one store call may take by default (5 s).
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long reading a login body may take by default (10 s).
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -440,6 +443,9 @@ pub struct AxesConfig {
     /// Count attempts in flight toward the limit, so that however many
     /// arrive at once, at most `failure_limit` reach the handler.
     pub bound_in_flight: bool,
+    /// How long one store call may take before it counts as a store failure.
+    #[serde(with = "humantime_serde")]
+    pub store_timeout: Duration,
     /// What to do when the store fails.
     pub on_store_error: OnStoreError,
 }
@@ -484,6 +490,7 @@ impl Default for AxesConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             bound_in_flight: true,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
             on_store_error: OnStoreError::FailClosed,
         }
     }
@@ -629,6 +636,12 @@ impl AxesConfig {
         if let Some((key, message)) = crate::checks::contradictions(self) {
             return Err(ConfigError::new(key, message));
         }
+        if self.store_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "store_timeout",
+                "must be longer than zero",
+            ));
+        }
         if self.body_read_timeout.is_zero() {
             return Err(ConfigError::new(
                 "body_read_timeout",
@@ -760,6 +773,8 @@ impl AxesConfigBuilder {
         body_read_timeout: Duration,
         /// See [`AxesConfig::bound_in_flight`].
         bound_in_flight: bool,
+        /// See [`AxesConfig::store_timeout`].
+        store_timeout: Duration,
         /// See [`AxesConfig::lockout_response`].
         lockout_response: LockoutResponseMode,
         /// See [`AxesConfig::bad_credentials_status`].

@@ -27,6 +27,9 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod timed;
+
+pub(crate) use timed::TimedStore;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStore;
@@ -55,6 +58,9 @@ pub enum StoreError {
     /// The store holds data it cannot read back.
     #[error("store holds invalid data: {0}")]
     InvalidData(String),
+    /// The store did not answer in time.
+    #[error("store did not answer within {0:?}")]
+    Timeout(Duration),
     /// The store does not implement this operation.
     #[error("this store does not support {0}")]
     Unsupported(&'static str),

@@ -212,11 +212,15 @@ async fn echo(State(state): State<AppState>, report: AxesReport, body: Bytes) ->
     body
 }
 
-/// A store that fails every call while `broken` is set, and otherwise
+/// A store that fails every call while `broken` is set, every other call
+/// while `alternate` is set, hangs while `stalled` is set, and otherwise
 /// passes calls to the store it wraps.
 pub struct FlakyStore<S> {
     inner: S,
     pub broken: Arc<std::sync::atomic::AtomicBool>,
+    pub alternate: Arc<std::sync::atomic::AtomicBool>,
+    pub stalled: Arc<std::sync::atomic::AtomicBool>,
+    calls: AtomicUsize,
 }
 
 impl<S> FlakyStore<S> {
@@ -224,11 +228,20 @@ impl<S> FlakyStore<S> {
         Self {
             inner,
             broken: Arc::default(),
+            alternate: Arc::default(),
+            stalled: Arc::default(),
+            calls: AtomicUsize::new(0),
         }
     }
 
-    fn check(&self) -> Result<(), axes::StoreError> {
-        if self.broken.load(Ordering::SeqCst) {
+    async fn check(&self) -> Result<(), axes::StoreError> {
+        if self.stalled.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let fails = self.broken.load(Ordering::SeqCst)
+            || (self.alternate.load(Ordering::SeqCst) && call % 2 == 0);
+        if fails {
             Err(axes::StoreError::backend(std::io::Error::other(
                 "store is down",
             )))
@@ -244,7 +257,7 @@ impl<S: Store> Store for FlakyStore<S> {
         &self,
         keys: &[axes::LockoutKey],
     ) -> Result<Vec<Option<axes::Counter>>, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.counters(keys).await
     }
 
@@ -252,7 +265,7 @@ impl<S: Store> Store for FlakyStore<S> {
         &self,
         failure: axes::FailureRecord<'_>,
     ) -> Result<Vec<axes::Counter>, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.record_failure(failure).await
     }
 
@@ -261,7 +274,7 @@ impl<S: Store> Store for FlakyStore<S> {
         filter: &axes::AttemptFilter,
         groups: &[axes::LockoutGroup],
     ) -> Result<u64, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.reset(filter, groups).await
     }
 
@@ -269,17 +282,17 @@ impl<S: Store> Store for FlakyStore<S> {
         &self,
         filter: &axes::AttemptFilter,
     ) -> Result<Vec<axes::AccessAttempt>, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.attempts(filter).await
     }
 
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.purge_expired(before).await
     }
 
     async fn record_login(&self, entry: &axes::AccessLog) -> Result<(), axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.record_login(entry).await
     }
 
@@ -289,7 +302,7 @@ impl<S: Store> Store for FlakyStore<S> {
         session_hash: &str,
         at: SystemTime,
     ) -> Result<u64, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.record_logout(username, session_hash, at).await
     }
 
@@ -297,12 +310,12 @@ impl<S: Store> Store for FlakyStore<S> {
         &self,
         filter: &axes::AttemptFilter,
     ) -> Result<Vec<axes::AccessLog>, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.access_logs(filter).await
     }
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.purge_access_logs(before).await
     }
 
@@ -311,7 +324,7 @@ impl<S: Store> Store for FlakyStore<S> {
         entry: &axes::AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.record_failure_log(entry, per_user_limit).await
     }
 
@@ -319,12 +332,12 @@ impl<S: Store> Store for FlakyStore<S> {
         &self,
         filter: &axes::AttemptFilter,
     ) -> Result<Vec<axes::AccessFailureLog>, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.failure_logs(filter).await
     }
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
-        self.check()?;
+        self.check().await?;
         self.inner.purge_failure_logs(before).await
     }
 }

@@ -1,0 +1,120 @@
+//! [`TimedStore`]: every store call bounded by a timeout, so a stalled
+//! backend becomes an error `on_store_error` can decide about.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use super::{
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Store,
+    StoreError,
+};
+use crate::client::LockoutKey;
+use crate::config::LockoutGroup;
+
+/// Wraps a store so that each call fails with [`StoreError::Timeout`]
+/// after `timeout`.
+pub(crate) struct TimedStore {
+    inner: Arc<dyn Store>,
+    timeout: Duration,
+}
+
+impl TimedStore {
+    pub(crate) fn new(inner: Arc<dyn Store>, timeout: Duration) -> Self {
+        Self { inner, timeout }
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+    }
+}
+
+#[async_trait]
+impl Store for TimedStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        self.bounded(self.inner.counters(keys)).await
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        self.bounded(self.inner.record_failure(failure)).await
+    }
+
+    async fn reset(
+        &self,
+        filter: &AttemptFilter,
+        groups: &[LockoutGroup],
+    ) -> Result<u64, StoreError> {
+        self.bounded(self.inner.reset(filter, groups)).await
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        self.bounded(self.inner.attempts(filter)).await
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.bounded(self.inner.purge_expired(before)).await
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        self.bounded(self.inner.record_login(entry)).await
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        self.bounded(self.inner.record_logout(username, session_hash, at))
+            .await
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        self.bounded(self.inner.access_logs(filter)).await
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.bounded(self.inner.purge_access_logs(before)).await
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        self.bounded(self.inner.record_failure_log(entry, per_user_limit))
+            .await
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        self.bounded(self.inner.failure_logs(filter)).await
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.bounded(self.inner.purge_failure_logs(before)).await
+    }
+
+    async fn acquire_in_flight(
+        &self,
+        keys: &[LockoutKey],
+        at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.bounded(self.inner.acquire_in_flight(keys, at, ttl))
+            .await
+    }
+
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+        self.bounded(self.inner.release_in_flight(keys)).await
+    }
+}
