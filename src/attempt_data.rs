@@ -53,9 +53,11 @@ mod tests {
 
     #[test]
     fn masks_the_configured_fields_exactly() {
-        let mut config = AxesConfig::default();
-        config.sensitive_parameters = vec!["other".into()];
-        config.password_form_field = "username".into();
+        let config = AxesConfig {
+            sensitive_parameters: vec!["other".into()],
+            password_form_field: "username".into(),
+            ..AxesConfig::default()
+        };
         let data = cleansed_data(
             &config,
             [

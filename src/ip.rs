@@ -108,8 +108,8 @@ impl ProxyConfig {
         for source in &self.sources {
             let found = match source {
                 Source::Peer => return peer,
-                Source::Chain(name) => self.from_chain(chain_entries(headers, name), peer),
-                Source::Forwarded => self.from_chain(forwarded_entries(headers), peer),
+                Source::Chain(name) => self.pick_from_chain(chain_entries(headers, name), peer),
+                Source::Forwarded => self.pick_from_chain(forwarded_entries(headers), peer),
             };
             if let Some(ip) = found {
                 return ip;
@@ -124,7 +124,7 @@ impl ProxyConfig {
 
     /// Picks the client out of a chain; `None` when the header is absent,
     /// malformed, too short, or not to be believed from this peer.
-    fn from_chain(&self, entries: Option<Vec<String>>, peer: IpAddr) -> Option<IpAddr> {
+    fn pick_from_chain(&self, entries: Option<Vec<String>>, peer: IpAddr) -> Option<IpAddr> {
         let entries = entries?;
         if entries.is_empty() {
             return None;
