@@ -5,7 +5,9 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 
 use super::sql::{self, question_marks};
@@ -98,7 +100,7 @@ fn db_count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AccessAttempt, StoreError> {
+fn attempt_from_row(row: &SqliteRow) -> Result<AccessAttempt, StoreError> {
     let get = |e: sqlx::Error| StoreError::backend(e);
     Ok(AccessAttempt {
         username: row.try_get(0).map_err(get)?,
@@ -111,6 +113,30 @@ fn attempt_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AccessAttempt, Stor
         failures: count(row.try_get(7).map_err(get)?),
         attempt_time: from_millis(row.try_get(8).map_err(get)?),
     })
+}
+
+impl SqliteStore {
+    /// Runs `SELECT {columns} FROM {table} WHERE <filter>`, newest first.
+    async fn select_filtered(
+        &self,
+        columns: &str,
+        table: &str,
+        time_column: &str,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        let (condition, binds) = sql::filter_condition(filter, question_marks());
+        let statement = format!(
+            "SELECT {columns} FROM {table} WHERE {condition} ORDER BY {time_column} DESC, id DESC"
+        );
+        let mut query = sqlx::query(&statement);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::backend)
+    }
 }
 
 #[async_trait]
@@ -279,19 +305,8 @@ impl Store for SqliteStore {
     }
 
     async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        let (condition, binds) = sql::filter_condition(filter, question_marks());
-        let statement = format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM axes_attempts WHERE {condition} \
-             ORDER BY attempt_time_ms DESC, id DESC"
-        );
-        let mut query = sqlx::query(&statement);
-        for value in &binds {
-            query = query.bind(value);
-        }
-        query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?
+        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", "attempt_time_ms", filter)
+            .await?
             .iter()
             .map(attempt_from_row)
             .collect()
@@ -355,20 +370,15 @@ impl Store for SqliteStore {
     }
 
     async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
-        let (condition, binds) = sql::filter_condition(filter, question_marks());
-        let statement = format!(
-            "SELECT username, ip_address, user_agent, path_info, http_accept, session_hash, \
-             attempt_time_ms, logout_time_ms FROM axes_access_logs WHERE {condition} \
-             ORDER BY attempt_time_ms DESC, id DESC"
-        );
-        let mut query = sqlx::query(&statement);
-        for value in &binds {
-            query = query.bind(value);
-        }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
+        let rows = self
+            .select_filtered(
+                "username, ip_address, user_agent, path_info, http_accept, session_hash, \
+                 attempt_time_ms, logout_time_ms",
+                "axes_access_logs",
+                "attempt_time_ms",
+                filter,
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 let get = |e: sqlx::Error| StoreError::backend(e);
@@ -436,20 +446,15 @@ impl Store for SqliteStore {
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
-        let (condition, binds) = sql::filter_condition(filter, question_marks());
-        let statement = format!(
-            "SELECT username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
-             locked_out FROM axes_failure_logs WHERE {condition} \
-             ORDER BY attempt_time_ms DESC, id DESC"
-        );
-        let mut query = sqlx::query(&statement);
-        for value in &binds {
-            query = query.bind(value);
-        }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
+        let rows = self
+            .select_filtered(
+                "username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
+                 locked_out",
+                "axes_failure_logs",
+                "attempt_time_ms",
+                filter,
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 let get = |e: sqlx::Error| StoreError::backend(e);

@@ -102,18 +102,8 @@ async fn pipe(
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        // Wait while stalled; leave when cut.
-        loop {
-            let current = *mode.borrow_and_update();
-            match current {
-                Mode::Pass => break,
-                Mode::Cut => return,
-                Mode::Stall => {
-                    if mode.changed().await.is_err() {
-                        return;
-                    }
-                }
-            }
+        if !wait_while_stalled(&mut mode).await {
+            return;
         }
         let read = tokio::select! {
             read = from.read(&mut buffer) => read,
@@ -129,20 +119,27 @@ async fn pipe(
             Ok(n) => n,
         };
         // Hold the bytes while stalled; drop the connection when cut.
-        loop {
-            let current = *mode.borrow_and_update();
-            match current {
-                Mode::Pass => break,
-                Mode::Cut => return,
-                Mode::Stall => {
-                    if mode.changed().await.is_err() {
-                        return;
-                    }
-                }
-            }
+        if !wait_while_stalled(&mut mode).await {
+            return;
         }
         if to.write_all(&buffer[..n]).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Waits while the proxy is stalled; `false` when it is cut.
+async fn wait_while_stalled(mode: &mut watch::Receiver<Mode>) -> bool {
+    loop {
+        let current = *mode.borrow_and_update();
+        match current {
+            Mode::Pass => return true,
+            Mode::Cut => return false,
+            Mode::Stall => {
+                if mode.changed().await.is_err() {
+                    return false;
+                }
+            }
         }
     }
 }
