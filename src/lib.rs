@@ -58,6 +58,7 @@
 mod admission;
 mod attempt_data;
 mod axes;
+mod builder;
 mod checks;
 mod client;
 mod clock;
@@ -72,9 +73,10 @@ mod report;
 mod response;
 pub mod store;
 
-pub use crate::axes::{Axes, AxesBuilder, AxesError, Decision, FailureOutcome};
+pub use crate::axes::{Axes, AxesError, Decision, FailureOutcome};
 pub use admission::{Admission, IN_FLIGHT_TTL};
 pub use attempt_data::{cleansed_data, MASK, MAX_DATA_CHARS};
+pub use builder::AxesBuilder;
 pub use checks::{config_warnings, ConfigWarning};
 pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};
 pub use clock::{Clock, ManualClock, SystemClock};
