@@ -4,7 +4,9 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::FromRequestParts;
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
@@ -245,5 +247,22 @@ impl<S: Send + Sync> FromRequestParts<S> for AxesReport {
             .cloned()
             .map(|slot| Self { slot })
             .ok_or(MissingAxesLayer)
+    }
+}
+
+/// `Option<AxesReport>`: `None` on a route the layer does not wrap, for
+/// handlers that serve both.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for AxesReport {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ReportSlot>()
+            .cloned()
+            .map(|slot| Self { slot }))
     }
 }

@@ -1,0 +1,95 @@
+//! What the layer costs per login request, against the same router without
+//! it (the baseline, measured in the same run): a successful login and a
+//! failed one, on the memory and SQLite stores.
+//!
+//! ```text
+//! cargo bench --bench layer
+//! ```
+
+use std::net::SocketAddr;
+
+use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore, SqliteStore, Store};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn login(report: Option<AxesReport>, Json(body): Json<Value>) -> StatusCode {
+    let username = body["username"].as_str().unwrap_or_default().to_owned();
+    if body["password"] == "wonderland" {
+        if let Some(report) = report {
+            report.succeeded(username);
+        }
+        StatusCode::OK
+    } else {
+        if let Some(report) = report {
+            report.failed(username);
+        }
+        StatusCode::FORBIDDEN
+    }
+}
+
+fn router(store: Option<impl Store>) -> Router {
+    let routes = Router::new().route("/login", post(login));
+    match store {
+        None => routes,
+        Some(store) => {
+            // A limit no benchmark reaches: every request takes the full path.
+            let config = AxesConfig::builder()
+                .failure_limit(u32::MAX)
+                .build()
+                .unwrap();
+            routes.layer(AxesLayer::new(Axes::new(config, store)))
+        }
+    }
+}
+
+fn request(i: u64, password: &str) -> Request<Body> {
+    let body = format!(
+        r#"{{"username": "user{}", "password": "{password}"}}"#,
+        i % 1000
+    );
+    let mut request = Request::post("/login")
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let ip = [10, 0, (i / 250 % 250) as u8, (i % 250) as u8];
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((ip, 4000))));
+    request
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.sqlite3").display());
+    let sqlite = runtime.block_on(SqliteStore::connect(&url)).unwrap();
+    let routers = [
+        ("baseline (no layer)", router(None::<MemoryStore>)),
+        ("memory store", router(Some(MemoryStore::new()))),
+        ("sqlite store", router(Some(sqlite))),
+    ];
+    let mut group = c.benchmark_group("login request");
+    for (outcome, password) in [("success", "wonderland"), ("failure", "wrong")] {
+        for (name, app) in &routers {
+            let mut i = 0u64;
+            group.bench_function(BenchmarkId::new(*name, outcome), |b| {
+                b.to_async(&runtime).iter(|| {
+                    i += 1;
+                    let request = request(i, password);
+                    let app = app.clone();
+                    async move { app.oneshot(request).await.unwrap().status() }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
