@@ -16,6 +16,7 @@ use crate::builder::AxesBuilder;
 use crate::client::ClientInfo;
 use crate::clock::Clock;
 use crate::config::AxesConfig;
+use crate::detectors;
 use crate::events::AxesEvent;
 use crate::hooks::{ClientIpCallable, Hooks};
 use crate::ip::ProxyConfig;
@@ -257,8 +258,15 @@ impl Axes {
         if keys.is_empty() {
             return Ok((Decision::Allowed { failures: 0 }, Vec::new()));
         }
+        let config = &self.inner.config;
+        let detector_keys = detectors::keys(config, &keys, client);
         let now = self.now();
-        let counters = self.inner.store.counters(&keys).await?;
+        let mut counters = self
+            .inner
+            .store
+            .counters(&[keys.as_slice(), &detector_keys].concat())
+            .await?;
+        let detector_counters = counters.split_off(keys.len());
         let live = counters
             .iter()
             .map(|counter| match counter {
@@ -267,7 +275,16 @@ impl Axes {
             })
             .collect();
         let standing = policy::standing(&rules, counters.iter().flatten(), now);
-        let decision = match policy::lockout_for(&rules, client, standing) {
+        let decision = match policy::lockout_for(&rules, client, standing).or_else(|| {
+            detectors::lockout(
+                config,
+                &rules,
+                client,
+                &detector_keys,
+                &detector_counters,
+                now,
+            )
+        }) {
             Some(lockout) => Decision::LockedOut(lockout),
             None => Decision::Allowed {
                 failures: standing.failures,
@@ -327,18 +344,35 @@ impl Axes {
 
         let window = rules.window();
         let (get_data, post_data) = self.attempt_data(client);
-        let counters = self
+        let tripped = detectors::tripped(
+            config,
+            &rules,
+            self.inner.store.as_ref(),
+            &keys,
+            client,
+            now,
+        )
+        .await?;
+        let mut counters = self
             .inner
             .store
             .record_failure(
-                FailureRecord::new(&keys, client, now, &window).with_data(&get_data, &post_data),
+                FailureRecord::new(&[keys.as_slice(), &tripped].concat(), client, now, &window)
+                    .with_data(&get_data, &post_data),
             )
             .await?;
+        let tripped_counters: Vec<_> = counters
+            .split_off(keys.len())
+            .into_iter()
+            .map(Some)
+            .collect();
         let standing = policy::standing(&rules, &counters, now);
         let lockout = if listing == Listing::Blacklisted {
             Some(policy::blacklisted(&rules, client))
         } else {
-            policy::lockout_for(&rules, client, standing)
+            policy::lockout_for(&rules, client, standing).or_else(|| {
+                detectors::lockout(config, &rules, client, &tripped, &tripped_counters, now)
+            })
         };
         tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = standing.failures, locked = lockout.is_some(), "login failure recorded");
         self.emit(AxesEvent::LoginFailed {
@@ -357,7 +391,15 @@ impl Axes {
                 .record_failure_log(&entry, config.access_failure_log_per_user_limit)
                 .await?;
         }
-        self.purge_if_due(now, window.longest()).await;
+        let kept = window.longest().map(|longest| {
+            let spray = config.spray_limit.map(|s| s.window).unwrap_or_default();
+            let quick = config
+                .min_interval_between_failures
+                .map(|_| config.quick_failure_wait)
+                .unwrap_or_default();
+            longest.max(spray).max(quick)
+        });
+        self.purge_if_due(now, kept).await;
         Ok(FailureOutcome {
             recorded: true,
             failures: standing.failures,

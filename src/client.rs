@@ -178,6 +178,7 @@ impl ClientInfo {
     /// agent) triple, as django-axes keys an `AccessAttempt` row.
     pub fn attempt_key(&self) -> LockoutKey {
         LockoutKey {
+            scope: None,
             ip_address: Some(self.ip_address),
             username: self.username.clone(),
             user_agent: Some(self.user_agent.clone()),
@@ -219,6 +220,7 @@ impl ClientInfo {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LockoutKey {
+    scope: Option<&'static str>,
     ip_address: Option<IpAddr>,
     username: Option<String>,
     user_agent: Option<String>,
@@ -234,6 +236,7 @@ impl LockoutKey {
         user_agent: Option<&str>,
     ) -> Option<Self> {
         let mut key = Self {
+            scope: None,
             ip_address: None,
             username: None,
             user_agent: None,
@@ -248,6 +251,30 @@ impl LockoutKey {
             }
         }
         Some(key)
+    }
+
+    /// The same parts under another counter: the key of a detector
+    /// (`"quick"` failures, `"spray"`) rather than of the failure count.
+    pub fn scoped(&self, scope: &'static str) -> Self {
+        Self {
+            scope: Some(scope),
+            ..self.clone()
+        }
+    }
+
+    /// The key of `ip` alone, under `scope`.
+    pub fn ip_scoped(ip: IpAddr, scope: &'static str) -> Self {
+        Self {
+            scope: Some(scope),
+            ip_address: Some(ip.to_canonical()),
+            username: None,
+            user_agent: None,
+        }
+    }
+
+    /// The detector the key belongs to, if any.
+    pub fn scope(&self) -> Option<&'static str> {
+        self.scope
     }
 
     /// The IP part, if the key has one.
@@ -269,6 +296,9 @@ impl LockoutKey {
     /// in a fixed order.
     pub fn encode(&self) -> String {
         let mut out = form_urlencoded::Serializer::new(String::new());
+        if let Some(scope) = self.scope {
+            out.append_pair("scope", scope);
+        }
         if let Some(ip) = self.ip_address {
             out.append_pair("ip_address", &ip.to_string());
         }

@@ -314,6 +314,25 @@ pub enum LockoutResponseMode {
     Indistinguishable,
 }
 
+/// Password-spray detection (`spray_limit`): an IP that fails for more than
+/// `distinct_usernames` usernames within `window` is locked out for `window`.
+///
+/// ```
+/// let config = axes::AxesConfig::from_toml_str(
+///     r#"spray_limit = { distinct_usernames = 10, window = "10m" }"#,
+/// ).unwrap();
+/// assert_eq!(config.spray_limit.unwrap().distinct_usernames, 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SprayLimit {
+    /// How many distinct usernames one IP may fail for within the window.
+    pub distinct_usernames: u32,
+    /// The window, and how long the IP stays locked.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
 /// What the layer does when the store cannot be reached.
 ///
 /// ```
@@ -423,6 +442,15 @@ pub struct AxesConfig {
     pub ipv6_prefix_length: Option<u8>,
     /// How usernames are normalised before counting.
     pub username_normalization: UsernameNormalization,
+    /// Lock an IP failing for too many distinct usernames.
+    pub spray_limit: Option<SprayLimit>,
+    /// Failures for one key closer together than this lock it at once for
+    /// `quick_failure_wait` (Keycloak's quick login check).
+    #[serde(with = "humantime_serde")]
+    pub min_interval_between_failures: Option<Duration>,
+    /// How long a quick-succession lock lasts.
+    #[serde(with = "humantime_serde")]
+    pub quick_failure_wait: Duration,
     /// Do not log successful logins (`AXES_DISABLE_ACCESS_LOG`).
     pub disable_access_log: bool,
     /// Keep a log entry for every recorded failure (`AXES_ENABLE_ACCESS_FAILURE_LOG`).
@@ -482,6 +510,9 @@ impl Default for AxesConfig {
             ipware_proxy_order: ProxyOrder::LeftMost,
             ipware_proxy_trusted_ips: Vec::new(),
             ipv6_prefix_length: None,
+            spray_limit: None,
+            min_interval_between_failures: None,
+            quick_failure_wait: Duration::from_secs(60),
             username_normalization: UsernameNormalization::None,
             disable_access_log: false,
             enable_access_failure_log: false,
@@ -636,6 +667,26 @@ impl AxesConfig {
         if let Some((key, message)) = crate::checks::contradictions(self) {
             return Err(ConfigError::new(key, message));
         }
+        if let Some(spray) = &self.spray_limit {
+            if spray.distinct_usernames == 0 || spray.window.is_zero() {
+                return Err(ConfigError::new(
+                    "spray_limit",
+                    "distinct_usernames and window must be more than zero",
+                ));
+            }
+        }
+        if self.min_interval_between_failures == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "min_interval_between_failures",
+                "must be longer than zero",
+            ));
+        }
+        if self.quick_failure_wait.is_zero() {
+            return Err(ConfigError::new(
+                "quick_failure_wait",
+                "must be longer than zero",
+            ));
+        }
         if self.store_timeout.is_zero() {
             return Err(ConfigError::new(
                 "store_timeout",
@@ -781,6 +832,12 @@ impl AxesConfigBuilder {
         bad_credentials_status: u16,
         /// See [`AxesConfig::ipv6_prefix_length`].
         ipv6_prefix_length: Option<u8>,
+        /// See [`AxesConfig::spray_limit`].
+        spray_limit: Option<SprayLimit>,
+        /// See [`AxesConfig::min_interval_between_failures`].
+        min_interval_between_failures: Option<Duration>,
+        /// See [`AxesConfig::quick_failure_wait`].
+        quick_failure_wait: Duration,
         /// See [`AxesConfig::username_normalization`].
         username_normalization: UsernameNormalization,
         /// See [`AxesConfig::disable_access_log`].

@@ -63,6 +63,7 @@ mod checks;
 mod client;
 mod clock;
 mod config;
+mod detectors;
 mod events;
 mod hooks;
 mod ip;
@@ -82,7 +83,7 @@ pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKN
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AxesConfig, AxesConfigBuilder, ConfigError, IpMatcher, LockoutGroup, LockoutParameter,
-    LockoutResponseMode, LockoutTier, OnStoreError, DEFAULT_BODY_READ_TIMEOUT,
+    LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit, DEFAULT_BODY_READ_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};

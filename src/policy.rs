@@ -17,6 +17,10 @@ pub enum LockoutReason {
     Blacklisted,
     /// A lockout group reached the failure limit.
     TooManyFailures,
+    /// The IP failed for more distinct usernames than `spray_limit` allows.
+    PasswordSpray,
+    /// Failures came closer together than `min_interval_between_failures`.
+    QuickSuccession,
     /// Failures and attempts in flight together reached the limit: the
     /// attempt was refused so that no more than the limit reach the handler.
     TooManyInFlight,

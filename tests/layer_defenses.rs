@@ -198,3 +198,86 @@ fn dangerous_settings_are_warned_about() {
     }
     assert!(axes::config_warnings(&AxesConfig::default()).is_empty());
 }
+
+#[tokio::test]
+async fn a_password_spray_is_locked_at_the_spray_limit() {
+    // 50 usernames, one wrong password each, from one address: counted by
+    // username, none reaches the limit of 3, but the spray limit of 10
+    // distinct usernames in 10 minutes catches it.
+    let app = App::new("failure_limit = 3\nlockout_parameters = [\"username\"]\nspray_limit = { distinct_usernames = 10, window = \"10m\" }");
+    let mut statuses = Vec::new();
+    for i in 0..50 {
+        statuses.push(
+            app.login("192.0.2.1", &format!("user{i}"), "wrong")
+                .await
+                .as_u16(),
+        );
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 403), "{statuses:?}");
+    assert_eq!(
+        statuses[10], 429,
+        "the 11th distinct username trips the spray limit"
+    );
+    assert!(statuses[11..].iter().all(|s| *s == 429));
+    assert_eq!(app.calls(), 11, "the rest never reached the handler");
+    assert_eq!(
+        app.login("192.0.2.2", "user5", "wrong").await,
+        403,
+        "another address is not affected"
+    );
+    app.clock.advance(std::time::Duration::from_secs(601));
+    assert_eq!(
+        app.login("192.0.2.1", "alice", "wonderland").await,
+        200,
+        "the spray lock ends with its window"
+    );
+}
+
+#[tokio::test]
+async fn without_a_spray_limit_the_spray_goes_through() {
+    let app = App::new("failure_limit = 3\nlockout_parameters = [\"username\"]");
+    for i in 0..50 {
+        assert_eq!(
+            app.login("192.0.2.1", &format!("user{i}"), "wrong").await,
+            403
+        );
+    }
+    assert_eq!(app.calls(), 50, "every guess reached the handler");
+}
+
+#[tokio::test]
+async fn failures_in_quick_succession_lock_at_once_for_a_short_wait() {
+    let app = App::new(
+        "failure_limit = 10\nmin_interval_between_failures = \"1s\"\nquick_failure_wait = \"30s\"",
+    );
+    assert_eq!(app.login("192.0.2.1", "alice", "wrong").await, 403);
+    app.clock.advance(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        app.login("192.0.2.1", "alice", "wrong").await,
+        403,
+        "1.5 s apart: a human"
+    );
+    app.clock.advance(std::time::Duration::from_millis(200));
+    assert_eq!(
+        app.login("192.0.2.1", "alice", "wrong").await,
+        429,
+        "0.2 s apart: a script"
+    );
+    app.clock.advance(std::time::Duration::from_secs(29));
+    assert_eq!(
+        app.login("192.0.2.1", "alice", "wonderland").await,
+        429,
+        "the wait is 30 s"
+    );
+    app.clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(app.login("192.0.2.1", "alice", "wonderland").await, 200);
+    // A reset lifts it too.
+    app.login("192.0.2.1", "alice", "wrong").await;
+    app.login("192.0.2.1", "alice", "wrong").await;
+    assert_eq!(app.login("192.0.2.1", "alice", "wonderland").await, 429);
+    app.axes
+        .reset(AttemptFilter::Ip("192.0.2.1".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(app.login("192.0.2.1", "alice", "wonderland").await, 200);
+}

@@ -39,6 +39,7 @@ pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
 pub use memory::MemoryStore;
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+pub(crate) use records::{QUICK_SCOPE, SPRAY_SCOPE};
 
 /// An error from a store backend.
 ///

@@ -5,6 +5,12 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use super::FailureRecord;
+
+/// The scope of quick-succession counters.
+pub(crate) const QUICK_SCOPE: &str = "quick";
+
+/// The scope of password-spray counters.
+pub(crate) const SPRAY_SCOPE: &str = "spray";
 use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
@@ -65,19 +71,25 @@ impl AccessAttempt {
         self.post_data = failure.post_data.to_owned();
     }
 
-    /// The counter keys this record contributed to under `groups`.
+    /// The counter keys this record may have contributed to under
+    /// `groups`: each group's key, its quick-succession key, and the IP's
+    /// password-spray key.
     pub fn lockout_keys<'a>(
         &'a self,
         groups: &'a [LockoutGroup],
     ) -> impl Iterator<Item = LockoutKey> + 'a {
-        groups.iter().filter_map(|group| {
+        let keys = groups.iter().filter_map(|group| {
             LockoutKey::for_group(
                 group,
                 self.ip_address,
                 self.username.as_deref(),
                 Some(&self.user_agent),
             )
-        })
+        });
+        keys.flat_map(|key| [key.scoped(QUICK_SCOPE), key]).chain(
+            self.ip_address
+                .map(|ip| LockoutKey::ip_scoped(ip, SPRAY_SCOPE)),
+        )
     }
 }
 
