@@ -123,9 +123,12 @@ impl Axes {
             keys,
         };
         let limit = u64::from(rules.failure_limit);
+        // A key already at the limit that did not lock the client (a
+        // trusted client's username) does not bound it either.
         let busiest = failures
             .iter()
             .zip(&in_flight)
+            .filter(|(failures, _)| **failures < limit)
             .map(|(failures, in_flight)| failures + in_flight)
             .max()
             .unwrap_or(0);

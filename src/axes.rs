@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 
 use crate::attempt_data::cleansed_data;
 use crate::builder::AxesBuilder;
-use crate::client::ClientInfo;
+use crate::client::{ClientInfo, LockoutKey};
 use crate::clock::Clock;
 use crate::config::AxesConfig;
 use crate::detectors;
@@ -275,7 +275,15 @@ impl Axes {
             })
             .collect();
         let standing = policy::standing(&rules, counters.iter().flatten(), now);
-        let decision = match policy::lockout_for(&rules, client, standing).or_else(|| {
+        let mut lockout = policy::lockout_for(&rules, client, standing);
+        if lockout.is_some()
+            && self
+                .is_trusted_despite(client, &rules, &keys, &counters)
+                .await?
+        {
+            lockout = None;
+        }
+        let decision = match lockout.or_else(|| {
             detectors::lockout(
                 config,
                 &rules,
@@ -291,6 +299,40 @@ impl Axes {
             },
         };
         Ok((decision, live))
+    }
+
+    /// Whether `client` is a trusted client (`trusted_client_window`) and
+    /// every key that locks it is a username-only key: a real user's own
+    /// device is not locked out by others failing for its username.
+    async fn is_trusted_despite(
+        &self,
+        client: &ClientInfo,
+        rules: &Rules<'_>,
+        keys: &[LockoutKey],
+        counters: &[Option<store::Counter>],
+    ) -> Result<bool, AxesError> {
+        let (Some(window), Some(username)) =
+            (self.inner.config.trusted_client_window, client.username())
+        else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let limit = u64::from(rules.failure_limit);
+        let only_username_keys = keys.iter().zip(counters).all(|(key, counter)| {
+            let locking = counter.is_some_and(|c| {
+                c.failures >= limit && c.is_live(now, rules.cooloff_for(c.failures))
+            });
+            !locking || (key.ip_address().is_none() && key.user_agent().is_none())
+        });
+        if !only_username_keys {
+            return Ok(false);
+        }
+        let since = now.checked_sub(window).unwrap_or(std::time::UNIX_EPOCH);
+        let filter = AttemptFilter::IpAndUsername(client.ip_address(), username.to_owned());
+        let logins = self.inner.store.access_logs(&filter).await?;
+        Ok(logins
+            .iter()
+            .any(|login| login.user_agent == client.user_agent() && login.attempt_time >= since))
     }
 
     /// Records a failed login of `client` (django-axes' `user_login_failed`)
@@ -370,7 +412,16 @@ impl Axes {
         let lockout = if listing == Listing::Blacklisted {
             Some(policy::blacklisted(&rules, client))
         } else {
-            policy::lockout_for(&rules, client, standing).or_else(|| {
+            let mut lockout = policy::lockout_for(&rules, client, standing);
+            let read: Vec<_> = counters.iter().copied().map(Some).collect();
+            if lockout.is_some()
+                && self
+                    .is_trusted_despite(client, &rules, &keys, &read)
+                    .await?
+            {
+                lockout = None;
+            }
+            lockout.or_else(|| {
                 detectors::lockout(config, &rules, client, &tripped, &tripped_counters, now)
             })
         };

@@ -442,6 +442,10 @@ pub struct AxesConfig {
     pub ipv6_prefix_length: Option<u8>,
     /// How usernames are normalised before counting.
     pub username_normalization: UsernameNormalization,
+    /// A client (IP and user agent) that logged in as a username within this
+    /// window is not blocked by that username's username-only lockout.
+    #[serde(with = "humantime_serde")]
+    pub trusted_client_window: Option<Duration>,
     /// Lock an IP failing for too many distinct usernames.
     pub spray_limit: Option<SprayLimit>,
     /// Failures for one key closer together than this lock it at once for
@@ -510,6 +514,7 @@ impl Default for AxesConfig {
             ipware_proxy_order: ProxyOrder::LeftMost,
             ipware_proxy_trusted_ips: Vec::new(),
             ipv6_prefix_length: None,
+            trusted_client_window: None,
             spray_limit: None,
             min_interval_between_failures: None,
             quick_failure_wait: Duration::from_secs(60),
@@ -675,6 +680,18 @@ impl AxesConfig {
                 ));
             }
         }
+        if self.trusted_client_window == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "trusted_client_window",
+                "must be longer than zero",
+            ));
+        }
+        if self.trusted_client_window.is_some() && self.disable_access_log {
+            return Err(ConfigError::new(
+                "trusted_client_window",
+                "trusted clients are found in the access log, which disable_access_log turns off",
+            ));
+        }
         if self.min_interval_between_failures == Some(Duration::ZERO) {
             return Err(ConfigError::new(
                 "min_interval_between_failures",
@@ -834,6 +851,8 @@ impl AxesConfigBuilder {
         ipv6_prefix_length: Option<u8>,
         /// See [`AxesConfig::spray_limit`].
         spray_limit: Option<SprayLimit>,
+        /// See [`AxesConfig::trusted_client_window`].
+        trusted_client_window: Option<Duration>,
         /// See [`AxesConfig::min_interval_between_failures`].
         min_interval_between_failures: Option<Duration>,
         /// See [`AxesConfig::quick_failure_wait`].

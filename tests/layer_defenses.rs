@@ -281,3 +281,54 @@ async fn failures_in_quick_succession_lock_at_once_for_a_short_wait() {
         .unwrap();
     assert_eq!(app.login("192.0.2.1", "alice", "wonderland").await, 200);
 }
+
+#[tokio::test]
+async fn a_trusted_client_logs_in_while_its_username_is_locked() {
+    let app = App::new(
+        "lockout_parameters = [\"username\"]\nfailure_limit = 3\ntrusted_client_window = \"30d\"",
+    );
+    // Alice logs in from her laptop.
+    assert_eq!(app.login("192.0.2.50", "alice", "wonderland").await, 200);
+    app.clock.advance(std::time::Duration::from_secs(86_400));
+    // An attacker locks her username from elsewhere.
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        app.login(ip, "alice", "guess").await;
+    }
+    assert_eq!(
+        app.login("203.0.113.4", "alice", "wonderland").await,
+        429,
+        "untrusted: refused"
+    );
+    // Her laptop (same IP and user agent) still gets in.
+    assert_eq!(app.login("192.0.2.50", "alice", "wonderland").await, 200);
+    // A typo on the trusted laptop is an ordinary wrong password.
+    assert_eq!(app.login("192.0.2.50", "alice", "typo").await, 403);
+    // The same address with another user agent is not trusted.
+    let mut request = json_request(
+        "192.0.2.50",
+        "/login",
+        json!({"username": "alice", "password": "wonderland"}),
+    );
+    common::set_header(&mut request, "user-agent", b"other-browser/2.0");
+    assert_eq!(app.send(request).await.status(), 429);
+    // Trust expires with the window.
+    app.clock
+        .advance(std::time::Duration::from_secs(31 * 86_400));
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        app.login(ip, "alice", "guess").await;
+    }
+    assert_eq!(app.login("192.0.2.50", "alice", "wonderland").await, 429);
+}
+
+#[tokio::test]
+async fn trust_does_not_lift_an_ip_lockout() {
+    let app = App::new("lockout_parameters = [\"username\", \"ip_address\"]\nfailure_limit = 2\ntrusted_client_window = \"30d\"");
+    assert_eq!(app.login("192.0.2.50", "alice", "wonderland").await, 200);
+    app.login("192.0.2.50", "bob", "wrong").await;
+    app.login("192.0.2.50", "carol", "wrong").await;
+    assert_eq!(
+        app.login("192.0.2.50", "alice", "wonderland").await,
+        429,
+        "the IP itself is locked"
+    );
+}
