@@ -112,7 +112,8 @@ where
     let answer = match slot.take() {
         None => response,
         Some(outcome) => {
-            match apply(&axes, client_with_session(client, &slot), outcome, &headers).await {
+            let client = client_with_session(client, &slot);
+            match apply(&axes, client, outcome, &headers, check_before_dispatch).await {
                 Ok(None) => response,
                 Ok(Some(replacement)) => replacement,
                 Err(error) => store_failed(&axes, error).unwrap_or(response),
@@ -140,6 +141,7 @@ async fn apply(
     mut client: ClientInfo,
     outcome: Outcome,
     headers: &HeaderMap,
+    prechecked: bool,
 ) -> Result<Option<Response>, AxesError> {
     match outcome {
         Outcome::Failed(credentials) => {
@@ -151,9 +153,9 @@ async fn apply(
         }
         Outcome::Succeeded(username) => {
             // The pre-check saw the username of the body; when the handler
-            // logged in another (normalised, say), that one must not be
-            // locked either.
-            if client.username() != Some(username.as_str()) {
+            // logged in another (normalised, say), or nothing was checked
+            // before dispatch, that username must not be locked either.
+            if !prechecked || client.username() != Some(username.as_str()) {
                 client.set_username(Some(username.clone()));
                 if let Decision::LockedOut(lockout) = axes.check(&client).await? {
                     tracing::warn!(target: "axes", ip = %client.ip_address(), username, "success of a locked-out username refused");
