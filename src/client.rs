@@ -107,7 +107,7 @@ impl ClientInfo {
 
     /// Sets the username; an empty one counts as unknown, a long one is cut
     /// to [`MAX_FIELD_CHARS`] characters (the same way every time, so it is
-    /// counted consistently).
+    /// counted consistently), NUL characters become U+FFFD.
     pub fn with_username(mut self, username: impl Into<String>) -> Self {
         self.set_username(Some(username.into()));
         self
@@ -117,24 +117,24 @@ impl ClientInfo {
     pub fn set_username(&mut self, username: Option<String>) {
         self.username = username
             .filter(|u| !u.is_empty())
-            .map(|u| truncate_chars(u, MAX_FIELD_CHARS));
+            .map(|u| harmless(truncate_chars(u, MAX_FIELD_CHARS)));
     }
 
     /// Sets the user agent (cut to [`MAX_FIELD_CHARS`] characters).
     pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = truncate_chars(user_agent.into(), MAX_FIELD_CHARS);
+        self.user_agent = harmless(truncate_chars(user_agent.into(), MAX_FIELD_CHARS));
         self
     }
 
     /// Sets the request path (cut to [`MAX_FIELD_CHARS`] characters).
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = truncate_chars(path.into(), MAX_FIELD_CHARS);
+        self.path = harmless(truncate_chars(path.into(), MAX_FIELD_CHARS));
         self
     }
 
     /// Sets the `Accept` header (cut to [`MAX_ACCEPT_CHARS`] characters).
     pub fn with_http_accept(mut self, accept: impl Into<String>) -> Self {
-        self.http_accept = truncate_chars(accept.into(), MAX_ACCEPT_CHARS);
+        self.http_accept = harmless(truncate_chars(accept.into(), MAX_ACCEPT_CHARS));
         self
     }
 
@@ -315,6 +315,16 @@ impl LockoutKey {
 impl fmt::Display for LockoutKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.encode())
+    }
+}
+
+/// `text` with NUL characters replaced by U+FFFD, which every store and log
+/// can hold (PostgreSQL text cannot hold NUL).
+fn harmless(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
     }
 }
 
