@@ -1,5 +1,778 @@
-//! [`RedisStore`]: placeholder until the store lands.
+//! [`RedisStore`]: one lockout state shared by many app servers, on Redis.
 
-/// Placeholder.
-#[derive(Debug)]
-pub struct RedisStore;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, Script};
+use async_trait::async_trait;
+
+use super::{
+    from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
+    FailureRecord, Store, StoreError,
+};
+use crate::client::LockoutKey;
+use crate::config::LockoutGroup;
+
+/// How long Redis may take to answer one command.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Extra life given to a counter key past the window of its count, so the
+/// key outlives every decision made with it.
+const TTL_MARGIN_MS: u64 = 60_000;
+
+/// Records a failure: bumps (or restarts) every counter and the attempt
+/// record, by the window of each one's current count.
+///
+/// KEYS: counters…, attempt hash, attempts zset, counters set, ip set, user set (or "").
+/// ARGV: at, margin, n_counters, n_steps, (from, window)…, attempt key, ip, ua,
+///       path, accept, get, post, username (or "" with has_username = 0), has_username.
+const RECORD_FAILURE: &str = r#"
+local at = tonumber(ARGV[1])
+local margin = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local steps = tonumber(ARGV[4])
+local function window(count)
+  local w = nil
+  for i = 1, steps do
+    if count >= tonumber(ARGV[3 + 2 * i]) then w = tonumber(ARGV[4 + 2 * i]) end
+  end
+  return w
+end
+local function bump(key, count_field, time_field)
+  local old = redis.call('HMGET', key, count_field, time_field)
+  local count = tonumber(old[1]) or 0
+  local last = tonumber(old[2]) or at
+  if count > 0 then
+    local w = window(count)
+    if w and last + w < at then count = 0 end
+  end
+  count = count + 1
+  if at > last then last = at end
+  redis.call('HSET', key, count_field, count, time_field, last)
+  return {count, last}
+end
+local out = {}
+for i = 1, n do
+  local result = bump(KEYS[i], 'f', 'l')
+  local w = window(result[1])
+  if w then redis.call('PEXPIRE', KEYS[i], w + margin) else redis.call('PERSIST', KEYS[i]) end
+  redis.call('SADD', KEYS[n + 3], KEYS[i])
+  out[i] = result
+end
+local a = 4 + 2 * steps
+local attempt = KEYS[n + 1]
+local result = bump(attempt, 'failures', 'time')
+redis.call('HSET', attempt, 'ip', ARGV[a + 2], 'ua', ARGV[a + 3], 'path', ARGV[a + 4],
+  'accept', ARGV[a + 5], 'get', ARGV[a + 6], 'post', ARGV[a + 7])
+if ARGV[a + 9] == '1' then
+  redis.call('HSET', attempt, 'username', ARGV[a + 8])
+  redis.call('SADD', KEYS[n + 5], attempt)
+end
+redis.call('SADD', KEYS[n + 4], attempt)
+redis.call('ZADD', KEYS[n + 2], result[2], attempt)
+return out
+"#;
+
+/// Deletes attempt records and takes their failures off counters.
+///
+/// KEYS: attempts zset, counters set.
+/// ARGV: prefix, then per record: record key, ip set, user set (or ""),
+///       n_counters, counter keys….
+/// Returns the number of records deleted.
+const RESET: &str = r#"
+local removed = 0
+local i = 2
+while i <= #ARGV do
+  local record, ip_set, user_set = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local n = tonumber(ARGV[i + 3])
+  local failures = tonumber(redis.call('HGET', record, 'failures'))
+  if failures then
+    for j = 1, n do
+      local counter = ARGV[i + 3 + j]
+      local left = tonumber(redis.call('HGET', counter, 'f'))
+      if left then
+        left = left - failures
+        if left <= 0 then
+          redis.call('DEL', counter)
+          redis.call('SREM', KEYS[2], counter)
+        else
+          redis.call('HSET', counter, 'f', left)
+        end
+      end
+    end
+    redis.call('DEL', record)
+    redis.call('ZREM', KEYS[1], record)
+    redis.call('SREM', ip_set, record)
+    if user_set ~= '' then redis.call('SREM', user_set, record) end
+    removed = removed + 1
+  end
+  i = i + 4 + n
+end
+return removed
+"#;
+
+/// Counts one more attempt in flight per key.
+///
+/// KEYS: in-flight keys…; ARGV: at, ttl.
+const ACQUIRE: &str = r#"
+local at = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS do
+  local old = redis.call('HMGET', KEYS[i], 'h', 'e')
+  local holders = tonumber(old[1]) or 0
+  local expires = tonumber(old[2]) or 0
+  if expires < at then holders = 0 end
+  holders = holders + 1
+  redis.call('HSET', KEYS[i], 'h', holders, 'e', at + ttl)
+  redis.call('PEXPIRE', KEYS[i], ttl + 60000)
+  out[i] = holders
+end
+return out
+"#;
+
+/// One fewer attempt in flight per key. KEYS: in-flight keys….
+const RELEASE: &str = r#"
+for i = 1, #KEYS do
+  local holders = tonumber(redis.call('HGET', KEYS[i], 'h'))
+  if holders and holders > 0 then redis.call('HSET', KEYS[i], 'h', holders - 1) end
+end
+return 0
+"#;
+
+/// A store in Redis, for deployments where several app servers share one
+/// lockout state.
+///
+/// What it keeps, under a key prefix (default `axes:`):
+///
+/// | key | holds | lifetime |
+/// |---|---|---|
+/// | `c:<lockout key>` | hash: failures, last failure (ms) | the window of its count, plus a minute; none for a lockout that lasts until reset |
+/// | `i:<lockout key>` | hash: attempts in flight, expiry | the in-flight TTL |
+/// | `a:<attempt key>` | hash: one attempt record | until reset or purged |
+/// | `attempts`, `counters` | sorted set of records by time, set of counter keys | kept with them |
+/// | `ip:<ip>`, `user:<username>` | sets of record keys, for resets and listings | kept with them |
+/// | `log:<id>`, `logs`, `open:<user>:<session hash>` | access log entries, by time, open ones | until `reset_logs` |
+/// | `flog:<id>`, `flogs`, `flogs:<user>` | failure log entries, by time, per user | capped per user; until `reset_failure_logs` |
+///
+/// Every failure is one Lua script, atomic across processes. The connection
+/// reconnects on its own after a break; a command that takes longer than
+/// three seconds fails.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axes::{Axes, AxesConfig, RedisStore};
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let axes = Axes::new(AxesConfig::default(), store);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(error: ::redis::RedisError) -> StoreError {
+    StoreError::backend(error)
+}
+
+/// A component of a key: URL-encoded, so no value can forge a separator.
+fn part(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://…`) with the key prefix `axes:`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_prefix(url, "axes:").await
+    }
+
+    /// Connects to `url`, keeping every key under `prefix`.
+    pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = ::redis::Client::open(url).map_err(backend)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(backend)?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, kind: &str, name: &str) -> String {
+        format!("{}{kind}:{name}", self.prefix)
+    }
+
+    fn counter_key(&self, key: &LockoutKey) -> String {
+        self.key("c", &key.encode())
+    }
+
+    fn ip_set(&self, ip: IpAddr) -> String {
+        self.key("ip", &ip.to_canonical().to_string())
+    }
+
+    fn user_set(&self, username: &str) -> String {
+        self.key("user", &part(username))
+    }
+
+    /// The record keys `filter` covers.
+    async fn record_keys(&self, filter: &AttemptFilter) -> Result<Vec<String>, StoreError> {
+        let mut con = self.connection.clone();
+        let keys: Vec<String> = match filter {
+            AttemptFilter::All => con
+                .zrange(self.key("attempts", "all"), 0, -1)
+                .await
+                .map_err(backend)?,
+            AttemptFilter::Ip(ip) => con.smembers(self.ip_set(*ip)).await.map_err(backend)?,
+            AttemptFilter::Username(u) => con.smembers(self.user_set(u)).await.map_err(backend)?,
+            AttemptFilter::IpAndUsername(ip, u) => con
+                .sinter(&[self.ip_set(*ip), self.user_set(u)])
+                .await
+                .map_err(backend)?,
+            AttemptFilter::IpOrUsername(ip, u) => con
+                .sunion(&[self.ip_set(*ip), self.user_set(u)])
+                .await
+                .map_err(backend)?,
+        };
+        Ok(keys)
+    }
+
+    /// Reads records by key, skipping any deleted meanwhile.
+    async fn read_records(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, AccessAttempt)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for key in keys {
+            pipe.hgetall(key);
+        }
+        let maps: Vec<HashMap<String, String>> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        let mut records = Vec::with_capacity(keys.len());
+        for (key, map) in keys.iter().zip(maps) {
+            if map.is_empty() {
+                continue;
+            }
+            records.push((key.clone(), attempt_from_map(&map)?));
+        }
+        Ok(records)
+    }
+}
+
+fn field<'a>(map: &'a HashMap<String, String>, name: &str) -> Result<&'a str, StoreError> {
+    map.get(name)
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::InvalidData(format!("a record has no `{name}`")))
+}
+
+fn number(map: &HashMap<String, String>, name: &str) -> Result<i64, StoreError> {
+    let text = field(map, name)?;
+    text.parse()
+        .map_err(|_| StoreError::InvalidData(format!("`{name}` is not a number: {text}")))
+}
+
+fn ip(text: &str) -> Result<Option<IpAddr>, StoreError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| StoreError::InvalidData(format!("`{text}` is not an IP address")))
+}
+
+fn attempt_from_map(map: &HashMap<String, String>) -> Result<AccessAttempt, StoreError> {
+    Ok(AccessAttempt {
+        username: map.get("username").cloned(),
+        ip_address: ip(field(map, "ip")?)?,
+        user_agent: field(map, "ua")?.to_owned(),
+        path_info: field(map, "path")?.to_owned(),
+        http_accept: field(map, "accept")?.to_owned(),
+        get_data: field(map, "get")?.to_owned(),
+        post_data: field(map, "post")?.to_owned(),
+        failures: u64::try_from(number(map, "failures")?).unwrap_or(0),
+        attempt_time: from_millis(number(map, "time")?),
+    })
+}
+
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for key in keys {
+            pipe.cmd("HMGET")
+                .arg(self.counter_key(key))
+                .arg("f")
+                .arg("l");
+        }
+        let values: Vec<(Option<i64>, Option<i64>)> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        Ok(values
+            .into_iter()
+            .map(|value| match value {
+                (Some(failures), Some(last)) => Some(Counter {
+                    failures: u64::try_from(failures).unwrap_or(0),
+                    last_failure: from_millis(last),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        let client = failure.client;
+        let record = self.key("a", &client.attempt_key().encode());
+        let script = Script::new(RECORD_FAILURE);
+        let mut call = script.prepare_invoke();
+        for key in failure.keys {
+            call.key(self.counter_key(key));
+        }
+        call.key(&record)
+            .key(self.key("attempts", "all"))
+            .key(self.key("counters", "all"))
+            .key(self.ip_set(client.ip_address()))
+            .key(
+                client
+                    .username()
+                    .map(|u| self.user_set(u))
+                    .unwrap_or_default(),
+            );
+        call.arg(to_millis(failure.at))
+            .arg(TTL_MARGIN_MS)
+            .arg(failure.keys.len())
+            .arg(failure.window.steps().len());
+        for (from, window) in failure.window.steps() {
+            call.arg(*from).arg(ms(*window));
+        }
+        call.arg(&record)
+            .arg(client.ip_address().to_string())
+            .arg(client.user_agent())
+            .arg(client.path())
+            .arg(client.http_accept())
+            .arg(failure.get_data)
+            .arg(failure.post_data)
+            .arg(client.username().unwrap_or(""))
+            .arg(if client.username().is_some() {
+                "1"
+            } else {
+                "0"
+            });
+        let counters: Vec<(i64, i64)> = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        Ok(counters
+            .into_iter()
+            .map(|(failures, last)| Counter {
+                failures: u64::try_from(failures).unwrap_or(0),
+                last_failure: from_millis(last),
+            })
+            .collect())
+    }
+
+    async fn reset(
+        &self,
+        filter: &AttemptFilter,
+        groups: &[LockoutGroup],
+    ) -> Result<u64, StoreError> {
+        let records = self.read_records(&self.record_keys(filter).await?).await?;
+        let script = Script::new(RESET);
+        let mut call = script.prepare_invoke();
+        call.key(self.key("attempts", "all"))
+            .key(self.key("counters", "all"))
+            .arg(&self.prefix);
+        for (key, record) in &records {
+            let counters: Vec<String> = if *filter == AttemptFilter::All {
+                Vec::new()
+            } else {
+                record
+                    .lockout_keys(groups)
+                    .map(|k| self.counter_key(&k))
+                    .collect()
+            };
+            call.arg(key)
+                .arg(
+                    record
+                        .ip_address
+                        .map(|ip| self.ip_set(ip))
+                        .unwrap_or_default(),
+                )
+                .arg(
+                    record
+                        .username
+                        .as_deref()
+                        .map(|u| self.user_set(u))
+                        .unwrap_or_default(),
+                )
+                .arg(counters.len());
+            for counter in counters {
+                call.arg(counter);
+            }
+        }
+        let removed: u64 = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        if *filter == AttemptFilter::All {
+            let mut con = self.connection.clone();
+            let counters: Vec<String> = con
+                .smembers(self.key("counters", "all"))
+                .await
+                .map_err(backend)?;
+            let mut pipe = ::redis::pipe();
+            for counter in &counters {
+                pipe.del(counter).ignore();
+            }
+            pipe.del(self.key("counters", "all")).ignore();
+            pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        }
+        Ok(removed)
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let mut records: Vec<AccessAttempt> = self
+            .read_records(&self.record_keys(filter).await?)
+            .await?
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.attempt_time));
+        Ok(records)
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let before_ms = to_millis(before);
+        let mut con = self.connection.clone();
+        let old: Vec<String> = con
+            .zrangebyscore(self.key("attempts", "all"), "-inf", format!("({before_ms}"))
+            .await
+            .map_err(backend)?;
+        let records = self.read_records(&old).await?;
+        let script = Script::new(RESET);
+        let mut call = script.prepare_invoke();
+        call.key(self.key("attempts", "all"))
+            .key(self.key("counters", "all"))
+            .arg(&self.prefix);
+        for (key, record) in &records {
+            call.arg(key)
+                .arg(
+                    record
+                        .ip_address
+                        .map(|ip| self.ip_set(ip))
+                        .unwrap_or_default(),
+                )
+                .arg(
+                    record
+                        .username
+                        .as_deref()
+                        .map(|u| self.user_set(u))
+                        .unwrap_or_default(),
+                )
+                .arg(0);
+        }
+        let removed: u64 = call.invoke_async(&mut con).await.map_err(backend)?;
+        let all_counters = self.key("counters", "all");
+        let counters: Vec<String> = con.smembers(&all_counters).await.map_err(backend)?;
+        if counters.is_empty() {
+            return Ok(removed);
+        }
+        let mut pipe = ::redis::pipe();
+        for counter in &counters {
+            pipe.hget(counter, "l");
+        }
+        let lasts: Vec<Option<i64>> = pipe.query_async(&mut con).await.map_err(backend)?;
+        let mut pipe = ::redis::pipe();
+        for (counter, last) in counters.iter().zip(lasts) {
+            if last.is_none_or(|last| last < before_ms) {
+                pipe.del(counter)
+                    .ignore()
+                    .srem(&all_counters, counter)
+                    .ignore();
+            }
+        }
+        pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        Ok(removed)
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        let mut con = self.connection.clone();
+        let id: u64 = con.incr(self.key("log", "id"), 1).await.map_err(backend)?;
+        let key = self.key("log", &id.to_string());
+        let open = self.key(
+            "open",
+            &format!("{}:{}", part(&entry.username), entry.session_hash),
+        );
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("username", entry.username.clone()),
+                    (
+                        "ip",
+                        entry
+                            .ip_address
+                            .map(|ip| ip.to_string())
+                            .unwrap_or_default(),
+                    ),
+                    ("ua", entry.user_agent.clone()),
+                    ("path", entry.path_info.clone()),
+                    ("accept", entry.http_accept.clone()),
+                    ("session", entry.session_hash.clone()),
+                    ("time", to_millis(entry.attempt_time).to_string()),
+                ],
+            )
+            .ignore()
+            .zadd(self.key("logs", "all"), &key, to_millis(entry.attempt_time))
+            .ignore();
+        match entry.logout_time {
+            Some(logout) => {
+                pipe.hset(&key, "logout", to_millis(logout)).ignore();
+            }
+            None => {
+                pipe.sadd(&open, &key).ignore();
+            }
+        }
+        pipe.query_async::<()>(&mut con).await.map_err(backend)
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let mut con = self.connection.clone();
+        let open = self.key("open", &format!("{}:{session_hash}", part(username)));
+        let keys: Vec<String> = con.smembers(&open).await.map_err(backend)?;
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        for key in &keys {
+            pipe.hset(key, "logout", to_millis(at)).ignore();
+        }
+        pipe.del(&open).ignore();
+        pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        Ok(keys.len() as u64)
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        let maps = self.read_log_maps("logs").await?;
+        let mut logs = Vec::with_capacity(maps.len());
+        for map in maps {
+            let entry = AccessLog {
+                username: field(&map, "username")?.to_owned(),
+                ip_address: ip(field(&map, "ip")?)?,
+                user_agent: field(&map, "ua")?.to_owned(),
+                path_info: field(&map, "path")?.to_owned(),
+                http_accept: field(&map, "accept")?.to_owned(),
+                session_hash: field(&map, "session")?.to_owned(),
+                attempt_time: from_millis(number(&map, "time")?),
+                logout_time: map
+                    .contains_key("logout")
+                    .then(|| number(&map, "logout"))
+                    .transpose()?
+                    .map(from_millis),
+            };
+            if filter.matches_parts(entry.ip_address, Some(&entry.username)) {
+                logs.push(entry);
+            }
+        }
+        Ok(logs)
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.purge_logs("logs", before).await
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        let mut con = self.connection.clone();
+        let id: u64 = con.incr(self.key("flog", "id"), 1).await.map_err(backend)?;
+        let key = self.key("flog", &id.to_string());
+        let per_user = self.key(
+            "flogs",
+            &entry.username.as_deref().map(part).unwrap_or_default(),
+        );
+        let mut fields = vec![
+            (
+                "ip",
+                entry
+                    .ip_address
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("ua", entry.user_agent.clone()),
+            ("path", entry.path_info.clone()),
+            ("accept", entry.http_accept.clone()),
+            ("time", to_millis(entry.attempt_time).to_string()),
+            ("locked", u8::from(entry.locked_out).to_string()),
+        ];
+        if let Some(username) = &entry.username {
+            fields.push(("username", username.clone()));
+        }
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .hset_multiple(&key, &fields)
+            .ignore()
+            .zadd(
+                self.key("flogs", "all"),
+                &key,
+                to_millis(entry.attempt_time),
+            )
+            .ignore()
+            .zadd(&per_user, &key, id)
+            .ignore();
+        pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        let count: u64 = con.zcard(&per_user).await.map_err(backend)?;
+        if count > per_user_limit {
+            let excess = isize::try_from(count - per_user_limit).unwrap_or(isize::MAX);
+            let old: Vec<String> = con
+                .zrange(&per_user, 0, excess - 1)
+                .await
+                .map_err(backend)?;
+            let mut pipe = ::redis::pipe();
+            pipe.atomic();
+            for key in &old {
+                pipe.del(key)
+                    .ignore()
+                    .zrem(self.key("flogs", "all"), key)
+                    .ignore()
+                    .zrem(&per_user, key)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        let maps = self.read_log_maps("flogs").await?;
+        let mut logs = Vec::with_capacity(maps.len());
+        for map in maps {
+            let entry = AccessFailureLog {
+                username: map.get("username").cloned(),
+                ip_address: ip(field(&map, "ip")?)?,
+                user_agent: field(&map, "ua")?.to_owned(),
+                path_info: field(&map, "path")?.to_owned(),
+                http_accept: field(&map, "accept")?.to_owned(),
+                attempt_time: from_millis(number(&map, "time")?),
+                locked_out: field(&map, "locked")? == "1",
+            };
+            if filter.matches_parts(entry.ip_address, entry.username.as_deref()) {
+                logs.push(entry);
+            }
+        }
+        Ok(logs)
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.purge_logs("flogs", before).await
+    }
+
+    async fn acquire_in_flight(
+        &self,
+        keys: &[LockoutKey],
+        at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let script = Script::new(ACQUIRE);
+        let mut call = script.prepare_invoke();
+        for key in keys {
+            call.key(self.key("i", &key.encode()));
+        }
+        call.arg(to_millis(at)).arg(ms(ttl));
+        call.invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)
+    }
+
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let script = Script::new(RELEASE);
+        let mut call = script.prepare_invoke();
+        for key in keys {
+            call.key(self.key("i", &key.encode()));
+        }
+        call.invoke_async::<i64>(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+impl RedisStore {
+    /// The entries of a log (`logs` or `flogs`), newest first.
+    async fn read_log_maps(&self, log: &str) -> Result<Vec<HashMap<String, String>>, StoreError> {
+        let mut con = self.connection.clone();
+        let keys: Vec<String> = con
+            .zrevrange(self.key(log, "all"), 0, -1)
+            .await
+            .map_err(backend)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for key in &keys {
+            pipe.hgetall(key);
+        }
+        let maps: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut con).await.map_err(backend)?;
+        Ok(maps.into_iter().filter(|m| !m.is_empty()).collect())
+    }
+
+    /// Deletes log entries logged before `before`.
+    async fn purge_logs(&self, log: &str, before: SystemTime) -> Result<u64, StoreError> {
+        let mut con = self.connection.clone();
+        let all = self.key(log, "all");
+        let old: Vec<String> = con
+            .zrangebyscore(&all, "-inf", format!("({}", to_millis(before)))
+            .await
+            .map_err(backend)?;
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        for key in &old {
+            pipe.del(key).ignore().zrem(&all, key).ignore();
+        }
+        pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        Ok(old.len() as u64)
+    }
+}

@@ -240,7 +240,7 @@ impl<S> FlakyStore<S> {
         }
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         let fails = self.broken.load(Ordering::SeqCst)
-            || (self.alternate.load(Ordering::SeqCst) && call % 2 == 0);
+            || (self.alternate.load(Ordering::SeqCst) && call.is_multiple_of(2));
         if fails {
             Err(axes::StoreError::backend(std::io::Error::other(
                 "store is down",
