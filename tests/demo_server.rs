@@ -104,6 +104,45 @@ async fn a_sqlite_lockout_survives_a_restart() {
     );
 }
 
+/// Kill and restart the demo server on a shared store: the lockout stays.
+async fn survives_a_restart(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    // A fresh client address per run keeps runs on one database apart.
+    let ip = format!(
+        "127.0.{}.{}",
+        std::process::id() % 200 + 20,
+        2 + std::process::id() % 250
+    );
+    std::fs::write(&config, "failure_limit = 2\n").unwrap();
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    let demo = Demo::start(url, &config);
+    demo.post(&ip, "/login", wrong).await;
+    assert_eq!(demo.post(&ip, "/login", wrong).await, 429);
+    drop(demo);
+    let demo = Demo::start(url, &config);
+    assert_eq!(demo.post(&ip, "/login", right).await, 429);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_postgres_lockout_survives_a_restart() {
+    match std::env::var("AXES_TEST_POSTGRES_URL") {
+        Ok(url) => survives_a_restart(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_redis_lockout_survives_a_restart() {
+    match std::env::var("AXES_TEST_REDIS_URL") {
+        Ok(url) => survives_a_restart(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_REDIS_URL is not set"),
+    }
+}
+
 #[tokio::test]
 async fn the_memory_store_starts_empty_on_each_start() {
     let dir = tempfile::tempdir().unwrap();

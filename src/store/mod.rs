@@ -309,23 +309,17 @@ pub trait Store: Send + Sync + 'static {
     /// released again for `ttl` after `at` are forgotten, so a crashed
     /// process cannot hold them for ever.
     ///
-    /// Stores that cannot track attempts in flight answer
+    /// A store that cannot track attempts in flight may answer
     /// [`StoreError::Unsupported`]; the engine then admits without the bound.
     async fn acquire_in_flight(
         &self,
         keys: &[LockoutKey],
         at: SystemTime,
         ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError> {
-        let _ = (keys, at, ttl);
-        Err(StoreError::Unsupported("attempts in flight"))
-    }
+    ) -> Result<Vec<u64>, StoreError>;
 
     /// Marks one attempt under each of `keys` as no longer in flight.
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        let _ = keys;
-        Err(StoreError::Unsupported("attempts in flight"))
-    }
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError>;
 }
 
 /// Milliseconds since the Unix epoch, as SQL stores keep time.

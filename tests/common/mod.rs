@@ -340,4 +340,19 @@ impl<S: Store> Store for FlakyStore<S> {
         self.check().await?;
         self.inner.purge_failure_logs(before).await
     }
+
+    async fn acquire_in_flight(
+        &self,
+        keys: &[axes::LockoutKey],
+        at: SystemTime,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<u64>, axes::StoreError> {
+        self.check().await?;
+        self.inner.acquire_in_flight(keys, at, ttl).await
+    }
+
+    async fn release_in_flight(&self, keys: &[axes::LockoutKey]) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.release_in_flight(keys).await
+    }
 }

@@ -560,6 +560,40 @@ macro_rules! store_conformance {
                 );
             }
 
+            #[tokio::test]
+            async fn attempts_in_flight_are_counted_released_and_forgotten() {
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
+                let alice = client("192.0.2.1", Some("alice"));
+                let k = keys(&alice, &[by_ip(), by_username()]);
+                let ttl = Duration::from_secs(60);
+                assert_eq!(
+                    store.acquire_in_flight(&k, t(0.0), ttl).await.unwrap(),
+                    [1, 1]
+                );
+                assert_eq!(
+                    store.acquire_in_flight(&k[..1], t(1.0), ttl).await.unwrap(),
+                    [2]
+                );
+                store.release_in_flight(&k).await.unwrap();
+                assert_eq!(
+                    store.acquire_in_flight(&k, t(2.0), ttl).await.unwrap(),
+                    [2, 1]
+                );
+                // Entries left for longer than the TTL are forgotten.
+                assert_eq!(
+                    store.acquire_in_flight(&k, t(200.0), ttl).await.unwrap(),
+                    [1, 1]
+                );
+                store.release_in_flight(&[]).await.unwrap();
+                assert!(store
+                    .acquire_in_flight(&[], t(0.0), ttl)
+                    .await
+                    .unwrap()
+                    .is_empty());
+            }
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_failures_count_exactly() {
                 let Some(store) = store_or_skip().await else {
