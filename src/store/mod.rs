@@ -5,7 +5,7 @@
 //! means: it keeps one counter per [`LockoutKey`] (failures and the time of
 //! the last one) and one [`AccessAttempt`] record per (username, IP, user
 //! agent), and answers keyed reads. Every store passes the same conformance
-//! suite (`tests/store_conformance.rs`).
+//! suite (the `store_conformance!` macro of `tests/store_suite`).
 //!
 //! A complete in-memory implementation is [`MemoryStore`]; its source is a
 //! compact guide to the contract.
