@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::axes::{Axes, AxesError, Decision};
 use crate::client::{ClientInfo, LockoutKey};
-use crate::policy::{self, Lockout, LockoutReason};
+use crate::policy::{self, Listing, Lockout, LockoutReason};
 use crate::store::StoreError;
 
 /// How long an attempt's slot is held at most, should its process die
@@ -88,40 +88,37 @@ impl Axes {
     /// # Ok(()) }
     /// ```
     pub async fn admit(&self, client: &ClientInfo) -> Result<Admission, AxesError> {
-        let (decision, failures) = self.evaluate(client).await?;
-        if !matches!(decision, Decision::Allowed { .. }) || !self.config().bound_in_flight {
-            return Ok(Admission {
-                decision,
-                held: None,
-            });
-        }
-        let counted = self.counted(client);
-        let rules = self.rules(&counted);
-        let keys = policy::lockout_keys(&rules.groups, &counted);
-        if keys.is_empty() || !rules.lock_out_at_failure {
-            return Ok(Admission {
-                decision,
-                held: None,
-            });
-        }
-        let in_flight = match self
-            .store()
-            .acquire_in_flight(&keys, self.now(), IN_FLIGHT_TTL)
-            .await
-        {
-            Ok(in_flight) => in_flight,
-            Err(StoreError::Unsupported(_)) => {
-                return Ok(Admission {
-                    decision,
-                    held: None,
-                })
+        // The slot is taken before the counters are read: an attempt that
+        // finished meanwhile recorded its failure before giving its slot
+        // back, so every earlier attempt is seen as a slot or a failure.
+        let held = if self.config().bound_in_flight {
+            self.hold(client).await?
+        } else {
+            None
+        };
+        let (decision, failures) = match self.evaluate(client).await {
+            Ok(evaluated) => evaluated,
+            Err(error) => {
+                if let Some((held, _)) = held {
+                    held.release().await;
+                }
+                return Err(error);
             }
-            Err(error) => return Err(error.into()),
         };
-        let held = Held {
-            axes: self.clone(),
-            keys,
+        let Some((held, in_flight)) = held else {
+            return Ok(Admission {
+                decision,
+                held: None,
+            });
         };
+        if !matches!(decision, Decision::Allowed { .. }) {
+            held.release().await;
+            return Ok(Admission {
+                decision,
+                held: None,
+            });
+        }
+        let rules = self.rules(&self.counted(client));
         let limit = u64::from(rules.failure_limit);
         // A key already at the limit that did not lock the client (a
         // trusted client's username) does not bound it either.
@@ -151,5 +148,35 @@ impl Axes {
             }),
             held: None,
         })
+    }
+
+    /// Takes one slot per lockout key of a counted client; `None` when
+    /// nothing is to be bounded (exempt, no key, no lockout, or a store that
+    /// cannot track attempts in flight).
+    async fn hold(&self, client: &ClientInfo) -> Result<Option<(Held, Vec<u64>)>, AxesError> {
+        if self.listing(client, None) != Listing::Counted {
+            return Ok(None);
+        }
+        let counted = self.counted(client);
+        let rules = self.rules(&counted);
+        let keys = policy::lockout_keys(&rules.groups, &counted);
+        if keys.is_empty() || !rules.lock_out_at_failure {
+            return Ok(None);
+        }
+        match self
+            .store()
+            .acquire_in_flight(&keys, self.now(), IN_FLIGHT_TTL)
+            .await
+        {
+            Ok(in_flight) => Ok(Some((
+                Held {
+                    axes: self.clone(),
+                    keys,
+                },
+                in_flight,
+            ))),
+            Err(StoreError::Unsupported(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 }
