@@ -1,12 +1,21 @@
 //! [`PostgresStore`]: one lockout state shared by many app servers.
+//!
+//! Every write is exact under concurrency from many processes: counts change
+//! only in upserts (`INSERT … ON CONFLICT … DO UPDATE … RETURNING`), never by
+//! read-then-write. Every statement that locks several rows takes the locks
+//! in one global order — the attempt record before any counter, counters and
+//! in-flight entries by key (byte order, `COLLATE "C"`, as Rust sorts the
+//! ASCII keys), log entries by id — so concurrent transactions cannot
+//! deadlock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow, Postgres};
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgExecutor, PgPool, Row};
 
 use super::sql::{self, numbered};
 use super::{
@@ -16,22 +25,34 @@ use super::{
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
 
-/// How long a request waits for a pooled connection before the store counts
-/// as failed (a stalled server must not hang logins).
+/// How long a call waits for a pooled connection before it fails: a stalled
+/// server turns into an error instead of hanging logins.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the server lets a session sit idle inside a transaction before
+/// ending it, so that an app server that vanishes mid-transaction releases
+/// its row locks then rather than when TCP notices. The store's transactions
+/// never wait between their statements.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The order in which counters and in-flight entries are locked.
+const KEY_ORDER: &str = "lockout_key COLLATE \"C\"";
 
 /// The columns of an attempt record, in the order [`attempt_from_row`] reads.
 const ATTEMPT_COLUMNS: &str = "username, ip_address, user_agent, path_info, http_accept, get_data, post_data, failures, attempt_time_ms";
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
 /// A store in PostgreSQL, for deployments where several app servers share one
 /// lockout state: an attacker gets `failure_limit` tries in all, not per
 /// machine.
 ///
 /// [`connect`](Self::connect) applies the migrations of `migrations/postgres`
-/// (concurrent starts are safe: sqlx's migrator takes an advisory lock).
-/// Every write is one statement or transaction of upserts
-/// (`INSERT … ON CONFLICT … DO UPDATE … RETURNING`), exact under concurrency
-/// from many processes; the pre-dispatch check is one indexed read.
+/// (concurrent starts are safe: sqlx's migrator takes an advisory lock). The
+/// pre-dispatch check is one indexed read; a failure is one transaction of
+/// upserts. Connections that break are replaced by the pool on its own.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,17 +68,32 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`) and applies the migrations.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), axes::StoreError> {
+    /// let store = axes::PostgresStore::connect("postgres://app@db.internal/app").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with_options(PgConnectOptions::from_str(url).map_err(StoreError::backend)?)
-            .await
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::backend)?;
+        Self::connect_with(options, None).await
     }
 
     /// Connects to `url`, keeping the tables in `schema` (created if
     /// missing): several applications, or tests, can share one database.
-    /// The name must be a plain identifier (`[a-z_][a-z0-9_]*`, 63 bytes).
+    /// The name must be a plain identifier (`[a-z_][a-z0-9_]*`, at most 63
+    /// bytes).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axes::{PostgresStore, StoreError};
+    /// // Checked before connecting: a schema name is never quoted into SQL.
+    /// let refused = PostgresStore::connect_with_schema("postgres://db/app", "axes; DROP").await;
+    /// assert!(matches!(refused, Err(StoreError::InvalidData(_))));
+    /// # }
+    /// ```
     pub async fn connect_with_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
-        let valid = !schema.is_empty()
-            && schema.len() <= 63
+        let valid = schema.len() <= 63
             && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
             && schema
                 .chars()
@@ -68,36 +104,60 @@ impl PostgresStore {
             )));
         }
         let options = PgConnectOptions::from_str(url).map_err(StoreError::backend)?;
-        let mut setup = sqlx::PgConnection::connect_with(&options)
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .execute(&mut setup)
-            .await
-            .map_err(StoreError::backend)?;
-        drop(setup);
-        Self::connect_with_options(options.options([("search_path", schema)])).await
+        Self::connect_with(options.options([("search_path", schema)]), Some(schema)).await
     }
 
-    async fn connect_with_options(options: PgConnectOptions) -> Result<Self, StoreError> {
+    async fn connect_with(
+        options: PgConnectOptions,
+        schema: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let timeout = (
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        );
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(true)
-            .connect_with(options)
+            .connect_with(options.options([timeout]))
             .await
             .map_err(StoreError::backend)?;
+        if let Some(schema) = schema {
+            create_schema(&pool, schema).await?;
+        }
         let store = Self::new(pool);
         store.migrate().await?;
         Ok(store)
     }
 
     /// A store on an existing pool; call [`migrate`](Self::migrate) once.
+    /// [`connect`](Self::connect) also sets an `acquire_timeout`, and
+    /// `idle_in_transaction_session_timeout` so that a vanished app server
+    /// cannot hold row locks for long; consider both.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::postgres::PgPoolOptions::new()
+    ///     .acquire_timeout(std::time::Duration::from_secs(5))
+    ///     .connect("postgres://app@db.internal/app")
+    ///     .await?;
+    /// let store = axes::PostgresStore::new(pool);
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
 
-    /// Applies the schema migrations; running it again changes nothing.
+    /// Applies the schema migrations; running it again, or from several
+    /// processes at once, is safe.
+    ///
+    /// ```no_run
+    /// # async fn run(store: axes::PostgresStore) -> Result<(), axes::StoreError> {
+    /// store.migrate().await?;
+    /// store.migrate().await?; // nothing left to apply
+    /// # Ok(()) }
+    /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
@@ -106,9 +166,71 @@ impl PostgresStore {
     }
 
     /// The connection pool.
+    ///
+    /// ```no_run
+    /// # async fn run(store: axes::PostgresStore) -> Result<(), sqlx::Error> {
+    /// let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM axes_attempts")
+    ///     .fetch_one(store.pool())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Creates `schema` unless it exists (then no `CREATE` privilege is needed).
+async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
+    let exists = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
+    let exists: bool = sqlx::query_scalar(exists)
+        .bind(schema)
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::backend)?;
+    if exists {
+        return Ok(());
+    }
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+    match sqlx::query(&create).execute(pool).await {
+        // `IF NOT EXISTS` is not atomic: a process creating the schema at the
+        // same moment makes this one fail on the catalog's unique index.
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(()),
+        Err(e) => Err(StoreError::backend(e)),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// `column IN (…)` over the rows of `table` that match `condition`, locked
+/// first in `order` (which may end in `OFFSET`): for statements that change
+/// many rows.
+fn locked(table: &str, column: &str, condition: &str, order: &str) -> String {
+    format!(
+        "{column} IN (SELECT {column} FROM {table} WHERE {condition} ORDER BY {order} FOR UPDATE)"
+    )
+}
+
+/// Runs `query`; how many rows it changed.
+async fn execute<'c>(query: PgQuery<'_>, on: impl PgExecutor<'c>) -> Result<u64, StoreError> {
+    let done = query.execute(on).await.map_err(StoreError::backend)?;
+    Ok(done.rows_affected())
+}
+
+async fn fetch<'c>(query: PgQuery<'_>, on: impl PgExecutor<'c>) -> Result<Vec<PgRow>, StoreError> {
+    query.fetch_all(on).await.map_err(StoreError::backend)
+}
+
+/// `statement` with the values of a filter condition bound.
+fn filtered<'q>(statement: &'q str, binds: &'q [String]) -> PgQuery<'q> {
+    binds
+        .iter()
+        .fold(sqlx::query(statement), |query, value| query.bind(value))
+}
+
+fn get<'r, T>(row: &'r PgRow, index: usize) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(index).map_err(StoreError::backend)
 }
 
 fn count(value: i64) -> u64 {
@@ -119,42 +241,123 @@ fn db_count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn attempt_from_row(row: &PgRow) -> Result<AccessAttempt, StoreError> {
-    let get = |e: sqlx::Error| StoreError::backend(e);
-    Ok(AccessAttempt {
-        username: row.try_get(0).map_err(get)?,
-        ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
-        user_agent: row.try_get(2).map_err(get)?,
-        path_info: row.try_get(3).map_err(get)?,
-        http_accept: row.try_get(4).map_err(get)?,
-        get_data: row.try_get(5).map_err(get)?,
-        post_data: row.try_get(6).map_err(get)?,
-        failures: count(row.try_get(7).map_err(get)?),
-        attempt_time: from_millis(row.try_get(8).map_err(get)?),
+fn encode(keys: &[LockoutKey]) -> Vec<String> {
+    keys.iter().map(LockoutKey::encode).collect()
+}
+
+/// `keys` sorted, without duplicates: the order their rows are locked in.
+fn lock_order(keys: &[String]) -> Vec<String> {
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted
+}
+
+/// The `(key, value)` rows of an upsert, in the order of `keys`.
+fn in_key_order<T: Copy>(
+    keys: &[String],
+    rows: &[PgRow],
+    value: impl Fn(&PgRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let found = rows
+        .iter()
+        .map(|row| Ok((get::<String>(row, 0)?, value(row)?)))
+        .collect::<Result<HashMap<_, _>, StoreError>>()?;
+    keys.iter()
+        .map(|key| {
+            found.get(key).copied().ok_or_else(|| {
+                StoreError::InvalidData(format!("the upsert returned no row for {key}"))
+            })
+        })
+        .collect()
+}
+
+/// The counter of a `lockout_key, failures, last_failure_ms` row.
+fn counter_from_row(row: &PgRow) -> Result<Counter, StoreError> {
+    Ok(Counter {
+        failures: count(get(row, 1)?),
+        last_failure: from_millis(get(row, 2)?),
     })
 }
 
+fn attempt_from_row(row: &PgRow) -> Result<AccessAttempt, StoreError> {
+    Ok(AccessAttempt {
+        username: get(row, 0)?,
+        ip_address: sql::parse_ip(get(row, 1)?)?,
+        user_agent: get(row, 2)?,
+        path_info: get(row, 3)?,
+        http_accept: get(row, 4)?,
+        get_data: get(row, 5)?,
+        post_data: get(row, 6)?,
+        failures: count(get(row, 7)?),
+        attempt_time: from_millis(get(row, 8)?),
+    })
+}
+
+/// Takes the failures of the deleted attempt `rows` off the counters they
+/// counted toward under `groups`; counters that reach zero are deleted.
+async fn take_off_counters(
+    conn: &mut PgConnection,
+    rows: &[PgRow],
+    groups: &[LockoutGroup],
+) -> Result<(), StoreError> {
+    // Summed per key, in lock order.
+    let mut taken = BTreeMap::<String, i64>::new();
+    for row in rows {
+        let attempt = attempt_from_row(row)?;
+        for key in attempt.lockout_keys(groups) {
+            let total = taken.entry(key.encode()).or_default();
+            *total = total.saturating_add(db_count(attempt.failures));
+        }
+    }
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let (keys, amounts): (Vec<String>, Vec<i64>) = taken.into_iter().unzip();
+    let lock = format!(
+        "SELECT 1 FROM axes_counters WHERE lockout_key = ANY($1) ORDER BY {KEY_ORDER} FOR UPDATE"
+    );
+    execute(sqlx::query(&lock).bind(&keys), &mut *conn).await?;
+    for statement in [
+        "DELETE FROM axes_counters AS c USING UNNEST($1::text[], $2::bigint[]) AS d(k, n) \
+         WHERE c.lockout_key = d.k AND c.failures <= d.n",
+        "UPDATE axes_counters AS c SET failures = c.failures - d.n \
+         FROM UNNEST($1::text[], $2::bigint[]) AS d(k, n) WHERE c.lockout_key = d.k",
+    ] {
+        execute(
+            sqlx::query(statement).bind(&keys).bind(&amounts),
+            &mut *conn,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 impl PostgresStore {
-    /// Runs `SELECT {columns} FROM {table} WHERE <filter>`, newest first.
+    /// The rows of `table` that `filter` covers, newest first.
     async fn select_filtered(
         &self,
         columns: &str,
         table: &str,
-        time_column: &str,
         filter: &AttemptFilter,
     ) -> Result<Vec<PgRow>, StoreError> {
         let (condition, binds) = sql::filter_condition(filter, numbered(1));
         let statement = format!(
-            "SELECT {columns} FROM {table} WHERE {condition} ORDER BY {time_column} DESC, id DESC"
+            "SELECT {columns} FROM {table} WHERE {condition} ORDER BY attempt_time_ms DESC, id DESC"
         );
-        let mut query = sqlx::query(&statement);
-        for value in &binds {
-            query = query.bind(value);
-        }
-        query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)
+        fetch(filtered(&statement, &binds), &self.pool).await
+    }
+
+    /// Deletes the rows of `table` logged before `before`, locking them in `order`.
+    async fn delete_before(
+        &self,
+        table: &str,
+        order: &str,
+        before: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let condition = locked(table, "id", "attempt_time_ms < $1", order);
+        let statement = format!("DELETE FROM {table} WHERE {condition}");
+        execute(sqlx::query(&statement).bind(to_millis(before)), &self.pool).await
     }
 }
 
@@ -164,25 +367,13 @@ impl Store for PostgresStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
-        let rows = sqlx::query(
-            "SELECT lockout_key, failures, last_failure_ms FROM axes_counters \
-             WHERE lockout_key = ANY($1)",
-        )
-        .bind(&encoded)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::backend)?;
+        let encoded = encode(keys);
+        let statement = "SELECT lockout_key, failures, last_failure_ms FROM axes_counters \
+                         WHERE lockout_key = ANY($1)";
+        let rows = fetch(sqlx::query(statement).bind(&encoded), &self.pool).await?;
         let mut found = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let key: String = row.try_get(0).map_err(StoreError::backend)?;
-            found.insert(
-                key,
-                Counter {
-                    failures: count(row.try_get(1).map_err(StoreError::backend)?),
-                    last_failure: from_millis(row.try_get(2).map_err(StoreError::backend)?),
-                },
-            );
+        for row in &rows {
+            found.insert(get::<String>(row, 0)?, counter_from_row(row)?);
         }
         Ok(encoded.iter().map(|key| found.get(key).copied()).collect())
     }
@@ -190,62 +381,45 @@ impl Store for PostgresStore {
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
         let at = to_millis(failure.at);
         let client = failure.client;
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-
-        let mut counters = HashMap::with_capacity(failure.keys.len());
-        let encoded: Vec<String> = failure.keys.iter().map(LockoutKey::encode).collect();
-        if !encoded.is_empty() {
-            // Sorted, so concurrent transactions lock rows in one order.
-            let mut sorted = encoded.clone();
-            sorted.sort();
-            sorted.dedup();
-            let statement = format!(
-                "INSERT INTO axes_counters (lockout_key, failures, last_failure_ms) \
-                 SELECT k, 1, $2 FROM UNNEST($1::text[]) AS k \
-                 ON CONFLICT (lockout_key) DO UPDATE SET \
-                 failures = CASE WHEN {} THEN axes_counters.failures + 1 ELSE 1 END, \
-                 last_failure_ms = GREATEST(axes_counters.last_failure_ms, excluded.last_failure_ms) \
-                 RETURNING lockout_key, failures, last_failure_ms",
-                sql::continues(
-                    "axes_counters",
-                    "last_failure_ms",
-                    failure.window,
-                    "excluded.last_failure_ms"
-                ),
-            );
-            let rows = sqlx::query(&statement)
-                .bind(&sorted)
-                .bind(at)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-            for row in rows {
-                let key: String = row.try_get(0).map_err(StoreError::backend)?;
-                let counter = Counter {
-                    failures: count(row.try_get(1).map_err(StoreError::backend)?),
-                    last_failure: from_millis(row.try_get(2).map_err(StoreError::backend)?),
-                };
-                counters.insert(key, counter);
-            }
-        }
-
-        let statement = format!(
+        let window = failure.window;
+        let attempt_continues = sql::continues(
+            "axes_attempts",
+            "attempt_time_ms",
+            window,
+            "excluded.attempt_time_ms",
+        );
+        let counter_continues = sql::continues(
+            "axes_counters",
+            "last_failure_ms",
+            window,
+            "excluded.last_failure_ms",
+        );
+        let attempt = format!(
             "INSERT INTO axes_attempts (attempt_key, username, ip_address, user_agent, path_info, \
              http_accept, get_data, post_data, failures, attempt_time_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) \
              ON CONFLICT (attempt_key) DO UPDATE SET \
-             failures = CASE WHEN {} THEN axes_attempts.failures + 1 ELSE 1 END, \
-             attempt_time_ms = GREATEST(axes_attempts.attempt_time_ms, excluded.attempt_time_ms), \
+             failures = CASE WHEN {attempt_continues} THEN axes_attempts.failures + 1 ELSE 1 END, \
+             attempt_time_ms = \
+             GREATEST(axes_attempts.attempt_time_ms, excluded.attempt_time_ms), \
              path_info = excluded.path_info, http_accept = excluded.http_accept, \
-             get_data = excluded.get_data, post_data = excluded.post_data",
-            sql::continues(
-                "axes_attempts",
-                "attempt_time_ms",
-                failure.window,
-                "excluded.attempt_time_ms"
-            ),
+             get_data = excluded.get_data, post_data = excluded.post_data"
         );
-        sqlx::query(&statement)
+        // Rows are inserted, and so locked, in the order of the array.
+        let counters = format!(
+            "INSERT INTO axes_counters (lockout_key, failures, last_failure_ms) \
+             SELECT k, 1, $2 FROM UNNEST($1::text[]) AS k \
+             ON CONFLICT (lockout_key) DO UPDATE SET \
+             failures = CASE WHEN {counter_continues} THEN axes_counters.failures + 1 ELSE 1 END, \
+             last_failure_ms = \
+             GREATEST(axes_counters.last_failure_ms, excluded.last_failure_ms) \
+             RETURNING lockout_key, failures, last_failure_ms"
+        );
+        let encoded = encode(failure.keys);
+
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        // The attempt record first: every transaction locks it before counters.
+        let query = sqlx::query(&attempt)
             .bind(client.attempt_key().encode())
             .bind(client.username())
             .bind(client.ip_address().to_string())
@@ -254,20 +428,12 @@ impl Store for PostgresStore {
             .bind(client.http_accept())
             .bind(failure.get_data)
             .bind(failure.post_data)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
+            .bind(at);
+        execute(query, &mut *tx).await?;
+        let query = sqlx::query(&counters).bind(lock_order(&encoded)).bind(at);
+        let rows = fetch(query, &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
-
-        encoded
-            .iter()
-            .map(|key| {
-                counters.get(key).copied().ok_or_else(|| {
-                    StoreError::InvalidData(format!("the upsert returned no counter for {key}"))
-                })
-            })
-            .collect()
+        in_key_order(&encoded, &rows, counter_from_row)
     }
 
     async fn reset(
@@ -275,54 +441,28 @@ impl Store for PostgresStore {
         filter: &AttemptFilter,
         groups: &[LockoutGroup],
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-        if *filter == AttemptFilter::All {
-            let removed = sqlx::query("DELETE FROM axes_attempts")
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?
-                .rows_affected();
-            sqlx::query("DELETE FROM axes_counters")
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-            tx.commit().await.map_err(StoreError::backend)?;
-            return Ok(removed);
-        }
+        let all = *filter == AttemptFilter::All;
         let (condition, binds) = sql::filter_condition(filter, numbered(1));
-        let statement =
-            format!("DELETE FROM axes_attempts WHERE {condition} RETURNING {ATTEMPT_COLUMNS}");
-        let mut query = sqlx::query(&statement);
-        for value in &binds {
-            query = query.bind(value);
+        let statement = format!(
+            "DELETE FROM axes_attempts WHERE {} RETURNING {}",
+            locked("axes_attempts", "id", &condition, "id"),
+            if all { "id" } else { ATTEMPT_COLUMNS },
+        );
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let rows = fetch(filtered(&statement, &binds), &mut *tx).await?;
+        if all {
+            let every = locked("axes_counters", "lockout_key", "TRUE", KEY_ORDER);
+            let statement = format!("DELETE FROM axes_counters WHERE {every}");
+            execute(sqlx::query(&statement), &mut *tx).await?;
+        } else {
+            take_off_counters(&mut tx, &rows, groups).await?;
         }
-        let rows = query
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        for row in &rows {
-            let attempt = attempt_from_row(row)?;
-            for key in attempt.lockout_keys(groups) {
-                sqlx::query(
-                    "UPDATE axes_counters SET failures = GREATEST(failures - $1, 0) WHERE lockout_key = $2",
-                )
-                .bind(db_count(attempt.failures))
-                .bind(key.encode())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::backend)?;
-            }
-        }
-        sqlx::query("DELETE FROM axes_counters WHERE failures <= 0")
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(rows.len() as u64)
     }
 
     async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", "attempt_time_ms", filter)
+        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", filter)
             .await?
             .iter()
             .map(attempt_from_row)
@@ -331,24 +471,28 @@ impl Store for PostgresStore {
 
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
+        let attempts = format!(
+            "DELETE FROM axes_attempts WHERE {}",
+            locked("axes_attempts", "id", "attempt_time_ms < $1", "id")
+        );
+        let counters = format!(
+            "DELETE FROM axes_counters WHERE {}",
+            locked(
+                "axes_counters",
+                "lockout_key",
+                "last_failure_ms < $1",
+                KEY_ORDER
+            )
+        );
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-        sqlx::query("DELETE FROM axes_counters WHERE last_failure_ms < $1")
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?;
-        let removed = sqlx::query("DELETE FROM axes_attempts WHERE attempt_time_ms < $1")
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::backend)?
-            .rows_affected();
+        let removed = execute(sqlx::query(&attempts).bind(before), &mut *tx).await?;
+        execute(sqlx::query(&counters).bind(before), &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(removed)
     }
 
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO axes_access_logs (username, ip_address, user_agent, path_info, \
              http_accept, session_hash, attempt_time_ms, logout_time_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -360,11 +504,8 @@ impl Store for PostgresStore {
         .bind(&entry.http_accept)
         .bind(&entry.session_hash)
         .bind(to_millis(entry.attempt_time))
-        .bind(entry.logout_time.map(to_millis))
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::backend)?;
-        Ok(())
+        .bind(entry.logout_time.map(to_millis));
+        execute(query, &self.pool).await.map(drop)
     }
 
     async fn record_logout(
@@ -373,58 +514,42 @@ impl Store for PostgresStore {
         session_hash: &str,
         at: SystemTime,
     ) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE axes_access_logs SET logout_time_ms = $1 \
-             WHERE username = $2 AND session_hash = $3 AND logout_time_ms IS NULL",
-        )
-        .bind(to_millis(at))
-        .bind(username)
-        .bind(session_hash)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::backend)?
-        .rows_affected())
+        let open = "username = $2 AND session_hash = $3 AND logout_time_ms IS NULL";
+        let statement = format!(
+            "UPDATE axes_access_logs SET logout_time_ms = $1 WHERE {}",
+            locked("axes_access_logs", "id", open, "id")
+        );
+        let query = sqlx::query(&statement)
+            .bind(to_millis(at))
+            .bind(username)
+            .bind(session_hash);
+        execute(query, &self.pool).await
     }
 
     async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        let columns = "username, ip_address, user_agent, path_info, http_accept, session_hash, \
+                       attempt_time_ms, logout_time_ms";
         let rows = self
-            .select_filtered(
-                "username, ip_address, user_agent, path_info, http_accept, session_hash, \
-                 attempt_time_ms, logout_time_ms",
-                "axes_access_logs",
-                "attempt_time_ms",
-                filter,
-            )
+            .select_filtered(columns, "axes_access_logs", filter)
             .await?;
         rows.iter()
             .map(|row| {
-                let get = |e: sqlx::Error| StoreError::backend(e);
                 Ok(AccessLog {
-                    username: row.try_get(0).map_err(get)?,
-                    ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
-                    user_agent: row.try_get(2).map_err(get)?,
-                    path_info: row.try_get(3).map_err(get)?,
-                    http_accept: row.try_get(4).map_err(get)?,
-                    session_hash: row.try_get(5).map_err(get)?,
-                    attempt_time: from_millis(row.try_get(6).map_err(get)?),
-                    logout_time: row
-                        .try_get::<Option<i64>, _>(7)
-                        .map_err(get)?
-                        .map(from_millis),
+                    username: get(row, 0)?,
+                    ip_address: sql::parse_ip(get(row, 1)?)?,
+                    user_agent: get(row, 2)?,
+                    path_info: get(row, 3)?,
+                    http_accept: get(row, 4)?,
+                    session_hash: get(row, 5)?,
+                    attempt_time: from_millis(get(row, 6)?),
+                    logout_time: get::<Option<i64>>(row, 7)?.map(from_millis),
                 })
             })
             .collect()
     }
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM axes_access_logs WHERE attempt_time_ms < $1")
-                .bind(to_millis(before))
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::backend)?
-                .rows_affected(),
-        )
+        self.delete_before("axes_access_logs", "id", before).await
     }
 
     async fn record_failure_log(
@@ -432,8 +557,16 @@ impl Store for PostgresStore {
         entry: &AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-        sqlx::query(
+        // `username IS NOT DISTINCT FROM $1`, in a form the index serves.
+        let same_user = match entry.username {
+            Some(_) => "username = $1",
+            None => "username IS NULL",
+        };
+        let cap = format!(
+            "DELETE FROM axes_failure_logs WHERE {}",
+            locked("axes_failure_logs", "id", same_user, "id DESC OFFSET $2")
+        );
+        let insert = sqlx::query(
             "INSERT INTO axes_failure_logs (username, ip_address, user_agent, path_info, \
              http_accept, attempt_time_ms, locked_out) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -443,19 +576,13 @@ impl Store for PostgresStore {
         .bind(&entry.path_info)
         .bind(&entry.http_accept)
         .bind(to_millis(entry.attempt_time))
-        .bind(entry.locked_out)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::backend)?;
-        sqlx::query(
-            "DELETE FROM axes_failure_logs WHERE id IN (SELECT id FROM axes_failure_logs \
-             WHERE username IS NOT DISTINCT FROM $1 ORDER BY id DESC OFFSET $2)",
-        )
-        .bind(&entry.username)
-        .bind(db_count(per_user_limit))
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::backend)?;
+        .bind(entry.locked_out);
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        execute(insert, &mut *tx).await?;
+        let query = sqlx::query(&cap)
+            .bind(&entry.username)
+            .bind(db_count(per_user_limit));
+        execute(query, &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)
     }
 
@@ -463,40 +590,30 @@ impl Store for PostgresStore {
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        let columns = "username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
+                       locked_out";
         let rows = self
-            .select_filtered(
-                "username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
-                 locked_out",
-                "axes_failure_logs",
-                "attempt_time_ms",
-                filter,
-            )
+            .select_filtered(columns, "axes_failure_logs", filter)
             .await?;
         rows.iter()
             .map(|row| {
-                let get = |e: sqlx::Error| StoreError::backend(e);
                 Ok(AccessFailureLog {
-                    username: row.try_get(0).map_err(get)?,
-                    ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
-                    user_agent: row.try_get(2).map_err(get)?,
-                    path_info: row.try_get(3).map_err(get)?,
-                    http_accept: row.try_get(4).map_err(get)?,
-                    attempt_time: from_millis(row.try_get(5).map_err(get)?),
-                    locked_out: row.try_get(6).map_err(get)?,
+                    username: get(row, 0)?,
+                    ip_address: sql::parse_ip(get(row, 1)?)?,
+                    user_agent: get(row, 2)?,
+                    path_info: get(row, 3)?,
+                    http_accept: get(row, 4)?,
+                    attempt_time: from_millis(get(row, 5)?),
+                    locked_out: get(row, 6)?,
                 })
             })
             .collect()
     }
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM axes_failure_logs WHERE attempt_time_ms < $1")
-                .bind(to_millis(before))
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::backend)?
-                .rows_affected(),
-        )
+        // Newest first, as the per-username cap locks them.
+        self.delete_before("axes_failure_logs", "id DESC", before)
+            .await
     }
 
     async fn acquire_in_flight(
@@ -510,11 +627,8 @@ impl Store for PostgresStore {
         }
         let at = to_millis(at);
         let expires = at.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
-        let mut sorted = encoded.clone();
-        sorted.sort();
-        sorted.dedup();
-        let rows = sqlx::query(
+        let encoded = encode(keys);
+        let query = sqlx::query(
             "INSERT INTO axes_in_flight (lockout_key, holders, expires_ms) \
              SELECT k, 1, $2 FROM UNNEST($1::text[]) AS k \
              ON CONFLICT (lockout_key) DO UPDATE SET \
@@ -523,41 +637,28 @@ impl Store for PostgresStore {
              expires_ms = excluded.expires_ms \
              RETURNING lockout_key, holders",
         )
-        .bind(&sorted)
+        .bind(lock_order(&encoded))
         .bind(expires)
-        .bind(at)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::backend)?;
-        let mut holders = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let key: String = row.try_get(0).map_err(StoreError::backend)?;
-            holders.insert(key, count(row.try_get(1).map_err(StoreError::backend)?));
-        }
-        encoded
-            .iter()
-            .map(|key| {
-                holders.get(key).copied().ok_or_else(|| {
-                    StoreError::InvalidData(format!("no in-flight entry returned for {key}"))
-                })
-            })
-            .collect()
+        .bind(at);
+        let rows = fetch(query, &self.pool).await?;
+        in_key_order(&encoded, &rows, |row| Ok(count(get(row, 1)?)))
     }
 
     async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
-        encoded.sort();
-        sqlx::query(
-            "UPDATE axes_in_flight SET holders = GREATEST(holders - 1, 0) \
-             WHERE lockout_key = ANY($1)",
-        )
-        .bind(&encoded)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::backend)?;
-        Ok(())
+        let statement = format!(
+            "UPDATE axes_in_flight SET holders = GREATEST(holders - 1, 0) WHERE {}",
+            locked(
+                "axes_in_flight",
+                "lockout_key",
+                "lockout_key = ANY($1)",
+                KEY_ORDER
+            )
+        );
+        execute(sqlx::query(&statement).bind(encode(keys)), &self.pool)
+            .await
+            .map(drop)
     }
 }

@@ -155,7 +155,7 @@ return 0
 /// | `attempts`, `counters` | sorted set of records by time, set of counter keys | kept with them |
 /// | `ip:<ip>`, `user:<username>` | sets of record keys, for resets and listings | kept with them |
 /// | `log:<id>`, `logs`, `open:<user>:<session hash>` | access log entries, by time, open ones | until `reset_logs` |
-/// | `flog:<id>`, `flogs`, `flogs:<user>` | failure log entries, by time, per user | capped per user; until `reset_failure_logs` |
+/// | `flog:<id>`, `flogs:all`, `flogs-of:<user>` | failure log entries, by time, per user | capped per user; until `reset_failure_logs` |
 ///
 /// Every failure is one Lua script, atomic across processes. The connection
 /// reconnects on its own after a break; a command that takes longer than
@@ -620,8 +620,9 @@ impl Store for RedisStore {
         let mut con = self.connection.clone();
         let id: u64 = con.incr(self.key("flog", "id"), 1).await.map_err(backend)?;
         let key = self.key("flog", &id.to_string());
+        // Its own kind: a user named "all" must not share `flogs:all`.
         let per_user = self.key(
-            "flogs",
+            "flogs-of",
             &entry.username.as_deref().map(part).unwrap_or_default(),
         );
         let mut fields = vec![
