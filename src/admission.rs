@@ -70,7 +70,9 @@ impl Drop for Admission {
 impl Axes {
     /// Decides whether `client` may attempt a login now, counting attempts
     /// in flight toward the limit (with `bound_in_flight`). An admitted
-    /// attempt holds its slots until [`Admission::release`].
+    /// attempt holds its slots until [`Admission::release`]. A refused
+    /// attempt is recorded as a failure when
+    /// `reset_cool_off_on_failure_during_lockout = true`.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
@@ -104,6 +106,18 @@ impl Axes {
                 }
                 return Err(error);
             }
+        };
+        let decision = match decision {
+            Decision::LockedOut(lockout) => {
+                if let Some((held, _)) = held {
+                    held.release().await;
+                }
+                return Ok(Admission {
+                    decision: Decision::LockedOut(self.refused(client, lockout).await?),
+                    held: None,
+                });
+            }
+            decision => decision,
         };
         let Some((held, in_flight)) = held else {
             return Ok(Admission {
@@ -148,6 +162,20 @@ impl Axes {
             }),
             held: None,
         })
+    }
+
+    /// The lockout of an attempt refused before dispatch. With
+    /// `reset_cool_off_on_failure_during_lockout = true` the refused attempt
+    /// is recorded as a failure (django-axes' backend flow), so the cool-off
+    /// restarts and tiers escalate: the lockout returned is the new one.
+    async fn refused(&self, client: &ClientInfo, lockout: Lockout) -> Result<Lockout, AxesError> {
+        if lockout.reason != LockoutReason::TooManyFailures
+            || self.config().reset_cool_off_on_failure_during_lockout != Some(true)
+        {
+            return Ok(lockout);
+        }
+        let outcome = self.login_failed(client).await?;
+        Ok(outcome.lockout.unwrap_or(lockout))
     }
 
     /// Takes one slot per lockout key of a counted client; `None` when

@@ -370,7 +370,7 @@ impl Axes {
             });
         }
 
-        if !config.reset_cool_off_on_failure_during_lockout {
+        if config.reset_cool_off_on_failure_during_lockout == Some(false) {
             let counters = self.inner.store.counters(&keys).await?;
             let standing = policy::standing(&rules, counters.iter().flatten(), now);
             if let Some(lockout) = policy::lockout_for(&rules, client, standing) {

@@ -386,9 +386,18 @@ pub struct AxesConfig {
     pub lockout_parameters: Vec<LockoutGroup>,
     /// Whether a successful login clears the user's failures (`AXES_RESET_ON_SUCCESS`).
     pub reset_on_success: bool,
-    /// Whether a failure reported while already locked out is recorded and
-    /// restarts the cool-off (`AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`).
-    pub reset_cool_off_on_failure_during_lockout: bool,
+    /// What happens to attempts made while already locked out
+    /// (`AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`):
+    ///
+    /// - unset (the default): as django-axes does for a custom login view
+    ///   (`axes_dispatch`): attempts refused before dispatch are not
+    ///   recorded; a failure the handler reports while the client is locked
+    ///   is recorded and restarts the cool-off.
+    /// - `true`: as django-axes' authentication-backend flow: every attempt
+    ///   refused during a lockout is recorded as a failure too, so the
+    ///   cool-off restarts and tiers escalate while the client keeps trying.
+    /// - `false`: nothing made during a lockout is recorded.
+    pub reset_cool_off_on_failure_during_lockout: Option<bool>,
     /// Status code of the lockout response (`AXES_HTTP_RESPONSE_CODE`).
     pub http_response_code: u16,
     /// Send `Retry-After` with the seconds remaining (`AXES_ENABLE_RETRY_AFTER_HEADER`).
@@ -492,7 +501,7 @@ impl Default for AxesConfig {
             lockout_tiers: Vec::new(),
             lockout_parameters: vec![LockoutGroup::single(LockoutParameter::IpAddress)],
             reset_on_success: false,
-            reset_cool_off_on_failure_during_lockout: true,
+            reset_cool_off_on_failure_during_lockout: None,
             http_response_code: 429,
             enable_retry_after_header: false,
             cooloff_message: crate::response::COOLOFF_MESSAGE.to_owned(),
@@ -822,7 +831,7 @@ impl AxesConfigBuilder {
         /// See [`AxesConfig::reset_on_success`].
         reset_on_success: bool,
         /// See [`AxesConfig::reset_cool_off_on_failure_during_lockout`].
-        reset_cool_off_on_failure_during_lockout: bool,
+        reset_cool_off_on_failure_during_lockout: Option<bool>,
         /// See [`AxesConfig::http_response_code`].
         http_response_code: u16,
         /// See [`AxesConfig::enable_retry_after_header`].
@@ -997,7 +1006,7 @@ mod tests {
             c.lockout_parameters,
             vec![LockoutGroup::single(LockoutParameter::IpAddress)]
         );
-        assert!(c.reset_cool_off_on_failure_during_lockout);
+        assert_eq!(c.reset_cool_off_on_failure_during_lockout, None);
     }
 
     #[test]

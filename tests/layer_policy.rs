@@ -299,6 +299,78 @@ async fn failures_during_lockout_are_not_recorded_when_disabled() {
 }
 
 #[tokio::test]
+async fn refusals_are_not_recorded_by_default() {
+    let app = App::new("failure_limit = 2\ncooloff_time = \"1s\"");
+    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    app.clock.advance(Duration::from_millis(700));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    app.clock.advance(Duration::from_millis(400));
+    assert_eq!(
+        app.login(IP, "alice", "wonderland").await,
+        200,
+        "the refusal at 0.7 s did not extend the cool-off"
+    );
+}
+
+#[tokio::test]
+async fn refusals_restart_the_cooloff_when_reset_cool_off_is_true() {
+    let app = App::new(
+        "failure_limit = 2\ncooloff_time = \"1s\"\nreset_cool_off_on_failure_during_lockout = true\nenable_retry_after_header = true",
+    );
+    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    app.clock.advance(Duration::from_millis(700));
+    let refused = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "wonderland"}),
+        ))
+        .await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1", "a fresh cool-off");
+    app.clock.advance(Duration::from_millis(400));
+    assert_eq!(
+        app.login(IP, "alice", "wonderland").await,
+        429,
+        "the refusal at 0.7 s was recorded and restarted the cool-off"
+    );
+    assert_eq!(app.calls(), 2, "refused attempts never reach the handler");
+    let attempts = app.axes.attempts(AttemptFilter::All).await.unwrap();
+    assert_eq!(attempts[0].failures, 4);
+    app.clock.advance(Duration::from_millis(1001));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
+}
+
+#[tokio::test]
+async fn refusals_escalate_tiers_when_reset_cool_off_is_true() {
+    let app = App::new(
+        "lockout_tiers = [{ failures = 2, cooloff = \"1s\" }, { failures = 4, cooloff = \"1m\" }]\nreset_cool_off_on_failure_during_lockout = true",
+    );
+    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    // Two more tries while locked reach the second tier.
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    app.clock.advance(Duration::from_secs(30));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
+}
+
+#[tokio::test]
+async fn refusals_are_not_recorded_when_reset_cool_off_is_false() {
+    let app = App::new(
+        "failure_limit = 2\ncooloff_time = \"1s\"\nreset_cool_off_on_failure_during_lockout = false",
+    );
+    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    app.clock.advance(Duration::from_millis(700));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    let attempts = app.axes.attempts(AttemptFilter::All).await.unwrap();
+    assert_eq!(attempts[0].failures, 2);
+    app.clock.advance(Duration::from_millis(400));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
+}
+
+#[tokio::test]
 async fn http_response_code_sets_the_lockout_status() {
     let app = App::new("http_response_code = 403");
     assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 403]);
