@@ -32,6 +32,10 @@ use crate::store::{
 /// How often expired counters and attempt records are purged, at most.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How many failure times a sliding counter keeps at least when the failure
+/// limit is a per-request callable.
+const SLIDING_KEEP_WITH_LIMIT_CALLABLE: usize = 64;
+
 /// An error from the engine.
 ///
 /// ```
@@ -197,6 +201,12 @@ impl Axes {
         if let Some(failure_limit) = &hooks.failure_limit {
             if rules.tiers.is_empty() {
                 rules.failure_limit = failure_limit(client).max(1);
+                // Clients with other limits may share a key: keep enough
+                // failure times for theirs too.
+                rules.keep = rules
+                    .keep
+                    .max(rules.failure_limit as usize)
+                    .max(SLIDING_KEEP_WITH_LIMIT_CALLABLE);
             }
         }
         if let Some(cooloff) = &hooks.cooloff {
@@ -269,10 +279,7 @@ impl Axes {
         let detector_counters = counters.split_off(keys.len());
         let live = counters
             .iter()
-            .map(|counter| match counter {
-                Some(c) if c.is_live(now, rules.cooloff_for(c.failures)) => c.failures,
-                _ => 0,
-            })
+            .map(|counter| counter.as_ref().map_or(0, |c| rules.live_failures(c, now)))
             .collect();
         let standing = policy::standing(&rules, counters.iter().flatten(), now);
         let mut lockout = policy::lockout_for(&rules, client, standing);
@@ -317,11 +324,10 @@ impl Axes {
             return Ok(false);
         };
         let now = self.now();
-        let limit = u64::from(rules.failure_limit);
         let only_username_keys = keys.iter().zip(counters).all(|(key, counter)| {
-            let locking = counter.is_some_and(|c| {
-                c.failures >= limit && c.is_live(now, rules.cooloff_for(c.failures))
-            });
+            let locking = counter
+                .as_ref()
+                .is_some_and(|c| rules.counter_lock(c, now).is_some());
             !locking || (key.ip_address().is_none() && key.user_agent().is_none())
         });
         if !only_username_keys {
@@ -413,7 +419,7 @@ impl Axes {
             Some(policy::blacklisted(&rules, client))
         } else {
             let mut lockout = policy::lockout_for(&rules, client, standing);
-            let read: Vec<_> = counters.iter().copied().map(Some).collect();
+            let read: Vec<_> = counters.iter().cloned().map(Some).collect();
             if lockout.is_some()
                 && self
                     .is_trusted_despite(client, &rules, &keys, &read)

@@ -378,6 +378,12 @@ pub struct AxesConfig {
     /// (`AXES_COOLOFF_TIME`).
     #[serde(with = "humantime_serde")]
     pub cooloff_time: Option<Duration>,
+    /// Count failures in a sliding window (`AXES_USE_ATTEMPT_EXPIRATION`):
+    /// each failure stops counting `cooloff_time` (its tier's cool-off)
+    /// after it happened, so a client is locked while `failure_limit`
+    /// failures lie within any cool-off period. Off: failures count until
+    /// the client has been quiet for the cool-off (django-axes' default).
+    pub use_attempt_expiration: bool,
     /// Progressive lockouts (`AXES_LOCKOUT_TIERS`): when set, the lowest
     /// tier's `failures` is the failure limit and the tier of a count sets
     /// its cool-off, overriding `failure_limit` and `cooloff_time`.
@@ -498,6 +504,7 @@ impl Default for AxesConfig {
             failure_limit: 3,
             lock_out_at_failure: true,
             cooloff_time: None,
+            use_attempt_expiration: false,
             lockout_tiers: Vec::new(),
             lockout_parameters: vec![LockoutGroup::single(LockoutParameter::IpAddress)],
             reset_on_success: false,
@@ -614,6 +621,12 @@ impl AxesConfig {
                     format!("two tiers start at {} failures", tier.failures),
                 ));
             }
+        }
+        if self.use_attempt_expiration && !self.has_cooloff() {
+            return Err(ConfigError::new(
+                "use_attempt_expiration",
+                "needs cooloff_time or lockout_tiers: each failure expires one cool-off after it happened",
+            ));
         }
         if self.lockout_parameters.is_empty() {
             return Err(ConfigError::new(
@@ -830,6 +843,8 @@ impl AxesConfigBuilder {
         lock_out_at_failure: bool,
         /// See [`AxesConfig::reset_on_success`].
         reset_on_success: bool,
+        /// See [`AxesConfig::use_attempt_expiration`].
+        use_attempt_expiration: bool,
         /// See [`AxesConfig::reset_cool_off_on_failure_during_lockout`].
         reset_cool_off_on_failure_during_lockout: Option<bool>,
         /// See [`AxesConfig::http_response_code`].

@@ -86,7 +86,7 @@ pub(crate) async fn tripped(
         let previous = store.counters(keys).await?;
         for (key, counter) in keys.iter().zip(previous) {
             let Some(counter) = counter else { continue };
-            let live = counter.is_live(now, rules.cooloff_for(counter.failures));
+            let live = rules.live_failures(&counter, now) > 0;
             let gap = now.duration_since(counter.last_failure).unwrap_or_default();
             if live && gap < interval {
                 tripped.push(key.scoped(QUICK_SCOPE));

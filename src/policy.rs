@@ -83,6 +83,11 @@ pub(crate) struct Rules<'a> {
     /// The lockout tiers, sorted by threshold.
     pub tiers: &'a [LockoutTier],
     pub groups: Cow<'a, [LockoutGroup]>,
+    /// `use_attempt_expiration` with a cool-off: each failure stops counting
+    /// one cool-off after it happened.
+    pub sliding: bool,
+    /// How many failure times a sliding counter keeps.
+    pub keep: usize,
 }
 
 impl Rules<'_> {
@@ -94,7 +99,98 @@ impl Rules<'_> {
             cooloff: config.cooloff_time,
             tiers: &config.lockout_tiers,
             groups: Cow::Borrowed(&config.lockout_parameters),
+            sliding: config.use_attempt_expiration && config.has_cooloff(),
+            keep: config
+                .lockout_tiers
+                .iter()
+                .map(|t| t.failures)
+                .max()
+                .unwrap_or(config.failure_limit) as usize,
         }
+    }
+
+    /// The thresholds in force and the cool-off of each: the tiers, or the
+    /// failure limit with `cooloff`.
+    fn thresholds(&self) -> Vec<(u64, Option<Duration>)> {
+        if self.tiers.is_empty() {
+            vec![(u64::from(self.failure_limit), self.cooloff)]
+        } else {
+            self.tiers
+                .iter()
+                .map(|t| (u64::from(t.failures), Some(t.cooloff)))
+                .collect()
+        }
+    }
+
+    /// The longest cool-off of any count; `None` when failures count forever.
+    fn longest_cooloff(&self) -> Option<Duration> {
+        match self.tiers.iter().map(|t| t.cooloff).max() {
+            Some(longest) => Some(longest),
+            None => self.cooloff,
+        }
+    }
+
+    /// Whether counters slide: `use_attempt_expiration` and a cool-off to
+    /// slide by.
+    fn slides(&self, counter: &Counter) -> bool {
+        self.sliding && self.longest_cooloff().is_some() && !counter.recent.is_empty()
+    }
+
+    /// How many of `counter`'s failures still count at `now`.
+    pub fn live_failures(&self, counter: &Counter, now: SystemTime) -> u64 {
+        if self.slides(counter) {
+            let longest = self.longest_cooloff();
+            return counter
+                .counted_times()
+                .iter()
+                .filter(|t| longest.is_none_or(|w| now <= **t + w))
+                .count() as u64;
+        }
+        if counter.is_live(now, self.cooloff_for(counter.failures)) {
+            counter.failures
+        } else {
+            0
+        }
+    }
+
+    /// Whether `counter` locks at `now`: `Some((until, cooloff))`, where
+    /// `until` is `None` for a lockout that lasts until reset.
+    ///
+    /// Counted by inactivity (the default), a counter at the limit locks
+    /// until its last failure is the cool-off of its count old. Sliding,
+    /// a threshold of `f` failures with cool-off `c` locks while `f`
+    /// failures lie within the last `c`: until the `f`-th newest is `c` old.
+    pub fn counter_lock(
+        &self,
+        counter: &Counter,
+        now: SystemTime,
+    ) -> Option<(Option<SystemTime>, Option<Duration>)> {
+        if !self.slides(counter) {
+            let cooloff = self.cooloff_for(counter.failures);
+            let locks =
+                counter.is_live(now, cooloff) && counter.failures >= u64::from(self.failure_limit);
+            return locks.then(|| (cooloff.map(|c| counter.last_failure + c), cooloff));
+        }
+        let times = counter.counted_times();
+        let mut lock: Option<(Option<SystemTime>, Option<Duration>)> = None;
+        for (threshold, cooloff) in self.thresholds() {
+            let Some(cooloff) = cooloff else {
+                continue;
+            };
+            let within: Vec<SystemTime> = times
+                .iter()
+                .copied()
+                .filter(|t| now <= *t + cooloff)
+                .collect();
+            let Some(index) = within.len().checked_sub(threshold as usize) else {
+                continue;
+            };
+            let until = within[index] + cooloff;
+            if lock.is_none_or(|(u, _)| u.is_some_and(|u| u < until)) {
+                lock = Some((Some(until), Some(cooloff)));
+            }
+        }
+        lock
     }
 
     /// How long a count of `failures` keeps counting after its last
@@ -115,6 +211,11 @@ impl Rules<'_> {
 
     /// How long counters keep counting, by count, for the store.
     pub fn window(&self) -> Window {
+        if self.sliding {
+            if let Some(longest) = self.longest_cooloff() {
+                return Window::fixed(longest).sliding(self.keep);
+            }
+        }
         if !self.tiers.is_empty() {
             Window::tiered(
                 self.tiers
@@ -174,48 +275,51 @@ pub(crate) fn lockout_keys(groups: &[LockoutGroup], client: &ClientInfo) -> Vec<
 pub(crate) struct Standing {
     /// The largest live count (OR across groups).
     pub failures: u64,
-    /// Whether that count locks the client out.
+    /// Whether the client is locked out.
     pub locked: bool,
     /// When the lockout ends, if it is one that ends.
     pub locked_until: Option<SystemTime>,
+    /// The cool-off of the lockout that ends last.
+    pub cooloff: Option<Duration>,
 }
 
-/// Windows each counter by the cool-off of its count (its lockout tier, or
-/// `cooloff_time`) and takes the largest; the client is locked when it
-/// reaches the limit. The lockout lasts until the last failure of every
-/// group at the limit is that cool-off old.
+/// Windows each counter (see [`Rules::counter_lock`]) and takes the largest
+/// count; the client is locked when any counter locks, until the last of
+/// them ends (never, if one lasts until reset).
 pub(crate) fn standing<'a>(
     rules: &Rules<'_>,
     counters: impl IntoIterator<Item = &'a Counter>,
     now: SystemTime,
 ) -> Standing {
-    let limit = u64::from(rules.failure_limit);
     let mut failures = 0;
+    let mut locked = false;
     let mut locked_until: Option<SystemTime> = None;
+    let mut cooloff = None;
     let mut permanent = false;
     for counter in counters {
-        let cooloff = rules.cooloff_for(counter.failures);
-        if !counter.is_live(now, cooloff) {
+        failures = failures.max(rules.live_failures(counter, now));
+        let Some((until, lock_cooloff)) = rules.counter_lock(counter, now) else {
             continue;
-        }
-        failures = failures.max(counter.failures);
-        if counter.failures >= limit {
-            match cooloff {
-                Some(cooloff) => {
-                    let until = counter.last_failure + cooloff;
-                    locked_until = Some(locked_until.map_or(until, |u| u.max(until)));
-                }
-                None => permanent = true,
+        };
+        locked = true;
+        match until {
+            Some(until) if locked_until.is_none_or(|u| u < until) => {
+                locked_until = Some(until);
+                cooloff = lock_cooloff;
             }
+            Some(_) => {}
+            None => permanent = true,
         }
     }
     if permanent {
         locked_until = None;
+        cooloff = None;
     }
     Standing {
         failures,
-        locked: rules.lock_out_at_failure && failures >= limit,
+        locked: rules.lock_out_at_failure && locked,
         locked_until,
+        cooloff,
     }
 }
 
@@ -230,7 +334,7 @@ pub(crate) fn lockout_for(
         failures: standing.failures,
         failure_limit: rules.failure_limit,
         locked_until: standing.locked_until,
-        cooloff: rules.cooloff_for(standing.failures),
+        cooloff: standing.cooloff,
         username: client.username().map(str::to_owned),
     })
 }
@@ -259,10 +363,7 @@ mod tests {
     }
 
     fn counter(failures: u64, last: f64) -> Counter {
-        Counter {
-            failures,
-            last_failure: at(last),
-        }
+        Counter::new(failures, at(last))
     }
 
     fn config(toml: &str) -> AxesConfig {

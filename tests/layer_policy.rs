@@ -299,6 +299,87 @@ async fn failures_during_lockout_are_not_recorded_when_disabled() {
 }
 
 #[tokio::test]
+async fn use_attempt_expiration_expires_failures_one_by_one() {
+    let app = App::new(
+        "failure_limit = 3\ncooloff_time = \"10s\"\nuse_attempt_expiration = true\nenable_retry_after_header = true",
+    );
+    assert_eq!(fail_n(&app, IP, "alice", 1).await, [403]);
+    app.clock.advance(Duration::from_secs(4));
+    assert_eq!(fail_n(&app, IP, "alice", 1).await, [403]);
+    app.clock.advance(Duration::from_secs(4));
+    let third = app
+        .send(json_request(
+            IP,
+            "/login",
+            json!({"username": "alice", "password": "wrong-password"}),
+        ))
+        .await;
+    assert_eq!(third.status(), 429, "three failures within 10 s");
+    assert_eq!(
+        third.headers()["retry-after"],
+        "2",
+        "until the first failure is 10 s old, not 10 s after the last"
+    );
+    app.clock.advance(Duration::from_millis(2001));
+    // The failure at 0 s has expired; those at 4 s and 8 s still count.
+    assert_eq!(fail_n(&app, IP, "alice", 1).await, [429]);
+    // Failures at 4 s, 8 s and 10 s: locked until the one at 4 s is 10 s old.
+    app.clock.advance(Duration::from_millis(3900));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    app.clock.advance(Duration::from_millis(200));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
+}
+
+#[tokio::test]
+async fn use_attempt_expiration_allows_a_steady_trickle_below_the_rate() {
+    let sliding =
+        App::new("failure_limit = 3\ncooloff_time = \"10s\"\nuse_attempt_expiration = true");
+    let inactivity = App::new("failure_limit = 3\ncooloff_time = \"10s\"");
+    let mut sliding_statuses = Vec::new();
+    let mut inactivity_statuses = Vec::new();
+    for _ in 0..6 {
+        sliding_statuses.extend(fail_n(&sliding, IP, "alice", 1).await);
+        inactivity_statuses.extend(fail_n(&inactivity, IP, "alice", 1).await);
+        sliding.clock.advance(Duration::from_secs(6));
+        inactivity.clock.advance(Duration::from_secs(6));
+    }
+    assert_eq!(
+        sliding_statuses, [403; 6],
+        "never three failures within 10 s"
+    );
+    assert_eq!(inactivity_statuses[..3], [403, 403, 429]);
+}
+
+#[tokio::test]
+async fn use_attempt_expiration_slides_each_tier_by_its_own_cooloff() {
+    let app = App::new(
+        "use_attempt_expiration = true\nlockout_tiers = [{ failures = 2, cooloff = \"10s\" }, { failures = 4, cooloff = \"100s\" }]",
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.extend(fail_n(&app, IP, "alice", 1).await);
+        app.clock.advance(Duration::from_secs(20));
+    }
+    assert_eq!(
+        statuses,
+        [403, 403, 403, 429],
+        "never two within 10 s, but four within 100 s"
+    );
+    // The fourth failure was at 60 s; four lie within 100 s until the
+    // first (0 s) is 100 s old.
+    app.clock.advance(Duration::from_secs(19)); // 99 s
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+    app.clock.advance(Duration::from_millis(1001));
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
+}
+
+#[tokio::test]
+async fn use_attempt_expiration_needs_a_cooloff() {
+    let err = axes::AxesConfig::from_toml_str("use_attempt_expiration = true").unwrap_err();
+    assert_eq!(err.key, "use_attempt_expiration");
+}
+
+#[tokio::test]
 async fn refusals_are_not_recorded_by_default() {
     let app = App::new("failure_limit = 2\ncooloff_time = \"1s\"");
     assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);

@@ -45,7 +45,7 @@ mod memory_bounds {
             assert!(store.counter_count() <= 100);
         }
         let counters = store.counters(&keys(&victim, &[by_ip()])).await.unwrap();
-        assert_eq!(counters[0].unwrap().failures, 200);
+        assert_eq!(counters[0].as_ref().unwrap().failures, 200);
         assert!(store.attempts(&AttemptFilter::All).await.unwrap().len() <= 100);
     }
 
@@ -108,7 +108,13 @@ mod sqlite_persistence {
         }
         let store = SqliteStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
-        assert_eq!(store.counters(&k).await.unwrap()[0].unwrap().failures, 1);
+        assert_eq!(
+            store.counters(&k).await.unwrap()[0]
+                .as_ref()
+                .unwrap()
+                .failures,
+            1
+        );
         assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 1);
     }
 

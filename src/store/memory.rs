@@ -114,7 +114,7 @@ impl Store for MemoryStore {
         let state = self.lock();
         Ok(keys
             .iter()
-            .map(|key| state.counters.get(&key.encode()).copied())
+            .map(|key| state.counters.get(&key.encode()).cloned())
             .collect())
     }
 
@@ -128,17 +128,27 @@ impl Store for MemoryStore {
                     (c.failures, c.last_failure)
                 });
             }
-            let counter = state.counters.entry(encoded).or_insert(Counter {
-                failures: 0,
-                last_failure: failure.at,
-            });
+            let counter = state
+                .counters
+                .entry(encoded)
+                .or_insert_with(|| Counter::new(0, failure.at));
             counter.failures = if failure.continues(counter.failures, counter.last_failure) {
                 counter.failures + 1
             } else {
                 1
             };
             counter.last_failure = counter.last_failure.max(failure.at);
-            counts.push(*counter);
+            if failure.window.keep().is_some() {
+                counter.recent =
+                    failure
+                        .window
+                        .slide(&counter.recent, counter.failures, failure.at);
+                counter.failures = counter.recent.len() as u64;
+            }
+            counts.push(counter.clone());
+        }
+        if !failure.record_attempt {
+            return Ok(counts);
         }
 
         let attempt_key = failure.client.attempt_key().encode();

@@ -78,19 +78,52 @@ impl StoreError {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// let counter = axes::Counter { failures: 3, last_failure: SystemTime::UNIX_EPOCH };
+/// let counter = axes::Counter::new(3, SystemTime::UNIX_EPOCH);
 /// assert!(!counter.is_live(SystemTime::UNIX_EPOCH + Duration::from_secs(2), Some(Duration::from_secs(1))));
 /// assert!(counter.is_live(SystemTime::UNIX_EPOCH + Duration::from_secs(2), None));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counter {
     /// Failures counted in the current window.
     pub failures: u64,
     /// When the most recent failure happened.
     pub last_failure: SystemTime,
+    /// Under a sliding window (`use_attempt_expiration`): the times of the
+    /// failures still counted, oldest first. Empty otherwise.
+    pub recent: Vec<SystemTime>,
 }
 
 impl Counter {
+    /// A counter of `failures`, the last at `last_failure`.
+    pub fn new(failures: u64, last_failure: SystemTime) -> Self {
+        Self {
+            failures,
+            last_failure,
+            recent: Vec::new(),
+        }
+    }
+
+    /// The counter with the failure times of a sliding window.
+    pub fn with_recent(mut self, recent: Vec<SystemTime>) -> Self {
+        self.recent = recent;
+        self
+    }
+
+    /// The failure times that still count: the newest `failures` of
+    /// [`recent`](Self::recent) (a reset takes failures off the count
+    /// without knowing their times, and the oldest go first).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+    /// let counter = axes::Counter::new(2, t(9)).with_recent(vec![t(1), t(5), t(9)]);
+    /// assert_eq!(counter.counted_times(), [t(5), t(9)]);
+    /// ```
+    pub fn counted_times(&self) -> &[SystemTime] {
+        let counted = usize::try_from(self.failures).unwrap_or(usize::MAX);
+        &self.recent[self.recent.len().saturating_sub(counted)..]
+    }
+
     /// Whether the counter still counts at `now` with the given inactivity
     /// window (`None`: forever). A counter lives while
     /// `now <= last_failure + window`, as in django-axes.
@@ -122,18 +155,24 @@ pub struct Window {
     /// `(from_failures, window)`, sorted by `from_failures`; the first
     /// starts at 0. Empty: forever.
     steps: Vec<(u64, Duration)>,
+    /// Sliding: keep the times of at most this many recent failures.
+    keep: Option<usize>,
 }
 
 impl Window {
     /// Counters never restart.
     pub fn forever() -> Self {
-        Self { steps: Vec::new() }
+        Self {
+            steps: Vec::new(),
+            keep: None,
+        }
     }
 
     /// One inactivity window for every count.
     pub fn fixed(window: Duration) -> Self {
         Self {
             steps: vec![(0, window)],
+            keep: None,
         }
     }
 
@@ -148,7 +187,53 @@ impl Window {
                 steps.insert(0, (0, window));
             }
         }
-        Self { steps }
+        Self { steps, keep: None }
+    }
+
+    /// This window, sliding (`use_attempt_expiration`): besides the count,
+    /// a counter keeps the times of its `keep` most recent failures within
+    /// the longest window, and each failure stops counting on its own.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+    /// let window = axes::Window::fixed(Duration::from_secs(10)).sliding(3);
+    /// // Failures at 1, 5 and 9 s were counted; one more comes at 12 s.
+    /// let recent = window.slide(&[t(1), t(5), t(9)], 4, t(12));
+    /// assert_eq!(recent, [t(5), t(9), t(12)], "the one at 1 s has expired");
+    /// ```
+    pub fn sliding(mut self, keep: usize) -> Self {
+        self.keep = Some(keep.max(1));
+        self
+    }
+
+    /// How many failure times a sliding window keeps; `None` when it does
+    /// not slide.
+    pub fn keep(&self) -> Option<usize> {
+        self.keep
+    }
+
+    /// The failure times a sliding counter keeps after a failure at `at`
+    /// bumped its count to `bumped` (restarts give 1): the newest
+    /// `bumped - 1` of `recent` still within the longest window, then `at`,
+    /// at most [`keep`](Self::keep) of them. A store then sets the count to
+    /// their number. Empty when the window does not slide.
+    pub fn slide(&self, recent: &[SystemTime], bumped: u64, at: SystemTime) -> Vec<SystemTime> {
+        let Some(keep) = self.keep else {
+            return Vec::new();
+        };
+        let previous = usize::try_from(bumped.saturating_sub(1)).unwrap_or(usize::MAX);
+        let longest = self.longest();
+        let mut times: Vec<SystemTime> = recent[recent.len().saturating_sub(previous)..]
+            .iter()
+            .copied()
+            .filter(|t| longest.is_none_or(|w| *t + w >= at))
+            .collect();
+        times.push(at);
+        times.sort();
+        let excess = times.len().saturating_sub(keep);
+        times.drain(..excess);
+        times
     }
 
     /// The steps, `(from_failures, window)`, ascending; empty for forever.
@@ -200,6 +285,9 @@ pub struct FailureRecord<'a> {
     pub get_data: &'a str,
     /// The request's body data, cleansed of secrets and bounded.
     pub post_data: &'a str,
+    /// Whether the client's attempt record is created or bumped (`false`
+    /// bumps the counters only, for the engine's own bookkeeping keys).
+    pub record_attempt: bool,
 }
 
 impl<'a> FailureRecord<'a> {
@@ -217,6 +305,7 @@ impl<'a> FailureRecord<'a> {
             window,
             get_data: "",
             post_data: "",
+            record_attempt: true,
         }
     }
 
@@ -224,6 +313,12 @@ impl<'a> FailureRecord<'a> {
     pub fn with_data(mut self, get_data: &'a str, post_data: &'a str) -> Self {
         self.get_data = get_data;
         self.post_data = post_data;
+        self
+    }
+
+    /// Bumps the counters only, leaving the attempt record alone.
+    pub fn counters_only(mut self) -> Self {
+        self.record_attempt = false;
         self
     }
 
@@ -247,8 +342,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records one failure atomically: increments every counter of
     /// `failure.keys` (restarting those outside the window), creates or
-    /// bumps the client's attempt record, and returns the new counters in
-    /// key order.
+    /// bumps the client's attempt record (unless
+    /// [`record_attempt`](FailureRecord::record_attempt) is `false`), and
+    /// returns the new counters in key order.
+    ///
+    /// Under a sliding window ([`Window::keep`] is `Some`), each counter also
+    /// keeps its failure times, [`Window::slide`], and its count becomes
+    /// their number.
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError>;
 
     /// Deletes the attempt records `filter` covers and takes their failures
@@ -329,6 +429,34 @@ pub(crate) fn to_millis(time: SystemTime) -> i64 {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
     }
+}
+
+/// Failure times as SQL stores keep them: milliseconds, comma-separated.
+#[allow(dead_code)]
+pub(crate) fn encode_times(times: &[SystemTime]) -> String {
+    let mut text = String::with_capacity(times.len() * 14);
+    for (i, time) in times.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&to_millis(*time).to_string());
+    }
+    text
+}
+
+/// The inverse of [`encode_times`].
+#[allow(dead_code)]
+pub(crate) fn decode_times(text: &str) -> Result<Vec<SystemTime>, StoreError> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|part| {
+            part.parse::<i64>()
+                .map(from_millis)
+                .map_err(|_| StoreError::InvalidData(format!("`{part}` is not a failure time")))
+        })
+        .collect()
 }
 
 /// The inverse of [`to_millis`].

@@ -19,8 +19,8 @@ use sqlx::{PgConnection, PgExecutor, PgPool, Row};
 
 use super::sql::{self, numbered};
 use super::{
-    from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
-    FailureRecord, Store, StoreError,
+    decode_times, encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
+    AttemptFilter, Counter, FailureRecord, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -254,7 +254,7 @@ fn lock_order(keys: &[String]) -> Vec<String> {
 }
 
 /// The `(key, value)` rows of an upsert, in the order of `keys`.
-fn in_key_order<T: Copy>(
+fn in_key_order<T: Clone>(
     keys: &[String],
     rows: &[PgRow],
     value: impl Fn(&PgRow) -> Result<T, StoreError>,
@@ -265,19 +265,18 @@ fn in_key_order<T: Copy>(
         .collect::<Result<HashMap<_, _>, StoreError>>()?;
     keys.iter()
         .map(|key| {
-            found.get(key).copied().ok_or_else(|| {
+            found.get(key).cloned().ok_or_else(|| {
                 StoreError::InvalidData(format!("the upsert returned no row for {key}"))
             })
         })
         .collect()
 }
 
-/// The counter of a `lockout_key, failures, last_failure_ms` row.
+/// The counter of a `lockout_key, failures, last_failure_ms, recent` row.
 fn counter_from_row(row: &PgRow) -> Result<Counter, StoreError> {
-    Ok(Counter {
-        failures: count(get(row, 1)?),
-        last_failure: from_millis(get(row, 2)?),
-    })
+    let recent: String = get(row, 3)?;
+    Ok(Counter::new(count(get(row, 1)?), from_millis(get(row, 2)?))
+        .with_recent(decode_times(&recent)?))
 }
 
 fn attempt_from_row(row: &PgRow) -> Result<AccessAttempt, StoreError> {
@@ -368,14 +367,14 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let encoded = encode(keys);
-        let statement = "SELECT lockout_key, failures, last_failure_ms FROM axes_counters \
+        let statement = "SELECT lockout_key, failures, last_failure_ms, recent FROM axes_counters \
                          WHERE lockout_key = ANY($1)";
         let rows = fetch(sqlx::query(statement).bind(&encoded), &self.pool).await?;
         let mut found = HashMap::with_capacity(rows.len());
         for row in &rows {
             found.insert(get::<String>(row, 0)?, counter_from_row(row)?);
         }
-        Ok(encoded.iter().map(|key| found.get(key).copied()).collect())
+        Ok(encoded.iter().map(|key| found.remove(key)).collect())
     }
 
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
@@ -413,27 +412,55 @@ impl Store for PostgresStore {
              failures = CASE WHEN {counter_continues} THEN axes_counters.failures + 1 ELSE 1 END, \
              last_failure_ms = \
              GREATEST(axes_counters.last_failure_ms, excluded.last_failure_ms) \
-             RETURNING lockout_key, failures, last_failure_ms"
+             RETURNING lockout_key, failures, last_failure_ms, recent"
         );
         let encoded = encode(failure.keys);
 
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         // The attempt record first: every transaction locks it before counters.
-        let query = sqlx::query(&attempt)
-            .bind(client.attempt_key().encode())
-            .bind(client.username())
-            .bind(client.ip_address().to_string())
-            .bind(client.user_agent())
-            .bind(client.path())
-            .bind(client.http_accept())
-            .bind(failure.get_data)
-            .bind(failure.post_data)
-            .bind(at);
-        execute(query, &mut *tx).await?;
+        if failure.record_attempt {
+            let query = sqlx::query(&attempt)
+                .bind(client.attempt_key().encode())
+                .bind(client.username())
+                .bind(client.ip_address().to_string())
+                .bind(client.user_agent())
+                .bind(client.path())
+                .bind(client.http_accept())
+                .bind(failure.get_data)
+                .bind(failure.post_data)
+                .bind(at);
+            execute(query, &mut *tx).await?;
+        }
         let query = sqlx::query(&counters).bind(lock_order(&encoded)).bind(at);
         let rows = fetch(query, &mut *tx).await?;
+        let mut bumped = in_key_order(&encoded, &rows, counter_from_row)?;
+        if window.keep().is_some() {
+            // The rows are locked by the upsert: slide their failure times.
+            for counter in &mut bumped {
+                counter.recent = window.slide(&counter.recent, counter.failures, failure.at);
+                counter.failures = counter.recent.len() as u64;
+            }
+            let slide = "UPDATE axes_counters AS c SET failures = u.f, recent = u.r \
+                         FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS u(k, f, r) \
+                         WHERE c.lockout_key = u.k";
+            let query = sqlx::query(slide)
+                .bind(&encoded)
+                .bind(
+                    bumped
+                        .iter()
+                        .map(|c| db_count(c.failures))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    bumped
+                        .iter()
+                        .map(|c| encode_times(&c.recent))
+                        .collect::<Vec<_>>(),
+                );
+            execute(query, &mut *tx).await?;
+        }
         tx.commit().await.map_err(StoreError::backend)?;
-        in_key_order(&encoded, &rows, counter_from_row)
+        Ok(bumped)
     }
 
     async fn reset(

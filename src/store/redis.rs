@@ -9,8 +9,8 @@ use ::redis::{AsyncCommands, Script};
 use async_trait::async_trait;
 
 use super::{
-    from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
-    FailureRecord, Store, StoreError,
+    decode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
+    AttemptFilter, Counter, FailureRecord, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -23,11 +23,14 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 const TTL_MARGIN_MS: u64 = 60_000;
 
 /// Records a failure: bumps (or restarts) every counter and the attempt
-/// record, by the window of each one's current count.
+/// record, by the window of each one's current count; under a sliding
+/// window (keep > 0) a counter also keeps its failure times (field `r`).
 ///
 /// KEYS: counters…, attempt hash, attempts zset, counters set, ip set, user set (or "").
 /// ARGV: at, margin, n_counters, n_steps, (from, window)…, attempt key, ip, ua,
-///       path, accept, get, post, username (or "" with has_username = 0), has_username.
+///       path, accept, get, post, username (or "" with has_username = 0), has_username,
+///       keep (0: not sliding), record_attempt (1/0).
+/// Returns {count, last, times} per counter.
 const RECORD_FAILURE: &str = r#"
 local at = tonumber(ARGV[1])
 local margin = tonumber(ARGV[2])
@@ -53,15 +56,43 @@ local function bump(key, count_field, time_field)
   redis.call('HSET', key, count_field, count, time_field, last)
   return {count, last}
 end
+local a = 4 + 2 * steps
+local keep = tonumber(ARGV[a + 10])
+local function slide(key, count)
+  local longest = nil
+  for i = 1, steps do
+    local w = tonumber(ARGV[4 + 2 * i])
+    if not longest or w > longest then longest = w end
+  end
+  local times = {}
+  local text = redis.call('HGET', key, 'r')
+  if text and text ~= '' then
+    for t in string.gmatch(text, '[^,]+') do times[#times + 1] = tonumber(t) end
+  end
+  local kept = {}
+  for i = math.max(1, #times - (count - 1) + 1), #times do
+    if not longest or times[i] + longest >= at then kept[#kept + 1] = times[i] end
+  end
+  kept[#kept + 1] = at
+  table.sort(kept)
+  while #kept > keep do table.remove(kept, 1) end
+  local joined = {}
+  for i = 1, #kept do joined[i] = string.format('%d', kept[i]) end
+  text = table.concat(joined, ',')
+  redis.call('HSET', key, 'f', #kept, 'r', text)
+  return #kept, text
+end
 local out = {}
 for i = 1, n do
   local result = bump(KEYS[i], 'f', 'l')
+  local text = ''
+  if keep > 0 then result[1], text = slide(KEYS[i], result[1]) end
   local w = window(result[1])
   if w then redis.call('PEXPIRE', KEYS[i], w + margin) else redis.call('PERSIST', KEYS[i]) end
   redis.call('SADD', KEYS[n + 3], KEYS[i])
-  out[i] = result
+  out[i] = {result[1], result[2], text}
 end
-local a = 4 + 2 * steps
+if ARGV[a + 11] ~= '1' then return out end
 local attempt = KEYS[n + 1]
 local result = bump(attempt, 'failures', 'time')
 redis.call('HSET', attempt, 'ip', ARGV[a + 2], 'ua', ARGV[a + 3], 'path', ARGV[a + 4],
@@ -329,22 +360,23 @@ impl Store for RedisStore {
             pipe.cmd("HMGET")
                 .arg(self.counter_key(key))
                 .arg("f")
-                .arg("l");
+                .arg("l")
+                .arg("r");
         }
-        let values: Vec<(Option<i64>, Option<i64>)> = pipe
+        let values: Vec<(Option<i64>, Option<i64>, Option<String>)> = pipe
             .query_async(&mut self.connection.clone())
             .await
             .map_err(backend)?;
-        Ok(values
+        values
             .into_iter()
             .map(|value| match value {
-                (Some(failures), Some(last)) => Some(Counter {
-                    failures: u64::try_from(failures).unwrap_or(0),
-                    last_failure: from_millis(last),
-                }),
-                _ => None,
+                (Some(failures), Some(last), times) => Ok(Some(
+                    Counter::new(u64::try_from(failures).unwrap_or(0), from_millis(last))
+                        .with_recent(decode_times(times.as_deref().unwrap_or(""))?),
+                )),
+                _ => Ok(None),
             })
-            .collect())
+            .collect()
     }
 
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
@@ -384,18 +416,22 @@ impl Store for RedisStore {
                 "1"
             } else {
                 "0"
-            });
-        let counters: Vec<(i64, i64)> = call
+            })
+            .arg(failure.window.keep().unwrap_or(0))
+            .arg(if failure.record_attempt { "1" } else { "0" });
+        let counters: Vec<(i64, i64, String)> = call
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(backend)?;
-        Ok(counters
+        counters
             .into_iter()
-            .map(|(failures, last)| Counter {
-                failures: u64::try_from(failures).unwrap_or(0),
-                last_failure: from_millis(last),
+            .map(|(failures, last, times)| {
+                Ok(
+                    Counter::new(u64::try_from(failures).unwrap_or(0), from_millis(last))
+                        .with_recent(decode_times(&times)?),
+                )
             })
-            .collect())
+            .collect()
     }
 
     async fn reset(

@@ -12,8 +12,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::sql::{self, question_marks};
 use super::{
-    from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
-    FailureRecord, Store, StoreError,
+    decode_times, encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
+    AttemptFilter, Counter, FailureRecord, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -100,6 +100,30 @@ fn db_count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// The counter of a `lockout_key, failures, last_failure_ms, recent` row.
+fn counter_from_row(row: &SqliteRow) -> Result<Counter, StoreError> {
+    let recent: String = row.try_get(3).map_err(StoreError::backend)?;
+    Ok(Counter::new(
+        count(row.try_get(1).map_err(StoreError::backend)?),
+        from_millis(row.try_get(2).map_err(StoreError::backend)?),
+    )
+    .with_recent(decode_times(&recent)?))
+}
+
+/// The counters an upsert returned, in the order of `keys`.
+fn in_key_order(
+    keys: &[String],
+    mut counters: HashMap<String, Counter>,
+) -> Result<Vec<Counter>, StoreError> {
+    keys.iter()
+        .map(|key| {
+            counters.remove(key).ok_or_else(|| {
+                StoreError::InvalidData(format!("the upsert returned no counter for {key}"))
+            })
+        })
+        .collect()
+}
+
 fn attempt_from_row(row: &SqliteRow) -> Result<AccessAttempt, StoreError> {
     let get = |e: sqlx::Error| StoreError::backend(e);
     Ok(AccessAttempt {
@@ -147,7 +171,7 @@ impl Store for SqliteStore {
         }
         let encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
         let statement = format!(
-            "SELECT lockout_key, failures, last_failure_ms FROM axes_counters WHERE lockout_key IN ({})",
+            "SELECT lockout_key, failures, last_failure_ms, recent FROM axes_counters WHERE lockout_key IN ({})",
             vec!["?"; keys.len()].join(", ")
         );
         let mut query = sqlx::query(&statement);
@@ -161,15 +185,9 @@ impl Store for SqliteStore {
         let mut found = HashMap::with_capacity(rows.len());
         for row in rows {
             let key: String = row.try_get(0).map_err(StoreError::backend)?;
-            found.insert(
-                key,
-                Counter {
-                    failures: count(row.try_get(1).map_err(StoreError::backend)?),
-                    last_failure: from_millis(row.try_get(2).map_err(StoreError::backend)?),
-                },
-            );
+            found.insert(key, counter_from_row(&row)?);
         }
-        Ok(encoded.iter().map(|key| found.get(key).copied()).collect())
+        Ok(encoded.iter().map(|key| found.remove(key)).collect())
     }
 
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
@@ -185,7 +203,7 @@ impl Store for SqliteStore {
                  ON CONFLICT (lockout_key) DO UPDATE SET \
                  failures = CASE WHEN {} THEN axes_counters.failures + 1 ELSE 1 END, \
                  last_failure_ms = MAX(axes_counters.last_failure_ms, excluded.last_failure_ms) \
-                 RETURNING lockout_key, failures, last_failure_ms",
+                 RETURNING lockout_key, failures, last_failure_ms, recent",
                 vec!["(?, 1, ?)"; encoded.len()].join(", "),
                 sql::continues(
                     "axes_counters",
@@ -204,12 +222,30 @@ impl Store for SqliteStore {
                 .map_err(StoreError::backend)?
             {
                 let key: String = row.try_get(0).map_err(StoreError::backend)?;
-                let counter = Counter {
-                    failures: count(row.try_get(1).map_err(StoreError::backend)?),
-                    last_failure: from_millis(row.try_get(2).map_err(StoreError::backend)?),
-                };
+                let mut counter = counter_from_row(&row)?;
+                if failure.window.keep().is_some() {
+                    // The write lock is held: slide the failure times.
+                    counter.recent =
+                        failure
+                            .window
+                            .slide(&counter.recent, counter.failures, failure.at);
+                    counter.failures = counter.recent.len() as u64;
+                    sqlx::query(
+                        "UPDATE axes_counters SET failures = ?, recent = ? WHERE lockout_key = ?",
+                    )
+                    .bind(db_count(counter.failures))
+                    .bind(encode_times(&counter.recent))
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::backend)?;
+                }
                 counters.insert(key, counter);
             }
+        }
+        if !failure.record_attempt {
+            tx.commit().await.map_err(StoreError::backend)?;
+            return in_key_order(&encoded, counters);
         }
 
         let statement = format!(
@@ -242,15 +278,7 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::backend)?;
         tx.commit().await.map_err(StoreError::backend)?;
-
-        encoded
-            .iter()
-            .map(|key| {
-                counters.get(key).copied().ok_or_else(|| {
-                    StoreError::InvalidData(format!("the upsert returned no counter for {key}"))
-                })
-            })
-            .collect()
+        in_key_order(&encoded, counters)
     }
 
     async fn reset(

@@ -110,8 +110,8 @@ macro_rules! store_conformance {
                 fail(&store, &alice, &[by_username()], t(0.0), &Window::forever()).await;
                 let counters = store.counters(&keys(&alice, &groups)).await.unwrap();
                 assert_eq!(counters[0], None);
-                assert_eq!(counters[1].unwrap().failures, 1);
-                assert_eq!(counters[1].unwrap().last_failure, t(0.0));
+                assert_eq!(counters[1].as_ref().unwrap().failures, 1);
+                assert_eq!(counters[1].as_ref().unwrap().last_failure, t(0.0));
                 assert_eq!(counters[2], None);
             }
 
@@ -160,10 +160,12 @@ macro_rules! store_conformance {
                     .await
                     .unwrap();
                 assert_eq!(
-                    read.iter().map(|c| c.unwrap().failures).collect::<Vec<_>>(),
+                    read.iter()
+                        .map(|c| c.as_ref().unwrap().failures)
+                        .collect::<Vec<_>>(),
                     [2, 2]
                 );
-                assert_eq!(read[1].unwrap().last_failure, t(2.0));
+                assert_eq!(read[1].as_ref().unwrap().last_failure, t(2.0));
             }
 
             #[tokio::test]
@@ -185,6 +187,90 @@ macro_rules! store_conformance {
                 );
                 let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
                 assert_eq!(attempts[0].failures, 1, "the attempt record restarts too");
+            }
+
+            #[tokio::test]
+            async fn sliding_windows_keep_each_failure_time() {
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
+                let alice = client("192.0.2.1", Some("alice"));
+                let window = Window::fixed(Duration::from_secs(10)).sliding(3);
+                let mut counts = Vec::new();
+                for at in [0.0, 4.0, 8.0, 12.0, 30.0] {
+                    counts.extend(fail(&store, &alice, &[by_ip()], t(at), &window).await);
+                }
+                // 12 s drops the failure at 0 s (older than 10 s); 30 s
+                // finds none of the earlier ones within 10 s.
+                assert_eq!(counts, [1, 2, 3, 3, 1]);
+                let read = store.counters(&keys(&alice, &[by_ip()])).await.unwrap();
+                let counter = read[0].as_ref().unwrap();
+                assert_eq!(counter.recent, [t(30.0)]);
+                assert_eq!(counter.last_failure, t(30.0));
+
+                let bob = client("192.0.2.2", Some("bob"));
+                for at in [0.0, 1.0, 2.0, 3.0, 4.0] {
+                    fail(&store, &bob, &[by_ip()], t(at), &window).await;
+                }
+                let read = store.counters(&keys(&bob, &[by_ip()])).await.unwrap();
+                let counter = read[0].as_ref().unwrap();
+                assert_eq!(counter.failures, 3, "at most `keep` times are kept");
+                assert_eq!(counter.recent, [t(2.0), t(3.0), t(4.0)]);
+            }
+
+            #[tokio::test]
+            async fn a_partial_reset_takes_the_oldest_failure_times_off() {
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
+                let window = Window::fixed(Duration::from_secs(10)).sliding(5);
+                let alice = client("192.0.2.1", Some("alice"));
+                let bob = client("192.0.2.1", Some("bob"));
+                fail(&store, &alice, &[by_ip()], t(0.0), &window).await;
+                fail(&store, &bob, &[by_ip()], t(1.0), &window).await;
+                fail(&store, &alice, &[by_ip()], t(2.0), &window).await;
+                store
+                    .reset(&AttemptFilter::Username("alice".into()), &[by_ip()])
+                    .await
+                    .unwrap();
+                let read = store.counters(&keys(&bob, &[by_ip()])).await.unwrap();
+                let counter = read[0].as_ref().unwrap();
+                assert_eq!(counter.failures, 1);
+                assert_eq!(counter.counted_times(), [t(2.0)]);
+                assert_eq!(
+                    fail(&store, &bob, &[by_ip()], t(3.0), &window).await,
+                    [2],
+                    "the next failure continues from what the reset left"
+                );
+            }
+
+            #[tokio::test]
+            async fn counters_only_records_leave_attempt_records_alone() {
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
+                let alice = client("192.0.2.1", Some("alice"));
+                let k = keys(&alice, &[by_ip()]);
+                let forever = Window::forever();
+                let counters = store
+                    .record_failure(
+                        FailureRecord::new(&k, &alice, t(0.0), &forever).counters_only(),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(counters[0].failures, 1);
+                assert!(store
+                    .attempts(&AttemptFilter::All)
+                    .await
+                    .unwrap()
+                    .is_empty());
+                assert_eq!(
+                    fail(&store, &alice, &[by_ip()], t(1.0), &forever).await,
+                    [2]
+                );
+                let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
+                assert_eq!(attempts.len(), 1);
+                assert_eq!(attempts[0].failures, 1);
             }
 
             #[tokio::test]
@@ -320,7 +406,7 @@ macro_rules! store_conformance {
                 );
                 let counters = store.counters(&keys(&f_at_a, &groups)).await.unwrap();
                 assert_eq!(
-                    counters[0].unwrap().failures,
+                    counters[0].as_ref().unwrap().failures,
                     1,
                     "B's failure from 127.1.0.1 stays"
                 );
@@ -417,7 +503,7 @@ macro_rules! store_conformance {
                     .counters(&keys(&client("192.0.2.2", None), &[by_ip()]))
                     .await
                     .unwrap();
-                assert_eq!(new[0].unwrap().failures, 1);
+                assert_eq!(new[0].as_ref().unwrap().failures, 1);
                 assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 1);
             }
 
@@ -634,8 +720,8 @@ macro_rules! store_conformance {
                     "every failure saw its own count"
                 );
                 let counters = store.counters(&keys(&alice, &groups)).await.unwrap();
-                assert_eq!(counters[0].unwrap().failures, 1000);
-                assert_eq!(counters[1].unwrap().failures, 1000);
+                assert_eq!(counters[0].as_ref().unwrap().failures, 1000);
+                assert_eq!(counters[1].as_ref().unwrap().failures, 1000);
                 assert_eq!(
                     store.attempts(&AttemptFilter::All).await.unwrap()[0].failures,
                     1000

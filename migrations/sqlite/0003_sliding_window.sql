@@ -1,0 +1,3 @@
+-- Failure times of a counter under a sliding window (use_attempt_expiration):
+-- milliseconds since the epoch, comma-separated, oldest first; '' otherwise.
+ALTER TABLE axes_counters ADD COLUMN recent TEXT NOT NULL DEFAULT '';
