@@ -17,6 +17,7 @@ use crate::client::{ClientInfo, LockoutKey};
 use crate::clock::Clock;
 use crate::config::AxesConfig;
 use crate::detectors;
+use crate::escalation::{self, Escalation};
 use crate::events::AxesEvent;
 use crate::hooks::{ClientIpCallable, Hooks};
 use crate::ip::ProxyConfig;
@@ -132,6 +133,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: broadcast::Sender<AxesEvent>,
     pub(crate) last_purge_ms: AtomicI64,
+    /// Keys the `cooloff_jitter` of each lockout (random per engine).
+    pub(crate) jitter_seed: std::collections::hash_map::RandomState,
 }
 
 impl fmt::Debug for Axes {
@@ -270,26 +273,30 @@ impl Axes {
         }
         let config = &self.inner.config;
         let detector_keys = detectors::keys(config, &keys, client);
+        let history_keys = escalation::history_keys(config, &keys);
         let now = self.now();
         let mut counters = self
             .inner
             .store
-            .counters(&[keys.as_slice(), &detector_keys].concat())
+            .counters(&[keys.as_slice(), &detector_keys, &history_keys].concat())
             .await?;
+        let histories = counters.split_off(keys.len() + detector_keys.len());
         let detector_counters = counters.split_off(keys.len());
         let live = counters
             .iter()
             .map(|counter| counter.as_ref().map_or(0, |c| rules.live_failures(c, now)))
             .collect();
         let standing = policy::standing(&rules, counters.iter().flatten(), now);
-        let mut lockout = policy::lockout_for(&rules, client, standing);
-        if lockout.is_some()
-            && self
-                .is_trusted_despite(client, &rules, &keys, &counters)
-                .await?
-        {
-            lockout = None;
-        }
+        let lockout = self
+            .lockout_of(
+                client,
+                &rules,
+                &keys,
+                &counters,
+                (&history_keys, &histories),
+                standing,
+            )
+            .await?;
         let decision = match lockout.or_else(|| {
             detectors::lockout(
                 config,
@@ -308,32 +315,74 @@ impl Axes {
         Ok((decision, live))
     }
 
-    /// Whether `client` is a trusted client (`trusted_client_window`) and
-    /// every key that locks it is a username-only key: a real user's own
-    /// device is not locked out by others failing for its username.
-    async fn is_trusted_despite(
+    /// The lockout the failure counters of `keys` and their lockout
+    /// histories amount to, unless the client is trusted despite it.
+    async fn lockout_of(
         &self,
         client: &ClientInfo,
         rules: &Rules<'_>,
         keys: &[LockoutKey],
         counters: &[Option<store::Counter>],
+        (history_keys, histories): (&[LockoutKey], &[Option<store::Counter>]),
+        standing: policy::Standing,
+    ) -> Result<Option<Lockout>, AxesError> {
+        let now = self.now();
+        let escalation = Escalation {
+            config: &self.inner.config,
+            rules,
+            seed: &self.inner.jitter_seed,
+        };
+        let history_locks = escalation.locks(history_keys, histories, now);
+        let lockout = escalation.extend(
+            policy::lockout_for(rules, client, standing),
+            history_locks.iter().flatten().copied(),
+            client,
+            standing,
+        );
+        if lockout.is_none() {
+            return Ok(None);
+        }
+        let locking: Vec<bool> = counters
+            .iter()
+            .enumerate()
+            .map(|(i, counter)| {
+                counter
+                    .as_ref()
+                    .is_some_and(|c| rules.counter_lock(c, now).is_some())
+                    || history_locks.get(i).is_some_and(Option::is_some)
+            })
+            .collect();
+        if self.is_trusted_despite(client, keys, &locking).await? {
+            return Ok(None);
+        }
+        Ok(lockout)
+    }
+
+    /// Whether `client` is a trusted client (`trusted_client_window`) and
+    /// every key that locks it (`locking`, in the order of `keys`) is a
+    /// username-only key: a real user's own device is not locked out by
+    /// others failing for its username.
+    async fn is_trusted_despite(
+        &self,
+        client: &ClientInfo,
+        keys: &[LockoutKey],
+        locking: &[bool],
     ) -> Result<bool, AxesError> {
         let (Some(window), Some(username)) =
             (self.inner.config.trusted_client_window, client.username())
         else {
             return Ok(false);
         };
-        let now = self.now();
-        let only_username_keys = keys.iter().zip(counters).all(|(key, counter)| {
-            let locking = counter
-                .as_ref()
-                .is_some_and(|c| rules.counter_lock(c, now).is_some());
-            !locking || (key.ip_address().is_none() && key.user_agent().is_none())
+        let only_username_keys = keys.iter().zip(locking).all(|(key, locks)| {
+            !locks || (key.ip_address().is_none() && key.user_agent().is_none())
         });
         if !only_username_keys {
             return Ok(false);
         }
-        let since = now.checked_sub(window).unwrap_or(std::time::UNIX_EPOCH);
+        let since = self
+            .now()
+            .checked_sub(window)
+            .unwrap_or(std::time::UNIX_EPOCH);
         let filter = AttemptFilter::IpAndUsername(client.ip_address(), username.to_owned());
         let logins = self.inner.store.access_logs(&filter).await?;
         Ok(logins
@@ -390,6 +439,12 @@ impl Axes {
             }
         }
 
+        let history_keys = escalation::history_keys(config, &keys);
+        let mut histories = if history_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.store.counters(&history_keys).await?
+        };
         let window = rules.window();
         let (get_data, post_data) = self.attempt_data(client);
         let tripped = detectors::tripped(
@@ -414,19 +469,36 @@ impl Axes {
             .into_iter()
             .map(Some)
             .collect();
+        if !history_keys.is_empty() {
+            let begun = escalation::begun(&rules, &counters, now);
+            if !begun.is_empty() {
+                escalation::record(
+                    config,
+                    self.inner.store.as_ref(),
+                    &history_keys,
+                    &mut histories,
+                    &begun,
+                    client,
+                    now,
+                )
+                .await?;
+            }
+        }
         let standing = policy::standing(&rules, &counters, now);
         let lockout = if listing == Listing::Blacklisted {
             Some(policy::blacklisted(&rules, client))
         } else {
-            let mut lockout = policy::lockout_for(&rules, client, standing);
             let read: Vec<_> = counters.iter().cloned().map(Some).collect();
-            if lockout.is_some()
-                && self
-                    .is_trusted_despite(client, &rules, &keys, &read)
-                    .await?
-            {
-                lockout = None;
-            }
+            let lockout = self
+                .lockout_of(
+                    client,
+                    &rules,
+                    &keys,
+                    &read,
+                    (&history_keys, &histories),
+                    standing,
+                )
+                .await?;
             lockout.or_else(|| {
                 detectors::lockout(config, &rules, client, &tripped, &tripped_counters, now)
             })
@@ -454,7 +526,14 @@ impl Axes {
                 .min_interval_between_failures
                 .map(|_| config.quick_failure_wait)
                 .unwrap_or_default();
-            longest.max(spray).max(quick)
+            let history = if config.escalates() {
+                let longest_lockout = config.cooloff_backoff.map(|b| b.max).unwrap_or_default()
+                    + config.cooloff_jitter.unwrap_or_default();
+                config.lockout_history.max(longest_lockout)
+            } else {
+                Duration::ZERO
+            };
+            longest.max(spray).max(quick).max(history)
         });
         self.purge_if_due(now, kept).await;
         Ok(FailureOutcome {
@@ -561,10 +640,10 @@ impl Axes {
                 client.ip_address(),
                 username.to_owned(),
             ));
+            // The lockout histories of the user's own keys go too; those of
+            // keys shared with other users (the IP's) stay.
             let removed = self
-                .inner
-                .store
-                .reset(&filter, &config.lockout_parameters)
+                .reset_counted(&filter, |key| key.username().is_some())
                 .await?;
             tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
         }
@@ -613,17 +692,69 @@ impl Axes {
     pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
         filter.validate().map_err(AxesError::InvalidFilter)?;
         let filter = self.counted_filter(filter);
-        let removed = self
-            .inner
-            .store
-            .reset(&filter, &self.inner.config.lockout_parameters)
-            .await?;
+        let removed = self.reset_counted(&filter, |_| true).await?;
         tracing::info!(target: "axes", ?filter, removed, "attempts reset");
         self.emit(AxesEvent::Reset {
             filter,
             removed,
             at: self.now(),
         });
+        Ok(removed)
+    }
+
+    /// Resets the records `filter` (in counted terms) covers and, when
+    /// lockouts escalate, deletes the lockout histories of their keys that
+    /// `forget` picks: a reset lifts even a permanent lockout.
+    async fn reset_counted(
+        &self,
+        filter: &AttemptFilter,
+        forget: impl Fn(&LockoutKey) -> bool,
+    ) -> Result<u64, AxesError> {
+        let config = &self.inner.config;
+        let store = &self.inner.store;
+        let histories: Vec<LockoutKey> = if config.escalates() && *filter != AttemptFilter::All {
+            // The keys the filter names itself (a permanent lockout outlives
+            // its attempt records), then those of the records it covers.
+            let groups = &config.lockout_parameters;
+            let parts = match filter {
+                AttemptFilter::All => Vec::new(),
+                AttemptFilter::Ip(ip) => vec![(Some(*ip), None)],
+                AttemptFilter::Username(u) => vec![(None, Some(u.as_str()))],
+                AttemptFilter::IpAndUsername(ip, u) => vec![(Some(*ip), Some(u.as_str()))],
+                AttemptFilter::IpOrUsername(ip, u) => vec![
+                    (Some(*ip), None),
+                    (None, Some(u.as_str())),
+                    (Some(*ip), Some(u.as_str())),
+                ],
+            };
+            let mut candidates: Vec<LockoutKey> = Vec::new();
+            for (ip, username) in parts {
+                candidates.extend(
+                    groups
+                        .iter()
+                        .filter_map(|group| LockoutKey::for_group(group, ip, username, None)),
+                );
+            }
+            for attempt in store.attempts(filter).await? {
+                candidates.extend(
+                    attempt
+                        .lockout_keys(groups)
+                        .filter(|key| key.scope().is_none()),
+                );
+            }
+            let mut keys: Vec<LockoutKey> = Vec::new();
+            for key in candidates {
+                let history = key.scoped(store::HISTORY_SCOPE);
+                if forget(&key) && !keys.contains(&history) {
+                    keys.push(history);
+                }
+            }
+            keys
+        } else {
+            Vec::new()
+        };
+        let removed = store.reset(filter, &config.lockout_parameters).await?;
+        store.delete_counters(&histories).await?;
         Ok(removed)
     }
 

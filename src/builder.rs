@@ -258,6 +258,7 @@ impl AxesBuilder {
                 clock: self.clock,
                 events,
                 last_purge_ms: AtomicI64::new(i64::MIN),
+                jitter_seed: std::collections::hash_map::RandomState::new(),
             }),
         }
     }

@@ -37,6 +37,9 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long reading a login body may take by default (10 s).
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a key's past lockouts are remembered by default (24 h).
+pub const DEFAULT_LOCKOUT_HISTORY: Duration = Duration::from_secs(24 * 3600);
+
 /// An error in the configuration, naming the offending key.
 ///
 /// ```
@@ -333,6 +336,43 @@ pub struct SprayLimit {
     pub window: Duration,
 }
 
+/// Exponential growth of repeated lockouts (`cooloff_backoff`): the n-th
+/// lockout of a key within `lockout_history` lasts the cool-off times
+/// `factor^(n-1)`, at most `max`.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = axes::AxesConfig::from_toml_str(r#"
+///     cooloff_time = "1m"
+///     cooloff_backoff = { factor = 2.0, max = "1h" }
+/// "#).unwrap();
+/// let backoff = config.cooloff_backoff.unwrap();
+/// assert_eq!(backoff.cooloff(Duration::from_secs(60), 3), Duration::from_secs(240));
+/// assert_eq!(backoff.cooloff(Duration::from_secs(60), 30), Duration::from_secs(3600));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CooloffBackoff {
+    /// What each further lockout multiplies the cool-off by (at least 1).
+    pub factor: f64,
+    /// The longest a temporary lockout lasts.
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+}
+
+impl CooloffBackoff {
+    /// The cool-off of the `lockout`-th lockout (from 1) whose first lasts `base`.
+    pub fn cooloff(&self, base: Duration, lockout: u64) -> Duration {
+        let exponent = i32::try_from(lockout.saturating_sub(1)).unwrap_or(i32::MAX);
+        let scaled = base.as_secs_f64() * self.factor.powi(exponent);
+        if !scaled.is_finite() || scaled >= self.max.as_secs_f64() {
+            self.max
+        } else {
+            Duration::from_secs_f64(scaled).max(base.min(self.max))
+        }
+    }
+}
+
 /// What the layer does when the store cannot be reached.
 ///
 /// ```
@@ -470,6 +510,20 @@ pub struct AxesConfig {
     /// How long a quick-succession lock lasts.
     #[serde(with = "humantime_serde")]
     pub quick_failure_wait: Duration,
+    /// Repeated lockouts of a key last longer and longer.
+    pub cooloff_backoff: Option<CooloffBackoff>,
+    /// A random delay of up to this much added to the end of each lockout,
+    /// so a botnet cannot time its next burst to the second.
+    #[serde(with = "humantime_serde")]
+    pub cooloff_jitter: Option<Duration>,
+    /// After this many temporary lockouts of a key within
+    /// `lockout_history`, the next one lasts until reset (Keycloak's
+    /// "permanent lockout" after temporary ones).
+    pub max_temporary_lockouts: Option<u32>,
+    /// How long a key's past lockouts are remembered, for `cooloff_backoff`
+    /// and `max_temporary_lockouts`, after the latest one began.
+    #[serde(with = "humantime_serde")]
+    pub lockout_history: Duration,
     /// Do not log successful logins (`AXES_DISABLE_ACCESS_LOG`).
     pub disable_access_log: bool,
     /// Keep a log entry for every recorded failure (`AXES_ENABLE_ACCESS_FAILURE_LOG`).
@@ -535,6 +589,10 @@ impl Default for AxesConfig {
             min_interval_between_failures: None,
             quick_failure_wait: Duration::from_secs(60),
             username_normalization: UsernameNormalization::None,
+            cooloff_backoff: None,
+            cooloff_jitter: None,
+            max_temporary_lockouts: None,
+            lockout_history: DEFAULT_LOCKOUT_HISTORY,
             disable_access_log: false,
             enable_access_failure_log: false,
             access_failure_log_per_user_limit: 1000,
@@ -726,6 +784,7 @@ impl AxesConfig {
                 "must be longer than zero",
             ));
         }
+        self.validate_escalation()?;
         if self.store_timeout.is_zero() {
             return Err(ConfigError::new(
                 "store_timeout",
@@ -742,6 +801,75 @@ impl AxesConfig {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
         Ok(())
+    }
+
+    fn validate_escalation(&self) -> Result<(), ConfigError> {
+        let escalation = [
+            ("cooloff_backoff", self.cooloff_backoff.is_some()),
+            ("cooloff_jitter", self.cooloff_jitter.is_some()),
+            (
+                "max_temporary_lockouts",
+                self.max_temporary_lockouts.is_some(),
+            ),
+        ];
+        for (key, set) in escalation {
+            if set && !self.has_cooloff() {
+                return Err(ConfigError::new(
+                    key,
+                    "needs cooloff_time or lockout_tiers: without them every lockout already lasts until reset",
+                ));
+            }
+        }
+        if let Some(backoff) = &self.cooloff_backoff {
+            if !backoff.factor.is_finite() || backoff.factor < 1.0 {
+                return Err(ConfigError::new(
+                    "cooloff_backoff",
+                    "factor must be a number of at least 1",
+                ));
+            }
+            if backoff.max.is_zero() {
+                return Err(ConfigError::new(
+                    "cooloff_backoff",
+                    "max must be longer than zero",
+                ));
+            }
+            if backoff.max > self.lockout_history {
+                return Err(ConfigError::new(
+                    "lockout_history",
+                    format!(
+                        "must be at least cooloff_backoff.max ({}): a lockout would outlast the history that escalated it",
+                        humantime::format_duration(backoff.max)
+                    ),
+                ));
+            }
+        }
+        if self.cooloff_jitter == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "cooloff_jitter",
+                "must be longer than zero",
+            ));
+        }
+        if self.max_temporary_lockouts == Some(0) {
+            return Err(ConfigError::new(
+                "max_temporary_lockouts",
+                "must be at least 1; leave cooloff_time out for lockouts that all last until reset",
+            ));
+        }
+        if self.lockout_history.is_zero() {
+            return Err(ConfigError::new(
+                "lockout_history",
+                "must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether lockouts escalate (`cooloff_backoff`, `cooloff_jitter` or
+    /// `max_temporary_lockouts`): each key's lockouts are then counted.
+    pub fn escalates(&self) -> bool {
+        self.cooloff_backoff.is_some()
+            || self.cooloff_jitter.is_some()
+            || self.max_temporary_lockouts.is_some()
     }
 
     /// The failure limit in force: the lowest tier's threshold when
@@ -883,6 +1011,14 @@ impl AxesConfigBuilder {
         quick_failure_wait: Duration,
         /// See [`AxesConfig::username_normalization`].
         username_normalization: UsernameNormalization,
+        /// See [`AxesConfig::cooloff_backoff`].
+        cooloff_backoff: Option<CooloffBackoff>,
+        /// See [`AxesConfig::cooloff_jitter`].
+        cooloff_jitter: Option<Duration>,
+        /// See [`AxesConfig::max_temporary_lockouts`].
+        max_temporary_lockouts: Option<u32>,
+        /// See [`AxesConfig::lockout_history`].
+        lockout_history: Duration,
         /// See [`AxesConfig::disable_access_log`].
         disable_access_log: bool,
         /// See [`AxesConfig::enable_access_failure_log`].

@@ -64,6 +64,7 @@ mod client;
 mod clock;
 mod config;
 mod detectors;
+mod escalation;
 mod events;
 mod hooks;
 mod ip;
@@ -82,9 +83,9 @@ pub use checks::{config_warnings, ConfigWarning};
 pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    AxesConfig, AxesConfigBuilder, ConfigError, IpMatcher, LockoutGroup, LockoutParameter,
-    LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit, DEFAULT_BODY_READ_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES,
+    AxesConfig, AxesConfigBuilder, ConfigError, CooloffBackoff, IpMatcher, LockoutGroup,
+    LockoutParameter, LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit,
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_LOCKOUT_HISTORY, DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
 pub use hooks::{

@@ -153,6 +153,32 @@ impl Rules<'_> {
         }
     }
 
+    /// How many thresholds `counter` has reached at `now` (0: it does not
+    /// lock): each one reached is a lockout begun.
+    pub fn lock_level(&self, counter: &Counter, now: SystemTime) -> usize {
+        if self.counter_lock(counter, now).is_none() {
+            return 0;
+        }
+        let thresholds = self.thresholds();
+        if !self.slides(counter) {
+            return thresholds
+                .iter()
+                .filter(|(threshold, _)| counter.failures >= *threshold)
+                .count();
+        }
+        let times = counter.counted_times();
+        thresholds
+            .iter()
+            .filter(|(threshold, cooloff)| {
+                let within = times
+                    .iter()
+                    .filter(|t| cooloff.is_none_or(|c| now <= **t + c))
+                    .count();
+                within as u64 >= *threshold
+            })
+            .count()
+    }
+
     /// Whether `counter` locks at `now`: `Some((until, cooloff))`, where
     /// `until` is `None` for a lockout that lasts until reset.
     ///

@@ -10,7 +10,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use crate::config::{AxesConfig, LockoutResponseMode};
-use crate::policy::Lockout;
+use crate::policy::{Lockout, LockoutReason};
 
 /// django-axes' message for a lockout that ends on its own.
 pub const COOLOFF_MESSAGE: &str =
@@ -71,7 +71,12 @@ pub(crate) fn lockout_response(
     let status =
         StatusCode::from_u16(config.http_response_code).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
     let cooloff = lockout.cooloff;
-    let message = if config.has_cooloff() || cooloff.is_some() {
+    // A failure lockout that does not end on its own (no cool-off, or past
+    // `max_temporary_lockouts`) says so; otherwise django-axes' choice by
+    // the settings.
+    let lasts_until_reset =
+        lockout.reason == LockoutReason::TooManyFailures && lockout.locked_until.is_none();
+    let message = if !lasts_until_reset && (config.has_cooloff() || cooloff.is_some()) {
         &config.cooloff_message
     } else {
         &config.permalock_message

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axes::{AttemptFilter, AxesConfig};
 use common::{body_text, json_request, App};
 use serde_json::json;
@@ -331,4 +333,207 @@ async fn trust_does_not_lift_an_ip_lockout() {
         429,
         "the IP itself is locked"
     );
+}
+
+/// The `Retry-After` of a wrong-password attempt by `ip`, or `None` if it
+/// was not refused.
+async fn retry_after_of_failure(app: &App, ip: &str) -> Option<u64> {
+    let response = app
+        .send(json_request(
+            ip,
+            "/login",
+            json!({"username": "alice", "password": "wrong"}),
+        ))
+        .await;
+    (response.status() == 429).then(|| {
+        response
+            .headers()
+            .get("retry-after")
+            .map_or(0, |v| v.to_str().unwrap().parse().unwrap())
+    })
+}
+
+#[tokio::test]
+async fn repeated_lockouts_back_off_exponentially_up_to_the_cap() {
+    let app = App::new(
+        "failure_limit = 2\ncooloff_time = \"10s\"\ncooloff_backoff = { factor = 2.0, max = \"35s\" }\nenable_retry_after_header = true",
+    );
+    let ip = "192.0.2.40";
+    let mut lockouts = Vec::new();
+    for _ in 0..4 {
+        assert_eq!(retry_after_of_failure(&app, ip).await, None);
+        let retry_after = retry_after_of_failure(&app, ip).await.expect("locked");
+        lockouts.push(retry_after);
+        app.clock
+            .advance(Duration::from_secs(retry_after) - Duration::from_millis(1));
+        assert_eq!(
+            app.login(ip, "alice", "wonderland").await,
+            429,
+            "still locked just before the end"
+        );
+        app.clock.advance(Duration::from_millis(2));
+    }
+    assert_eq!(lockouts, [10, 20, 35, 35], "10 s, doubled, then capped");
+}
+
+#[tokio::test]
+async fn lockout_history_is_forgotten_after_the_history_window() {
+    let app = App::new(
+        "failure_limit = 1\ncooloff_time = \"10s\"\ncooloff_backoff = { factor = 3.0, max = \"1h\" }\nlockout_history = \"1h\"\nenable_retry_after_header = true",
+    );
+    let ip = "192.0.2.41";
+    assert_eq!(retry_after_of_failure(&app, ip).await, Some(10));
+    app.clock.advance(Duration::from_secs(11));
+    assert_eq!(retry_after_of_failure(&app, ip).await, Some(30));
+    app.clock.advance(Duration::from_secs(3601));
+    assert_eq!(
+        retry_after_of_failure(&app, ip).await,
+        Some(10),
+        "an hour after the last lockout began, the count starts over"
+    );
+}
+
+#[tokio::test]
+async fn after_max_temporary_lockouts_the_next_lasts_until_reset() {
+    permanent_after_temporary_lockouts(App::new(
+        "failure_limit = 2\ncooloff_time = \"10s\"\nmax_temporary_lockouts = 2\nenable_retry_after_header = true",
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn permanent_lockouts_hold_in_the_sqlite_store_too() {
+    let store = axes::SqliteStore::connect("sqlite::memory:").await.unwrap();
+    permanent_after_temporary_lockouts(App::with_store(
+        "failure_limit = 2\ncooloff_time = \"10s\"\nmax_temporary_lockouts = 2\nenable_retry_after_header = true",
+        store,
+    ))
+    .await;
+}
+
+async fn permanent_after_temporary_lockouts(app: App) {
+    let ip = "192.0.2.42";
+    for _ in 0..2 {
+        assert_eq!(retry_after_of_failure(&app, ip).await, None);
+        assert_eq!(retry_after_of_failure(&app, ip).await, Some(10));
+        app.clock.advance(Duration::from_secs(11));
+        assert_eq!(app.login(ip, "alice", "wonderland").await, 200);
+    }
+    assert_eq!(retry_after_of_failure(&app, ip).await, None);
+    assert_eq!(
+        retry_after_of_failure(&app, ip).await,
+        Some(0),
+        "the third lockout is permanent: no Retry-After"
+    );
+    let response = app
+        .send(json_request(
+            ip,
+            "/login",
+            json!({"username": "alice", "password": "wonderland"}),
+        ))
+        .await;
+    assert_eq!(response.status(), 429);
+    assert!(body_text(response).await.contains("Contact an admin"));
+    // Days pass; other clients' failures trigger purges of expired entries.
+    for day in 0..3 {
+        app.clock.advance(Duration::from_secs(24 * 3600));
+        app.login(&format!("192.0.2.{}", 100 + day), "bob", "wrong")
+            .await;
+    }
+    assert_eq!(
+        app.login(ip, "alice", "wonderland").await,
+        429,
+        "no purge forgets it"
+    );
+    app.axes
+        .reset(AttemptFilter::Ip(ip.parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.login(ip, "alice", "wonderland").await,
+        200,
+        "a reset lifts it"
+    );
+    assert_eq!(retry_after_of_failure(&app, ip).await, None);
+    assert_eq!(
+        retry_after_of_failure(&app, ip).await,
+        Some(10),
+        "and forgets the history"
+    );
+}
+
+#[tokio::test]
+async fn jitter_spreads_unlock_times_but_keeps_each_one_stable() {
+    let app = App::new(
+        "failure_limit = 1\ncooloff_time = \"10s\"\ncooloff_jitter = \"20s\"\nenable_retry_after_header = true",
+    );
+    let mut ends = Vec::new();
+    for i in 0..20 {
+        let ip = format!("192.0.2.{}", 50 + i);
+        let first = retry_after_of_failure(&app, &ip).await.expect("locked");
+        assert!(
+            (10..=30).contains(&first),
+            "{first} s is within cool-off + jitter"
+        );
+        let again = app
+            .send(json_request(
+                &ip,
+                "/login",
+                json!({"username": "alice", "password": "wonderland"}),
+            ))
+            .await;
+        assert_eq!(
+            again.headers()["retry-after"].to_str().unwrap(),
+            first.to_string(),
+            "the same lockout keeps its end"
+        );
+        ends.push(first);
+    }
+    ends.sort();
+    ends.dedup();
+    assert!(ends.len() >= 5, "unlock times spread: {ends:?}");
+}
+
+#[tokio::test]
+async fn escalation_works_with_tiers() {
+    let app = App::new(
+        "lockout_tiers = [{ failures = 2, cooloff = \"10s\" }, { failures = 4, cooloff = \"100s\" }]\ncooloff_backoff = { factor = 3.0, max = \"1h\" }\nreset_cool_off_on_failure_during_lockout = true\nenable_retry_after_header = true",
+    );
+    let ip = "192.0.2.43";
+    assert_eq!(retry_after_of_failure(&app, ip).await, None);
+    assert_eq!(retry_after_of_failure(&app, ip).await, Some(10), "tier 1");
+    // Two more attempts while locked are recorded: the second tier begins,
+    // its own lockout, backed off from the base cool-off (10 s × 3) but
+    // no shorter than its tier (100 s).
+    assert_eq!(retry_after_of_failure(&app, ip).await, Some(10));
+    assert_eq!(retry_after_of_failure(&app, ip).await, Some(100), "tier 2");
+    app.clock.advance(Duration::from_secs(101));
+    assert_eq!(retry_after_of_failure(&app, ip).await, None);
+    assert_eq!(
+        retry_after_of_failure(&app, ip).await,
+        Some(90),
+        "the third lockout: 10 s × 3²"
+    );
+}
+
+#[tokio::test]
+async fn escalation_settings_need_a_cooloff() {
+    for key in [
+        "cooloff_backoff = { factor = 2.0, max = \"1h\" }",
+        "cooloff_jitter = \"1s\"",
+        "max_temporary_lockouts = 3",
+    ] {
+        let err = AxesConfig::from_toml_str(key).unwrap_err();
+        assert_eq!(err.key, key.split(' ').next().unwrap());
+    }
+    let err = AxesConfig::from_toml_str(
+        "cooloff_time = \"1m\"\ncooloff_backoff = { factor = 0.5, max = \"1h\" }",
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "cooloff_backoff");
+    let err = AxesConfig::from_toml_str(
+        "cooloff_time = \"1m\"\ncooloff_backoff = { factor = 2.0, max = \"2d\" }",
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "lockout_history");
 }

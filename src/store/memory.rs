@@ -200,6 +200,14 @@ impl Store for MemoryStore {
         Ok(doomed.len() as u64)
     }
 
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        Ok(keys
+            .iter()
+            .filter(|key| state.counters.remove(&key.encode()).is_some())
+            .count() as u64)
+    }
+
     async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
         let state = self.lock();
         let mut attempts: Vec<AccessAttempt> = state

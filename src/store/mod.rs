@@ -39,7 +39,7 @@ pub use self::redis::RedisStore;
 pub use self::sqlite::SqliteStore;
 pub use memory::MemoryStore;
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
-pub(crate) use records::{QUICK_SCOPE, SPRAY_SCOPE};
+pub(crate) use records::{HISTORY_SCOPE, QUICK_SCOPE, SPRAY_SCOPE};
 
 /// An error from a store backend.
 ///
@@ -360,6 +360,10 @@ pub trait Store: Send + Sync + 'static {
         filter: &AttemptFilter,
         groups: &[LockoutGroup],
     ) -> Result<u64, StoreError>;
+
+    /// Deletes the counters of `keys` outright, whatever their count.
+    /// Returns how many there were.
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError>;
 
     /// Lists the attempt records `filter` covers, most recent first.
     async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError>;

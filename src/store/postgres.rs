@@ -496,6 +496,22 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let statement = format!(
+            "DELETE FROM axes_counters WHERE {}",
+            locked(
+                "axes_counters",
+                "lockout_key",
+                "lockout_key = ANY($1)",
+                KEY_ORDER
+            )
+        );
+        execute(sqlx::query(&statement).bind(encode(keys)), &self.pool).await
+    }
+
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
         let attempts = format!(

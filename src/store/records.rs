@@ -9,6 +9,11 @@ use super::FailureRecord;
 /// The scope of quick-succession counters.
 pub(crate) const QUICK_SCOPE: &str = "quick";
 
+/// The scope of lockout-history counters (`cooloff_backoff`,
+/// `max_temporary_lockouts`): how many lockouts a key had, and when the
+/// latest began.
+pub(crate) const HISTORY_SCOPE: &str = "lockouts";
+
 /// The scope of password-spray counters.
 pub(crate) const SPRAY_SCOPE: &str = "spray";
 use crate::client::{ClientInfo, LockoutKey};

@@ -504,6 +504,21 @@ impl Store for RedisStore {
         Ok(records)
     }
 
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let counter_keys: Vec<String> = keys.iter().map(|key| self.counter_key(key)).collect();
+        let (deleted, _): (u64, u64) = ::redis::pipe()
+            .atomic()
+            .del(&counter_keys)
+            .srem(self.key("counters", "all"), &counter_keys)
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        Ok(deleted)
+    }
+
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before_ms = to_millis(before);
         let mut con = self.connection.clone();

@@ -340,6 +340,24 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let statement = format!(
+            "DELETE FROM axes_counters WHERE lockout_key IN ({})",
+            vec!["?"; keys.len()].join(", ")
+        );
+        let query = keys.iter().fold(sqlx::query(&statement), |query, key| {
+            query.bind(key.encode())
+        });
+        let done = query
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(done.rows_affected())
+    }
+
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;

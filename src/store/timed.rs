@@ -114,6 +114,10 @@ impl Store for TimedStore {
             .await
     }
 
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        self.bounded(self.inner.delete_counters(keys)).await
+    }
+
     async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
         self.bounded(self.inner.release_in_flight(keys)).await
     }

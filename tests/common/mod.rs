@@ -286,6 +286,11 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.attempts(filter).await
     }
 
+    async fn delete_counters(&self, keys: &[axes::LockoutKey]) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.delete_counters(keys).await
+    }
+
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
         self.check().await?;
         self.inner.purge_expired(before).await

@@ -31,6 +31,42 @@ macro_rules! shared_store_tests {
             }
 
             #[tokio::test]
+            async fn escalated_and_permanent_lockouts_hold_across_instances_until_reset() {
+                let policy = "failure_limit = 1\ncooloff_time = \"10s\"\ncooloff_backoff = { factor = 2.0, max = \"1h\" }\nmax_temporary_lockouts = 2";
+                let Some((a, b)) = two_apps(policy).await else {
+                    return;
+                };
+                let ip = "192.0.2.9";
+                assert_eq!(a.login(ip, "alice", "wrong").await, 429);
+                for app in [&a, &b] {
+                    app.clock.advance(std::time::Duration::from_secs(11));
+                }
+                assert_eq!(b.login(ip, "alice", "wrong").await, 429, "the second lockout");
+                for app in [&a, &b] {
+                    app.clock.advance(std::time::Duration::from_secs(15));
+                }
+                assert_eq!(
+                    a.login(ip, "alice", "wonderland").await,
+                    429,
+                    "backed off to 20 s on the other instance too"
+                );
+                for app in [&a, &b] {
+                    app.clock.advance(std::time::Duration::from_secs(6));
+                }
+                assert_eq!(a.login(ip, "alice", "wrong").await, 429, "the third: permanent");
+                for app in [&a, &b] {
+                    app.clock.advance(std::time::Duration::from_secs(3 * 24 * 3600));
+                }
+                b.login("192.0.2.10", "bob", "wrong").await;
+                assert_eq!(b.login(ip, "alice", "wonderland").await, 429);
+                a.axes
+                    .reset(AttemptFilter::Ip(ip.parse().unwrap()))
+                    .await
+                    .unwrap();
+                assert_eq!(b.login(ip, "alice", "wonderland").await, 200);
+            }
+
+            #[tokio::test]
             async fn the_lockout_falls_at_the_limit_across_instances() {
                 let Some((a, b)) = two_apps("failure_limit = 5").await else {
                     return;

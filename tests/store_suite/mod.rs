@@ -245,6 +245,29 @@ macro_rules! store_conformance {
             }
 
             #[tokio::test]
+            async fn delete_counters_removes_only_the_given_counters() {
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
+                let alice = client("192.0.2.1", Some("alice"));
+                let groups = [by_ip(), by_username()];
+                for at in [0.0, 1.0, 2.0] {
+                    fail(&store, &alice, &groups, t(at), &Window::forever()).await;
+                }
+                let k = keys(&alice, &groups);
+                assert_eq!(store.delete_counters(&k[..1]).await.unwrap(), 1);
+                assert_eq!(store.delete_counters(&k[..1]).await.unwrap(), 0);
+                assert_eq!(store.delete_counters(&[]).await.unwrap(), 0);
+                let read = store.counters(&k).await.unwrap();
+                assert!(read[0].is_none());
+                assert_eq!(read[1].as_ref().unwrap().failures, 3);
+                assert_eq!(
+                    fail(&store, &alice, &groups, t(3.0), &Window::forever()).await,
+                    [1, 4]
+                );
+            }
+
+            #[tokio::test]
             async fn counters_only_records_leave_attempt_records_alone() {
                 let Some(store) = store_or_skip().await else {
                     return;
