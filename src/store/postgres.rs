@@ -1,12 +1,15 @@
 //! [`PostgresStore`]: one lockout state shared by many app servers.
 //!
 //! Every write is exact under concurrency from many processes: counts change
-//! only in upserts (`INSERT … ON CONFLICT … DO UPDATE … RETURNING`), never by
-//! read-then-write. Every statement that locks several rows takes the locks
-//! in one global order — the attempt record before any counter, counters and
-//! in-flight entries by key (byte order, `COLLATE "C"`, as Rust sorts the
-//! ASCII keys), log entries by id — so concurrent transactions cannot
-//! deadlock.
+//! in upserts (`INSERT … ON CONFLICT … DO UPDATE … RETURNING`), never by an
+//! unlocked read-then-write (a sliding window's failure times are rewritten
+//! while the upsert holds the row). Every statement that locks several rows
+//! takes the locks in one global order — the attempt record before any
+//! counter, counters and in-flight entries by key (byte order,
+//! `COLLATE "C"`, as Rust sorts the ASCII keys), log entries by id. A later
+//! statement of a transaction can still meet rows committed after its first
+//! statement locked theirs, so under concurrent resets PostgreSQL may abort
+//! one transaction of a cycle; [`retry_conflicts`] runs it again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -209,6 +212,47 @@ fn locked(table: &str, column: &str, condition: &str, order: &str) -> String {
     )
 }
 
+/// How many times a transaction PostgreSQL aborted to break a deadlock (or
+/// a serialization conflict) is run again.
+const CONFLICT_ATTEMPTS: u32 = 4;
+
+/// Runs `transaction` again when PostgreSQL aborted it to break a deadlock
+/// or a serialization conflict. Every multi-row write locks its rows in one
+/// order, but a statement in READ COMMITTED sees rows committed after the
+/// transaction's earlier statements locked theirs, so a rare cycle remains
+/// possible under heavy concurrent resets; the aborted transaction changed
+/// nothing, and running it again is what PostgreSQL advises.
+async fn retry_conflicts<T, F, Fut>(mut transaction: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match transaction().await {
+            Err(error) if attempt < CONFLICT_ATTEMPTS && is_conflict(&error) => {
+                tracing::debug!(target: "axes", %error, attempt, "transaction aborted by a conflict; running it again");
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether `error` is PostgreSQL's `deadlock_detected` (40P01) or
+/// `serialization_failure` (40001).
+fn is_conflict(error: &StoreError) -> bool {
+    let StoreError::Backend(source) = error else {
+        return false;
+    };
+    source
+        .downcast_ref::<sqlx::Error>()
+        .and_then(|e| e.as_database_error())
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}
+
 /// Runs `query`; how many rows it changed.
 async fn execute<'c>(query: PgQuery<'_>, on: impl PgExecutor<'c>) -> Result<u64, StoreError> {
     let done = query.execute(on).await.map_err(StoreError::backend)?;
@@ -333,51 +377,10 @@ async fn take_off_counters(
 }
 
 impl PostgresStore {
-    /// The rows of `table` that `filter` covers, newest first.
-    async fn select_filtered(
+    async fn record_failure_once(
         &self,
-        columns: &str,
-        table: &str,
-        filter: &AttemptFilter,
-    ) -> Result<Vec<PgRow>, StoreError> {
-        let (condition, binds) = sql::filter_condition(filter, numbered(1));
-        let statement = format!(
-            "SELECT {columns} FROM {table} WHERE {condition} ORDER BY attempt_time_ms DESC, id DESC"
-        );
-        fetch(filtered(&statement, &binds), &self.pool).await
-    }
-
-    /// Deletes the rows of `table` logged before `before`, locking them in `order`.
-    async fn delete_before(
-        &self,
-        table: &str,
-        order: &str,
-        before: SystemTime,
-    ) -> Result<u64, StoreError> {
-        let condition = locked(table, "id", "attempt_time_ms < $1", order);
-        let statement = format!("DELETE FROM {table} WHERE {condition}");
-        execute(sqlx::query(&statement).bind(to_millis(before)), &self.pool).await
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let encoded = encode(keys);
-        let statement = "SELECT lockout_key, failures, last_failure_ms, recent FROM axes_counters \
-                         WHERE lockout_key = ANY($1)";
-        let rows = fetch(sqlx::query(statement).bind(&encoded), &self.pool).await?;
-        let mut found = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            found.insert(get::<String>(row, 0)?, counter_from_row(row)?);
-        }
-        Ok(encoded.iter().map(|key| found.remove(key)).collect())
-    }
-
-    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        failure: FailureRecord<'_>,
+    ) -> Result<Vec<Counter>, StoreError> {
         let at = to_millis(failure.at);
         let client = failure.client;
         let window = failure.window;
@@ -463,7 +466,7 @@ impl Store for PostgresStore {
         Ok(bumped)
     }
 
-    async fn reset(
+    async fn reset_once(
         &self,
         filter: &AttemptFilter,
         groups: &[LockoutGroup],
@@ -488,15 +491,7 @@ impl Store for PostgresStore {
         Ok(rows.len() as u64)
     }
 
-    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", filter)
-            .await?
-            .iter()
-            .map(attempt_from_row)
-            .collect()
-    }
-
-    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+    async fn delete_counters_once(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         if keys.is_empty() {
             return Ok(0);
         }
@@ -512,7 +507,7 @@ impl Store for PostgresStore {
         execute(sqlx::query(&statement).bind(encode(keys)), &self.pool).await
     }
 
-    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+    async fn purge_expired_once(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
         let attempts = format!(
             "DELETE FROM axes_attempts WHERE {}",
@@ -532,6 +527,78 @@ impl Store for PostgresStore {
         execute(sqlx::query(&counters).bind(before), &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(removed)
+    }
+
+    /// The rows of `table` that `filter` covers, newest first.
+    async fn select_filtered(
+        &self,
+        columns: &str,
+        table: &str,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<PgRow>, StoreError> {
+        let (condition, binds) = sql::filter_condition(filter, numbered(1));
+        let statement = format!(
+            "SELECT {columns} FROM {table} WHERE {condition} ORDER BY attempt_time_ms DESC, id DESC"
+        );
+        fetch(filtered(&statement, &binds), &self.pool).await
+    }
+
+    /// Deletes the rows of `table` logged before `before`, locking them in `order`.
+    async fn delete_before(
+        &self,
+        table: &str,
+        order: &str,
+        before: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let condition = locked(table, "id", "attempt_time_ms < $1", order);
+        let statement = format!("DELETE FROM {table} WHERE {condition}");
+        execute(sqlx::query(&statement).bind(to_millis(before)), &self.pool).await
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encoded = encode(keys);
+        let statement = "SELECT lockout_key, failures, last_failure_ms, recent FROM axes_counters \
+                         WHERE lockout_key = ANY($1)";
+        let rows = fetch(sqlx::query(statement).bind(&encoded), &self.pool).await?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(get::<String>(row, 0)?, counter_from_row(row)?);
+        }
+        Ok(encoded.iter().map(|key| found.remove(key)).collect())
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        retry_conflicts(|| self.record_failure_once(failure)).await
+    }
+
+    async fn reset(
+        &self,
+        filter: &AttemptFilter,
+        groups: &[LockoutGroup],
+    ) -> Result<u64, StoreError> {
+        retry_conflicts(|| self.reset_once(filter, groups)).await
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", filter)
+            .await?
+            .iter()
+            .map(attempt_from_row)
+            .collect()
+    }
+
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        retry_conflicts(|| self.delete_counters_once(keys)).await
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        retry_conflicts(|| self.purge_expired_once(before)).await
     }
 
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
