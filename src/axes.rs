@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::response::Response;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use tokio::sync::broadcast;
 
 use crate::attempt_data::cleansed_data;
@@ -17,6 +17,7 @@ use crate::client::{ClientInfo, LockoutKey};
 use crate::clock::Clock;
 use crate::config::AxesConfig;
 use crate::detectors;
+use crate::device;
 use crate::escalation::{self, Escalation};
 use crate::events::AxesEvent;
 use crate::hooks::{ClientIpCallable, Hooks};
@@ -133,6 +134,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: broadcast::Sender<AxesEvent>,
     pub(crate) last_purge_ms: AtomicI64,
+    /// Signs `device_cookie` tokens.
+    pub(crate) device_secret: crate::device::DeviceSecret,
     /// Keys the `cooloff_jitter` of each lockout (random per engine).
     pub(crate) jitter_seed: std::collections::hash_map::RandomState,
 }
@@ -379,6 +382,9 @@ impl Axes {
         if !only_username_keys {
             return Ok(false);
         }
+        if self.device_vouches(client, username, window) {
+            return Ok(true);
+        }
         let since = self
             .now()
             .checked_sub(window)
@@ -388,6 +394,67 @@ impl Axes {
         Ok(logins
             .iter()
             .any(|login| login.user_agent == client.user_agent() && login.attempt_time >= since))
+    }
+
+    /// Whether the client's device cookie vouches for `username`.
+    fn device_vouches(&self, client: &ClientInfo, username: &str, window: Duration) -> bool {
+        let Some(name) = &self.inner.config.device_cookie else {
+            return false;
+        };
+        client
+            .request()
+            .and_then(|request| device::cookie(request.headers(), name))
+            .is_some_and(|value| {
+                device::vouches(
+                    &self.inner.device_secret,
+                    value,
+                    username,
+                    self.now(),
+                    window,
+                )
+            })
+    }
+
+    /// The `Set-Cookie` header value that makes `client`'s device a trusted
+    /// client of `username` (with `device_cookie` and
+    /// `trusted_client_window`; `None` otherwise). The layer adds it to the
+    /// response of every successful login; call it yourself without the
+    /// layer. The cookie is `HttpOnly`, `Secure`, `SameSite=Lax`, and lives
+    /// as long as the window.
+    ///
+    /// ```
+    /// let config = axes::AxesConfig::from_toml_str(r#"
+    ///     trusted_client_window = "30d"
+    ///     device_cookie = "axes_device"
+    /// "#).unwrap();
+    /// let axes = axes::Axes::new(config, axes::MemoryStore::new());
+    /// let client = axes::ClientInfo::new("192.0.2.1".parse().unwrap());
+    /// let cookie = axes.device_cookie(&client, "alice").unwrap();
+    /// assert!(cookie.to_str().unwrap().starts_with("axes_device="));
+    /// ```
+    pub fn device_cookie(&self, client: &ClientInfo, username: &str) -> Option<HeaderValue> {
+        let config = &self.inner.config;
+        let (Some(name), Some(window)) = (&config.device_cookie, config.trusted_client_window)
+        else {
+            return None;
+        };
+        let counted = client.clone().with_username(username);
+        let username = self.counted(&counted).username()?.to_owned();
+        let previous = client
+            .request()
+            .and_then(|request| device::cookie(request.headers(), name));
+        let value = device::renewed(
+            &self.inner.device_secret,
+            previous,
+            &username,
+            self.now(),
+            window,
+        )?;
+        let cookie = format!(
+            "{name}={value}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+            window.as_secs()
+        );
+        HeaderValue::from_str(&cookie).ok()
     }
 
     /// Records a failed login of `client` (django-axes' `user_login_failed`)

@@ -501,6 +501,11 @@ pub struct AxesConfig {
     /// window is not blocked by that username's username-only lockout.
     #[serde(with = "humantime_serde")]
     pub trusted_client_window: Option<Duration>,
+    /// With `trusted_client_window`: the name of a cookie the layer sets
+    /// after a successful login, which makes the device a trusted client of
+    /// that username wherever it connects from (besides the same IP and
+    /// user agent).
+    pub device_cookie: Option<String>,
     /// Lock an IP failing for too many distinct usernames.
     pub spray_limit: Option<SprayLimit>,
     /// Failures for one key closer together than this lock it at once for
@@ -585,6 +590,7 @@ impl Default for AxesConfig {
             ipware_proxy_trusted_ips: Vec::new(),
             ipv6_prefix_length: None,
             trusted_client_window: None,
+            device_cookie: None,
             spray_limit: None,
             min_interval_between_failures: None,
             quick_failure_wait: Duration::from_secs(60),
@@ -771,6 +777,21 @@ impl AxesConfig {
                 "trusted_client_window",
                 "trusted clients are found in the access log, which disable_access_log turns off",
             ));
+        }
+        if let Some(name) = &self.device_cookie {
+            if self.trusted_client_window.is_none() {
+                return Err(ConfigError::new(
+                    "device_cookie",
+                    "needs trusted_client_window: it says how long a device stays trusted",
+                ));
+            }
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(token) {
+                return Err(ConfigError::new(
+                    "device_cookie",
+                    format!("`{name}` is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"),
+                ));
+            }
         }
         if self.min_interval_between_failures == Some(Duration::ZERO) {
             return Err(ConfigError::new(
@@ -1029,6 +1050,12 @@ impl AxesConfigBuilder {
         ipware_proxy_count: Option<u32>,
         /// See [`AxesConfig::ipware_proxy_order`].
         ipware_proxy_order: ProxyOrder,
+    }
+
+    /// See [`AxesConfig::device_cookie`].
+    pub fn device_cookie(mut self, name: impl Into<String>) -> Self {
+        self.config.device_cookie = Some(name.into());
+        self
     }
 
     /// See [`AxesConfig::ipware_meta_precedence_order`].

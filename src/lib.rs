@@ -64,6 +64,7 @@ mod client;
 mod clock;
 mod config;
 mod detectors;
+mod device;
 mod escalation;
 mod events;
 mod hooks;

@@ -322,6 +322,131 @@ async fn a_trusted_client_logs_in_while_its_username_is_locked() {
     assert_eq!(app.login("192.0.2.50", "alice", "wonderland").await, 429);
 }
 
+/// Alice logs in from `ip` with `cookie` (if any); the response's status and
+/// the device cookie it sets (the `name=value` part).
+async fn login_with_cookie(
+    app: &App,
+    ip: &str,
+    password: &str,
+    cookie: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut request = json_request(
+        ip,
+        "/login",
+        json!({"username": "alice", "password": password}),
+    );
+    if let Some(cookie) = cookie {
+        common::set_header(&mut request, "cookie", cookie.as_bytes());
+    }
+    let response = app.send(request).await;
+    let set = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (response.status().as_u16(), set)
+}
+
+#[tokio::test]
+async fn a_device_cookie_lets_the_device_through_a_username_lockout_from_anywhere() {
+    let app = App::new(
+        "lockout_parameters = [\"username\"]\nfailure_limit = 3\ntrusted_client_window = \"30d\"\ndevice_cookie = \"axes_device\"",
+    );
+    let (status, cookie) = login_with_cookie(&app, "192.0.2.50", "wonderland", None).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a success sets the device cookie");
+    assert!(cookie.starts_with("axes_device="));
+    assert!(!cookie.contains("alice"), "the token names no username");
+    // An attacker locks her username.
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        app.login(ip, "alice", "guess").await;
+    }
+    // Her phone, on a new network and another user agent, has the cookie.
+    let (status, renewed) =
+        login_with_cookie(&app, "198.51.100.7", "wonderland", Some(&cookie)).await;
+    assert_eq!(status, 200, "the trusted device gets in from anywhere");
+    assert!(renewed.is_some(), "and its cookie is renewed");
+    // Without it, or with a forged one, the lockout holds (from an address
+    // whose own logins would not make it trusted either).
+    assert_eq!(
+        login_with_cookie(&app, "198.51.100.8", "wonderland", None)
+            .await
+            .0,
+        429
+    );
+    let last = if cookie.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &cookie[..cookie.len() - 1]);
+    assert_eq!(
+        login_with_cookie(&app, "198.51.100.8", "wonderland", Some(&forged))
+            .await
+            .0,
+        429
+    );
+    // The cookie vouches for alice only: bob's lockout is not lifted by it.
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        app.login(ip, "bob", "guess").await;
+    }
+    let mut request = json_request(
+        "198.51.100.7",
+        "/login",
+        json!({"username": "bob", "password": "builder"}),
+    );
+    common::set_header(&mut request, "cookie", cookie.as_bytes());
+    assert_eq!(app.send(request).await.status(), 429);
+    // Trust ends with the window.
+    app.clock
+        .advance(std::time::Duration::from_secs(31 * 86_400));
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        app.login(ip, "alice", "guess").await;
+    }
+    assert_eq!(
+        login_with_cookie(&app, "198.51.100.7", "wonderland", Some(&cookie))
+            .await
+            .0,
+        429
+    );
+}
+
+#[tokio::test]
+async fn device_cookies_from_another_engine_are_not_trusted_unless_it_shares_the_key() {
+    let toml = "lockout_parameters = [\"username\"]\nfailure_limit = 1\ntrusted_client_window = \"30d\"\ndevice_cookie = \"axes_device\"";
+    let store = std::sync::Arc::new(axes::MemoryStore::new());
+    let app = |secret: &str| {
+        let clock = axes::ManualClock::new();
+        let axes = axes::Axes::builder(AxesConfig::from_toml_str(toml).unwrap())
+            .shared_store(store.clone())
+            .device_cookie_secret(secret)
+            .clock(clock.clone())
+            .build();
+        App::with_axes(axes, clock)
+    };
+    let (first, same_key, other_key) = (app("key one"), app("key one"), app("key two"));
+    let (_, cookie) = login_with_cookie(&first, "192.0.2.50", "wonderland", None).await;
+    let cookie = cookie.unwrap();
+    first.login("203.0.113.1", "alice", "guess").await;
+    assert_eq!(
+        login_with_cookie(&same_key, "198.51.100.7", "wonderland", Some(&cookie))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        login_with_cookie(&other_key, "198.51.100.8", "wonderland", Some(&cookie))
+            .await
+            .0,
+        429
+    );
+}
+
+#[tokio::test]
+async fn device_cookie_needs_a_trust_window_and_a_valid_name() {
+    let err = AxesConfig::from_toml_str("device_cookie = \"axes_device\"").unwrap_err();
+    assert_eq!(err.key, "device_cookie");
+    let err =
+        AxesConfig::from_toml_str("trusted_client_window = \"30d\"\ndevice_cookie = \"bad name;\"")
+            .unwrap_err();
+    assert_eq!(err.key, "device_cookie");
+}
+
 #[tokio::test]
 async fn trust_does_not_lift_an_ip_lockout() {
     let app = App::new("lockout_parameters = [\"username\", \"ip_address\"]\nfailure_limit = 2\ntrusted_client_window = \"30d\"");

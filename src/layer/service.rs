@@ -114,8 +114,15 @@ where
         Some(outcome) => {
             let client = client_with_session(client, &slot);
             match apply(&axes, client, outcome, &headers, check_before_dispatch).await {
-                Ok(None) => response,
-                Ok(Some(replacement)) => replacement,
+                Ok(Answer::Keep) => response,
+                Ok(Answer::Replace(replacement)) => replacement,
+                Ok(Answer::SetCookie(cookie)) => {
+                    let mut response = response;
+                    response
+                        .headers_mut()
+                        .append(http::header::SET_COOKIE, cookie);
+                    response
+                }
                 Err(error) => store_failed(&axes, error).unwrap_or(response),
             }
         }
@@ -134,22 +141,32 @@ fn client_with_session(mut client: ClientInfo, slot: &ReportSlot) -> ClientInfo 
     client
 }
 
-/// Records what the handler reported; returns the response that replaces
-/// the handler's, if any.
+/// What becomes of the handler's response once its report is recorded.
+enum Answer {
+    /// It goes out as it is.
+    Keep,
+    /// The lockout response goes out instead.
+    Replace(Response),
+    /// It goes out with the trusted-device cookie.
+    SetCookie(http::HeaderValue),
+}
+
+/// Records what the handler reported and says what becomes of its response.
 async fn apply(
     axes: &Axes,
     mut client: ClientInfo,
     outcome: Outcome,
     headers: &HeaderMap,
     prechecked: bool,
-) -> Result<Option<Response>, AxesError> {
+) -> Result<Answer, AxesError> {
     match outcome {
         Outcome::Failed(credentials) => {
             axes.resolve_username(&mut client, Some(&credentials));
             let outcome = axes.failed_with(&client, Some(&credentials)).await?;
-            Ok(outcome
-                .lockout
-                .map(|lockout| axes.lockout_response(&lockout, headers)))
+            Ok(match outcome.lockout {
+                Some(lockout) => Answer::Replace(axes.lockout_response(&lockout, headers)),
+                None => Answer::Keep,
+            })
         }
         Outcome::Succeeded(username) => {
             // The pre-check saw the username of the body; when the handler
@@ -159,15 +176,18 @@ async fn apply(
                 client.set_username(Some(username.clone()));
                 if let Decision::LockedOut(lockout) = axes.check(&client).await? {
                     tracing::warn!(target: "axes", ip = %client.ip_address(), username, "success of a locked-out username refused");
-                    return Ok(Some(axes.lockout_response(&lockout, headers)));
+                    return Ok(Answer::Replace(axes.lockout_response(&lockout, headers)));
                 }
             }
             axes.logged_in(&client, &username).await?;
-            Ok(None)
+            Ok(match axes.device_cookie(&client, &username) {
+                Some(cookie) => Answer::SetCookie(cookie),
+                None => Answer::Keep,
+            })
         }
         Outcome::LoggedOut(username) => {
             axes.logged_out(&client, username.as_deref()).await?;
-            Ok(None)
+            Ok(Answer::Keep)
         }
     }
 }

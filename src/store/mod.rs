@@ -37,7 +37,7 @@ pub use self::postgres::PostgresStore;
 pub use self::redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, DEFAULT_MAX_KEYS};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 pub(crate) use records::{HISTORY_SCOPE, QUICK_SCOPE, SPRAY_SCOPE};
 

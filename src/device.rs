@@ -1,0 +1,234 @@
+//! Trusted devices (`device_cookie`): after a successful login the layer
+//! sets a signed cookie that vouches for the device having logged in as
+//! that username; within `trusted_client_window` it lets the device through
+//! a username-only lockout, wherever it connects from.
+//!
+//! A cookie holds up to [`MAX_TOKENS`] tokens, newest first, each
+//! `<issued ms>.<HMAC-SHA256 hex>` over the username and the issue time, so
+//! a token names no username, cannot be forged without the engine's secret,
+//! and vouches for one username only.
+
+use std::time::{Duration, SystemTime};
+
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use sha2::Sha256;
+
+use crate::store::{from_millis, to_millis};
+
+/// How many usernames one device cookie vouches for at most.
+pub const MAX_TOKENS: usize = 5;
+
+/// The key that signs device tokens.
+#[derive(Clone)]
+pub(crate) struct DeviceSecret(Vec<u8>);
+
+impl std::fmt::Debug for DeviceSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceSecret(..)")
+    }
+}
+
+impl DeviceSecret {
+    /// A secret of the given bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// 32 random bytes from the operating system.
+    pub fn random() -> Self {
+        let mut bytes = vec![0; 32];
+        if let Err(error) = getrandom::getrandom(&mut bytes) {
+            // An empty key signs and verifies nothing: no device is trusted.
+            tracing::error!(target: "axes", %error, "no randomness for the device cookie secret; device cookies are off");
+            bytes.clear();
+        }
+        Self(bytes)
+    }
+
+    fn mac(&self, username: &str, issued_ms: i64) -> Option<Hmac<Sha256>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
+        mac.update(b"axes-device\0");
+        mac.update(username.as_bytes());
+        mac.update(b"\0");
+        mac.update(issued_ms.to_string().as_bytes());
+        Some(mac)
+    }
+
+    /// A token vouching for `username`, issued at `now`.
+    fn token(&self, username: &str, now: SystemTime) -> Option<String> {
+        let issued = to_millis(now);
+        let tag = self.mac(username, issued)?.finalize().into_bytes();
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        Some(format!("{issued}.{hex}"))
+    }
+
+    /// Whether `token` vouches for `username`.
+    fn verifies(&self, token: &Token<'_>, username: &str) -> bool {
+        let Some(tag) = decode_hex(token.tag) else {
+            return false;
+        };
+        self.mac(username, token.issued_ms)
+            .is_some_and(|mac| mac.verify_slice(&tag).is_ok())
+    }
+}
+
+/// One token of a cookie value.
+struct Token<'a> {
+    issued_ms: i64,
+    tag: &'a str,
+    text: &'a str,
+}
+
+impl Token<'_> {
+    fn issued(&self) -> SystemTime {
+        from_millis(self.issued_ms)
+    }
+}
+
+fn tokens(value: &str) -> impl Iterator<Item = Token<'_>> {
+    value.split('~').take(MAX_TOKENS).filter_map(|text| {
+        let (issued, tag) = text.split_once('.')?;
+        Some(Token {
+            issued_ms: issued.parse().ok()?,
+            tag,
+            text,
+        })
+    })
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// The value of cookie `name` in `headers`, if sent.
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+/// Whether the cookie `value` holds a token for `username` issued within
+/// `window` before `now`.
+pub(crate) fn vouches(
+    secret: &DeviceSecret,
+    value: &str,
+    username: &str,
+    now: SystemTime,
+    window: Duration,
+) -> bool {
+    tokens(value).any(|token| {
+        let issued = token.issued();
+        issued <= now && issued + window >= now && secret.verifies(&token, username)
+    })
+}
+
+/// The cookie value after `username` logged in at `now`: a new token for
+/// it first, then the still-valid tokens of other usernames from
+/// `previous`, at most [`MAX_TOKENS`] in all.
+pub(crate) fn renewed(
+    secret: &DeviceSecret,
+    previous: Option<&str>,
+    username: &str,
+    now: SystemTime,
+    window: Duration,
+) -> Option<String> {
+    let mut value = secret.token(username, now)?;
+    let others = previous.into_iter().flat_map(tokens).filter(|token| {
+        let issued = token.issued();
+        issued <= now && issued + window >= now && !secret.verifies(token, username)
+    });
+    for token in others.take(MAX_TOKENS - 1) {
+        value.push('~');
+        value.push_str(token.text);
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
+    }
+
+    #[test]
+    fn a_token_vouches_for_its_username_within_the_window_only() {
+        let secret = DeviceSecret::new(b"k".repeat(32));
+        let value = renewed(&secret, None, "alice", at(0), DAY).unwrap();
+        assert!(vouches(&secret, &value, "alice", at(10), DAY));
+        assert!(!vouches(&secret, &value, "bob", at(10), DAY));
+        assert!(!vouches(
+            &secret,
+            &value,
+            "alice",
+            at(DAY.as_secs() + 1),
+            DAY
+        ));
+        let other = DeviceSecret::new(b"x".repeat(32));
+        assert!(
+            !vouches(&other, &value, "alice", at(10), DAY),
+            "another key"
+        );
+    }
+
+    #[test]
+    fn tampered_and_malformed_values_vouch_for_nobody() {
+        let secret = DeviceSecret::new(b"k".repeat(32));
+        let value = renewed(&secret, None, "alice", at(0), DAY).unwrap();
+        let (issued, tag) = value.split_once('.').unwrap();
+        let later = format!("{}.{tag}", issued.parse::<i64>().unwrap() + 1000);
+        for bad in [
+            later.as_str(),
+            "",
+            "~~~",
+            "1.zz",
+            "x.y",
+            &value[..value.len() - 1],
+        ] {
+            assert!(!vouches(&secret, bad, "alice", at(10), DAY), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn renewal_keeps_other_usernames_and_replaces_the_own() {
+        let secret = DeviceSecret::new(b"k".repeat(32));
+        let mut value = renewed(&secret, None, "alice", at(0), DAY).unwrap();
+        value = renewed(&secret, Some(&value), "bob", at(1), DAY).unwrap();
+        value = renewed(&secret, Some(&value), "alice", at(2), DAY).unwrap();
+        assert_eq!(value.split('~').count(), 2);
+        assert!(vouches(&secret, &value, "alice", at(3), DAY));
+        assert!(vouches(&secret, &value, "bob", at(3), DAY));
+        for i in 0..10 {
+            value = renewed(&secret, Some(&value), &format!("user{i}"), at(4 + i), DAY).unwrap();
+        }
+        assert_eq!(value.split('~').count(), MAX_TOKENS);
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append("cookie", "a=1; axes_device=xyz".parse().unwrap());
+        headers.append("cookie", "b=2".parse().unwrap());
+        assert_eq!(cookie(&headers, "axes_device"), Some("xyz"));
+        assert_eq!(cookie(&headers, "b"), Some("2"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+}
