@@ -1,0 +1,536 @@
+//! The lockout policy: [`AxesConfig`], its builder and its parts.
+//!
+//! Every setting is named after its django-axes counterpart, lower-case and
+//! without the `AXES_` prefix, so a `settings.py` moves over key by key:
+//!
+//! ```
+//! let config = axes::AxesConfig::from_toml_str(r#"
+//!     failure_limit = 5
+//!     cooloff_time = "15m"
+//!     lockout_parameters = ["ip_address", ["username", "user_agent"]]
+//! "#)?;
+//! assert_eq!(config.failure_limit, 5);
+//! # Ok::<(), axes::ConfigError>(())
+//! ```
+//!
+//! Unknown keys and invalid values are rejected with an error that names the
+//! key, so a typo never silently leaves a default in force.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ip::ProxyOrder;
+use crate::normalize::UsernameNormalization;
+
+mod builder;
+mod parts;
+mod validate;
+
+pub use builder::AxesConfigBuilder;
+pub use parts::{
+    CooloffBackoff, IpMatcher, LockoutGroup, LockoutParameter, LockoutResponseMode, LockoutTier,
+    OnStoreError, SprayLimit,
+};
+
+/// The default number of bytes of a request body the layer buffers to read
+/// the username before dispatch (64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long one store call may take by default (5 s).
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long reading a login body may take by default (10 s).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a key's past lockouts are remembered by default (24 h).
+pub const DEFAULT_LOCKOUT_HISTORY: Duration = Duration::from_secs(24 * 3600);
+
+/// An error in the configuration, naming the offending key.
+///
+/// ```
+/// let err = axes::AxesConfig::from_toml_str("failure_limt = 3").unwrap_err();
+/// assert!(err.to_string().contains("failure_limt"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid axes configuration: {key}: {message}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The setting at fault (`"toml"` when the document itself does not parse).
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+/// The lockout policy. Deserializes from TOML/JSON with django-axes' setting
+/// names; [`AxesConfig::builder`] builds one in code.
+///
+/// ```
+/// use std::time::Duration;
+/// use axes::{AxesConfig, LockoutParameter};
+///
+/// let config = AxesConfig::builder()
+///     .failure_limit(5)
+///     .cooloff_time(Duration::from_secs(900))
+///     .lockout_parameters([LockoutParameter::Username])
+///     .build()?;
+/// assert_eq!(config.cooloff_time, Some(Duration::from_secs(900)));
+/// # Ok::<(), axes::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AxesConfig {
+    /// Master switch; `false` turns every check and record off (`AXES_ENABLED`).
+    pub enabled: bool,
+    /// Failures after which a client is locked out (`AXES_FAILURE_LIMIT`).
+    pub failure_limit: u32,
+    /// Whether reaching the limit locks out at all (`AXES_LOCK_OUT_AT_FAILURE`).
+    pub lock_out_at_failure: bool,
+    /// How long failures count after the last one; `None` locks until reset
+    /// (`AXES_COOLOFF_TIME`).
+    #[serde(with = "humantime_serde")]
+    pub cooloff_time: Option<Duration>,
+    /// Count failures in a sliding window (`AXES_USE_ATTEMPT_EXPIRATION`):
+    /// each failure stops counting `cooloff_time` (its tier's cool-off)
+    /// after it happened, so a client is locked while `failure_limit`
+    /// failures lie within any cool-off period. Off: failures count until
+    /// the client has been quiet for the cool-off (django-axes' default).
+    pub use_attempt_expiration: bool,
+    /// Progressive lockouts (`AXES_LOCKOUT_TIERS`): when set, the lowest
+    /// tier's `failures` is the failure limit and the tier of a count sets
+    /// its cool-off, overriding `failure_limit` and `cooloff_time`.
+    pub lockout_tiers: Vec<LockoutTier>,
+    /// What a client is counted by (`AXES_LOCKOUT_PARAMETERS`).
+    pub lockout_parameters: Vec<LockoutGroup>,
+    /// Whether a successful login clears the user's failures (`AXES_RESET_ON_SUCCESS`).
+    pub reset_on_success: bool,
+    /// What happens to attempts made while already locked out
+    /// (`AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`):
+    ///
+    /// - unset (the default): as django-axes does for a custom login view
+    ///   (`axes_dispatch`): attempts refused before dispatch are not
+    ///   recorded; a failure the handler reports while the client is locked
+    ///   is recorded and restarts the cool-off.
+    /// - `true`: as django-axes' authentication-backend flow: every attempt
+    ///   refused during a lockout is recorded as a failure too, so the
+    ///   cool-off restarts and tiers escalate while the client keeps trying.
+    /// - `false`: nothing made during a lockout is recorded.
+    pub reset_cool_off_on_failure_during_lockout: Option<bool>,
+    /// Status code of the lockout response (`AXES_HTTP_RESPONSE_CODE`).
+    pub http_response_code: u16,
+    /// Send `Retry-After` with the seconds remaining (`AXES_ENABLE_RETRY_AFTER_HEADER`).
+    pub enable_retry_after_header: bool,
+    /// The lockout message when lockouts end on their own (`AXES_COOLOFF_MESSAGE`).
+    pub cooloff_message: String,
+    /// The lockout message when they last until reset (`AXES_PERMALOCK_MESSAGE`).
+    pub permalock_message: String,
+    /// Redirect locked-out clients here, with `?username=` (`AXES_LOCKOUT_URL`).
+    pub lockout_url: Option<String>,
+    /// Whether the lockout response says so, or looks like a bad password.
+    pub lockout_response: LockoutResponseMode,
+    /// With `lockout_response = "indistinguishable"`: the application's
+    /// status for a bad password.
+    pub bad_credentials_status: u16,
+    /// … its body for a bad password.
+    pub bad_credentials_body: String,
+    /// … and its `Content-Type`, if it sends one.
+    pub bad_credentials_content_type: Option<String>,
+    /// Body field holding the username (`AXES_USERNAME_FORM_FIELD`).
+    pub username_form_field: String,
+    /// Body field holding the password (`AXES_PASSWORD_FORM_FIELD`).
+    pub password_form_field: String,
+    /// Addresses and networks that may be exempted (`AXES_IP_WHITELIST`).
+    pub ip_whitelist: Vec<IpMatcher>,
+    /// Addresses and networks that are always refused (`AXES_IP_BLACKLIST`).
+    pub ip_blacklist: Vec<IpMatcher>,
+    /// Whitelisted IPs are never locked out (`AXES_NEVER_LOCKOUT_WHITELIST`).
+    pub never_lockout_whitelist: bool,
+    /// Only whitelisted IPs may log in at all (`AXES_ONLY_WHITELIST`).
+    pub only_whitelist: bool,
+    /// `GET` requests are never locked out (`AXES_NEVER_LOCKOUT_GET`).
+    pub never_lockout_get: bool,
+    /// Where to look for the client IP, in order: `REMOTE_ADDR` (the TCP
+    /// peer) or a header, in Django's spelling (`HTTP_X_FORWARDED_FOR`) or
+    /// as a header name (`X-Forwarded-For`, `X-Real-IP`, `Forwarded`)
+    /// (`AXES_IPWARE_META_PRECEDENCE_ORDER`).
+    pub ipware_meta_precedence_order: Vec<String>,
+    /// With a forwarding header: the client is this many entries left of
+    /// the right-most one (`AXES_IPWARE_PROXY_COUNT`).
+    pub ipware_proxy_count: Option<u32>,
+    /// Which end of a forwarding chain is the client when neither a count
+    /// nor trusted proxies are set (`AXES_IPWARE_PROXY_ORDER`).
+    pub ipware_proxy_order: ProxyOrder,
+    /// Proxies whose forwarding headers are believed: a header counts only
+    /// when the TCP peer is one of them, and the client is the nearest
+    /// untrusted entry (`AXES_IPWARE_PROXY_TRUSTED_IPS`).
+    pub ipware_proxy_trusted_ips: Vec<IpMatcher>,
+    /// Count IPv6 clients by this prefix (e.g. 64), so rotating addresses
+    /// inside one allocation does not reset the count.
+    pub ipv6_prefix_length: Option<u8>,
+    /// How usernames are normalised before counting.
+    pub username_normalization: UsernameNormalization,
+    /// A client (IP and user agent) that logged in as a username within this
+    /// window is not blocked by that username's username-only lockout.
+    #[serde(with = "humantime_serde")]
+    pub trusted_client_window: Option<Duration>,
+    /// With `trusted_client_window`: the name of a cookie the layer sets
+    /// after a successful login, which makes the device a trusted client of
+    /// that username wherever it connects from (besides the same IP and
+    /// user agent).
+    pub device_cookie: Option<String>,
+    /// Lock an IP failing for too many distinct usernames.
+    pub spray_limit: Option<SprayLimit>,
+    /// Failures for one key closer together than this lock it at once for
+    /// `quick_failure_wait` (Keycloak's quick login check).
+    #[serde(with = "humantime_serde")]
+    pub min_interval_between_failures: Option<Duration>,
+    /// How long a quick-succession lock lasts.
+    #[serde(with = "humantime_serde")]
+    pub quick_failure_wait: Duration,
+    /// Repeated lockouts of a key last longer and longer.
+    pub cooloff_backoff: Option<CooloffBackoff>,
+    /// A random delay of up to this much added to the end of each lockout,
+    /// so a botnet cannot time its next burst to the second.
+    #[serde(with = "humantime_serde")]
+    pub cooloff_jitter: Option<Duration>,
+    /// After this many temporary lockouts of a key within
+    /// `lockout_history`, the next one lasts until reset (Keycloak's
+    /// "permanent lockout" after temporary ones).
+    pub max_temporary_lockouts: Option<u32>,
+    /// How long a key's past lockouts are remembered, for `cooloff_backoff`
+    /// and `max_temporary_lockouts`, after the latest one began.
+    #[serde(with = "humantime_serde")]
+    pub lockout_history: Duration,
+    /// Do not log successful logins (`AXES_DISABLE_ACCESS_LOG`).
+    pub disable_access_log: bool,
+    /// Keep a log entry for every recorded failure (`AXES_ENABLE_ACCESS_FAILURE_LOG`).
+    pub enable_access_failure_log: bool,
+    /// Failure log entries kept per username; older ones are deleted
+    /// (`AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT`).
+    pub access_failure_log_per_user_limit: u64,
+    /// Request fields masked in stored attempt data, besides the password
+    /// field (`AXES_SENSITIVE_PARAMETERS`).
+    pub sensitive_parameters: Vec<String>,
+    /// Bytes of a body buffered before dispatch to read the username; a
+    /// larger body is answered `413 Payload Too Large`.
+    pub max_body_bytes: usize,
+    /// How long reading that body may take; a body that has not ended by
+    /// then is answered `408 Request Timeout`.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// Count attempts in flight toward the limit, so that however many
+    /// arrive at once, at most `failure_limit` reach the handler.
+    pub bound_in_flight: bool,
+    /// How long one store call may take before it counts as a store failure.
+    #[serde(with = "humantime_serde")]
+    pub store_timeout: Duration,
+    /// What to do when the store fails.
+    pub on_store_error: OnStoreError,
+}
+
+impl Default for AxesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            failure_limit: 3,
+            lock_out_at_failure: true,
+            cooloff_time: None,
+            use_attempt_expiration: false,
+            lockout_tiers: Vec::new(),
+            lockout_parameters: vec![LockoutGroup::single(LockoutParameter::IpAddress)],
+            reset_on_success: false,
+            reset_cool_off_on_failure_during_lockout: None,
+            http_response_code: 429,
+            enable_retry_after_header: false,
+            cooloff_message: crate::response::COOLOFF_MESSAGE.to_owned(),
+            permalock_message: crate::response::PERMALOCK_MESSAGE.to_owned(),
+            lockout_url: None,
+            lockout_response: LockoutResponseMode::Informative,
+            bad_credentials_status: 403,
+            bad_credentials_body: String::new(),
+            bad_credentials_content_type: None,
+            username_form_field: "username".to_owned(),
+            password_form_field: "password".to_owned(),
+            ip_whitelist: Vec::new(),
+            ip_blacklist: Vec::new(),
+            never_lockout_whitelist: false,
+            only_whitelist: false,
+            never_lockout_get: false,
+            ipware_meta_precedence_order: vec!["REMOTE_ADDR".to_owned()],
+            ipware_proxy_count: None,
+            ipware_proxy_order: ProxyOrder::LeftMost,
+            ipware_proxy_trusted_ips: Vec::new(),
+            ipv6_prefix_length: None,
+            trusted_client_window: None,
+            device_cookie: None,
+            spray_limit: None,
+            min_interval_between_failures: None,
+            quick_failure_wait: Duration::from_secs(60),
+            username_normalization: UsernameNormalization::None,
+            cooloff_backoff: None,
+            cooloff_jitter: None,
+            max_temporary_lockouts: None,
+            lockout_history: DEFAULT_LOCKOUT_HISTORY,
+            disable_access_log: false,
+            enable_access_failure_log: false,
+            access_failure_log_per_user_limit: 1000,
+            sensitive_parameters: vec!["username".to_owned(), "ip_address".to_owned()],
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            bound_in_flight: true,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
+            on_store_error: OnStoreError::FailClosed,
+        }
+    }
+}
+
+impl AxesConfig {
+    /// A builder starting from django-axes' defaults.
+    pub fn builder() -> AxesConfigBuilder {
+        AxesConfigBuilder::default()
+    }
+
+    /// Parses and validates a TOML document. Unknown keys are errors.
+    ///
+    /// ```
+    /// let err = axes::AxesConfig::from_toml_str("failure_limit = 0").unwrap_err();
+    /// assert_eq!(err.key, "failure_limit");
+    /// ```
+    pub fn from_toml_str(toml_text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(toml_text).map_err(|e| {
+            let message = e.message().to_owned();
+            let line_key = e.span().and_then(|span| key_at(toml_text, span.start));
+            let key = match (unknown_field_name(&message), line_key) {
+                (Some(field), Some(line)) if field != line => format!("{line}.{field}"),
+                (Some(field), _) => field,
+                (None, Some(line)) => line,
+                (None, None) => "toml".to_owned(),
+            };
+            ConfigError::new(key, message)
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Whether lockouts escalate (`cooloff_backoff`, `cooloff_jitter` or
+    /// `max_temporary_lockouts`): each key's lockouts are then counted.
+    pub fn escalates(&self) -> bool {
+        self.cooloff_backoff.is_some()
+            || self.cooloff_jitter.is_some()
+            || self.max_temporary_lockouts.is_some()
+    }
+
+    /// The failure limit in force: the lowest tier's threshold when
+    /// `lockout_tiers` is set, `failure_limit` otherwise.
+    pub fn effective_failure_limit(&self) -> u32 {
+        self.lockout_tiers
+            .iter()
+            .map(|t| t.failures)
+            .min()
+            .unwrap_or(self.failure_limit)
+    }
+
+    /// How long failures keep counting (and a lockout lasts) after the last
+    /// one, for a count of `failures`: the tier of that count (the lowest
+    /// tier below its threshold), or `cooloff_time`. `None`: forever.
+    pub fn cooloff_for(&self, failures: u64) -> Option<Duration> {
+        if self.lockout_tiers.is_empty() {
+            return self.cooloff_time;
+        }
+        let mut tiers = self.lockout_tiers.clone();
+        tiers.sort_by_key(|t| t.failures);
+        let tier = tiers
+            .iter()
+            .rev()
+            .find(|t| u64::from(t.failures) <= failures)
+            .unwrap_or(&tiers[0]);
+        Some(tier.cooloff)
+    }
+
+    /// Whether lockouts end on their own (a cool-off or tiers are set).
+    pub fn has_cooloff(&self) -> bool {
+        self.cooloff_time.is_some() || !self.lockout_tiers.is_empty()
+    }
+
+    /// Whether `ip` is on the blacklist, or not on the whitelist while
+    /// `only_whitelist` is set.
+    pub fn is_blacklisted(&self, ip: IpAddr) -> bool {
+        self.ip_blacklist.iter().any(|m| m.contains(ip))
+            || (self.only_whitelist && !self.ip_whitelist.iter().any(|m| m.contains(ip)))
+    }
+
+    /// Whether `ip` is on the whitelist (whatever the whitelist flags say).
+    pub fn is_listed_in_whitelist(&self, ip: IpAddr) -> bool {
+        self.ip_whitelist.iter().any(|m| m.contains(ip))
+    }
+}
+
+fn unknown_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+/// The key whose line holds byte `offset` of a TOML document, for errors.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split('=').next()?.trim();
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| key.to_owned())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_django_axes() {
+        let c = AxesConfig::from_toml_str("").unwrap();
+        assert_eq!(c, AxesConfig::default());
+        assert_eq!(c.failure_limit, 3);
+        assert_eq!(c.http_response_code, 429);
+        assert_eq!(c.cooloff_time, None);
+        assert_eq!(
+            c.lockout_parameters,
+            vec![LockoutGroup::single(LockoutParameter::IpAddress)]
+        );
+        assert_eq!(c.reset_cool_off_on_failure_during_lockout, None);
+    }
+
+    #[test]
+    fn full_document_parses() {
+        let c = AxesConfig::from_toml_str(
+            r#"
+            enabled = true
+            failure_limit = 5
+            lock_out_at_failure = false
+            cooloff_time = "1h 30m"
+            lockout_parameters = ["ip_address", ["user_agent", "username"]]
+            reset_on_success = true
+            reset_cool_off_on_failure_during_lockout = false
+            http_response_code = 403
+            username_form_field = "email"
+            password_form_field = "passphrase"
+            ip_whitelist = ["127.0.0.9", "10.0.0.0/8", "::1"]
+            ip_blacklist = ["192.0.2.1"]
+            never_lockout_whitelist = true
+            only_whitelist = false
+            never_lockout_get = true
+            max_body_bytes = 1024
+            on_store_error = "fail_open"
+            disable_access_log = true
+            enable_access_failure_log = true
+            access_failure_log_per_user_limit = 10
+            sensitive_parameters = ["otp"]
+            ipware_proxy_count = 1
+            ipware_meta_precedence_order = ["HTTP_X_FORWARDED_FOR", "X-Real-IP", "REMOTE_ADDR"]
+            ipware_proxy_order = "right-most"
+            ipware_proxy_trusted_ips = ["127.0.0.1", "10.0.0.0/8"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.cooloff_time, Some(Duration::from_secs(5400)));
+        assert_eq!(
+            c.lockout_parameters[1],
+            LockoutGroup::combination([LockoutParameter::Username, LockoutParameter::UserAgent])
+        );
+        assert!(c.is_listed_in_whitelist("10.200.0.1".parse().unwrap()));
+        assert!(c.is_blacklisted("192.0.2.1".parse().unwrap()));
+        assert!(!c.is_blacklisted("192.0.2.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (doc, key) in [
+            ("nope = 1", "nope"),
+            ("failure_limit = -1", "failure_limit"),
+            ("failure_limit = \"three\"", "failure_limit"),
+            ("cooloff_time = \"soon\"", "cooloff_time"),
+            ("lockout_parameters = [\"password\"]", "lockout_parameters"),
+            ("lockout_parameters = [[]]", "lockout_parameters"),
+            ("lockout_parameters = []", "lockout_parameters"),
+            ("ip_blacklist = [\"localhost\"]", "ip_blacklist"),
+            ("http_response_code = 200", "http_response_code"),
+            ("username_form_field = \"\"", "username_form_field"),
+            ("cooloff_time = \"0s\"", "cooloff_time"),
+            ("ipware_proxy_order = \"middle\"", "ipware_proxy_order"),
+            ("ipware_meta_precedence_order = [\"bad header\"]", "ipware_meta_precedence_order"),
+            ("ipware_proxy_trusted_ips = [\"proxy.local\"]", "ipware_proxy_trusted_ips"),
+            ("ipware_proxy_count = 1", "ipware_proxy_count"),
+            ("only_whitelist = true", "only_whitelist"),
+            ("ipv6_prefix_length = 129", "ipv6_prefix_length"),
+            ("username_normalization = \"lower\"", "username_normalization"),
+            ("lockout_tiers = [{ failures = 0, cooloff = \"1s\" }]", "lockout_tiers"),
+            ("lockout_tiers = [{ failures = 3 }]", "lockout_tiers"),
+            ("lockout_tiers = [{ failures = 3, cooloff = \"1s\", extra = 1 }]", "lockout_tiers.extra"),
+            ("lockout_tiers = [{ failures = 3, cooloff = \"1s\" }, { failures = 3, cooloff = \"2s\" }]", "lockout_tiers"),
+        ] {
+            let err = AxesConfig::from_toml_str(doc).unwrap_err();
+            assert_eq!(err.key, key, "{doc}: {err}");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn tiers_set_the_limit_and_the_cooloff_by_count() {
+        let c = AxesConfig::from_toml_str(
+            r#"
+            failure_limit = 50
+            cooloff_time = "1s"
+            lockout_tiers = [
+                { failures = 10, cooloff = "1d" },
+                { failures = 3, cooloff = "15m" },
+                { failures = 6, cooloff = "2h" },
+            ]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.effective_failure_limit(), 3);
+        let minutes = |n| c.cooloff_for(n).unwrap().as_secs() / 60;
+        assert_eq!(
+            [0, 2, 3, 5, 6, 7, 10, 100].map(minutes),
+            [15, 15, 15, 15, 120, 120, 1440, 1440]
+        );
+        assert!(c.has_cooloff());
+        assert_eq!(AxesConfig::default().cooloff_for(5), None);
+    }
+
+    #[test]
+    fn whitelist_is_not_substring_matching() {
+        let c = AxesConfig::from_toml_str("ip_whitelist = [\"10.0.0.10\"]\nonly_whitelist = true")
+            .unwrap();
+        assert!(c.is_blacklisted("10.0.0.1".parse().unwrap()));
+        assert!(!c.is_blacklisted("10.0.0.10".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_match_ipv4_entries() {
+        let c = AxesConfig::builder()
+            .ip_blacklist(["127.0.0.66"])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(c.is_blacklisted("::ffff:127.0.0.66".parse().unwrap()));
+    }
+
+    #[test]
+    fn groups_round_trip_through_serde() {
+        let c = AxesConfig::from_toml_str(
+            "lockout_parameters = [[\"username\", \"ip_address\"], \"user_agent\"]",
+        )
+        .unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(AxesConfig::from_toml_str(&text).unwrap(), c);
+    }
+}
