@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
-use crate::axes::{Axes, AxesError, Decision};
+use crate::axes::{Axes, AxesError, Decision, Prepared};
 use crate::client::{ClientInfo, LockoutKey};
-use crate::policy::{self, Listing, Lockout, LockoutReason};
+use crate::policy::{Listing, Lockout, LockoutReason};
 use crate::store::StoreError;
 
 /// How long an attempt's slot is held at most, should its process die
@@ -93,12 +93,13 @@ impl Axes {
         // The slot is taken before the counters are read: an attempt that
         // finished meanwhile recorded its failure before giving its slot
         // back, so every earlier attempt is seen as a slot or a failure.
+        let prepared = self.prepare(client, None);
         let held = if self.config().bound_in_flight {
-            self.hold(client).await?
+            self.hold(&prepared).await?
         } else {
             None
         };
-        let (decision, failures) = match self.evaluate(client).await {
+        let (decision, failures) = match self.evaluate(&prepared).await {
             Ok(evaluated) => evaluated,
             Err(error) => {
                 if let Some((held, _)) = held {
@@ -132,7 +133,7 @@ impl Axes {
                 held: None,
             });
         }
-        let rules = self.rules(&self.counted(client));
+        let rules = &prepared.rules;
         let limit = u64::from(rules.failure_limit);
         // A key already at the limit that did not lock the client (a
         // trusted client's username) does not bound it either.
@@ -181,25 +182,26 @@ impl Axes {
     /// Takes one slot per lockout key of a counted client; `None` when
     /// nothing is to be bounded (exempt, no key, no lockout, or a store that
     /// cannot track attempts in flight).
-    async fn hold(&self, client: &ClientInfo) -> Result<Option<(Held, Vec<u64>)>, AxesError> {
-        if self.listing(client, None) != Listing::Counted {
-            return Ok(None);
-        }
-        let counted = self.counted(client);
-        let rules = self.rules(&counted);
-        let keys = policy::lockout_keys(&rules.groups, &counted);
-        if keys.is_empty() || !rules.lock_out_at_failure {
+    async fn hold(
+        &self,
+        prepared: &Prepared<'_, '_>,
+    ) -> Result<Option<(Held, Vec<u64>)>, AxesError> {
+        let keys = &prepared.keys;
+        if prepared.listing != Listing::Counted
+            || keys.is_empty()
+            || !prepared.rules.lock_out_at_failure
+        {
             return Ok(None);
         }
         match self
             .store()
-            .acquire_in_flight(&keys, self.now(), IN_FLIGHT_TTL)
+            .acquire_in_flight(keys, self.now(), IN_FLIGHT_TTL)
             .await
         {
             Ok(in_flight) => Ok(Some((
                 Held {
                     axes: self.clone(),
-                    keys,
+                    keys: keys.clone(),
                 },
                 in_flight,
             ))),

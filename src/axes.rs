@@ -85,6 +85,14 @@ impl Decision {
     }
 }
 
+/// A client as the engine counts it (see [`Axes::prepare`]).
+pub(crate) struct Prepared<'a, 'c> {
+    pub listing: Listing,
+    pub client: Cow<'c, ClientInfo>,
+    pub rules: Rules<'a>,
+    pub keys: Vec<LockoutKey>,
+}
+
 /// What recording a failure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -250,33 +258,55 @@ impl Axes {
     /// Decides whether `client` may attempt a login: one store read for all
     /// of its lockout keys.
     pub async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
-        Ok(self.evaluate(client).await?.0)
+        Ok(self.evaluate(&self.prepare(client, None)).await?.0)
     }
 
-    /// The decision, and the live failure count of each of the client's
-    /// lockout keys (empty when none was read).
+    /// `client` as the engine counts it: how the lists treat it, its
+    /// counted form, the rules in force for it and its lockout keys.
+    pub(crate) fn prepare<'c>(
+        &self,
+        client: &'c ClientInfo,
+        credentials: Option<&Credentials>,
+    ) -> Prepared<'_, 'c> {
+        let listing = self.listing(client, credentials);
+        let counted = self.counted(client);
+        let rules = self.rules(&counted);
+        let keys = policy::lockout_keys(&rules.groups, &counted);
+        Prepared {
+            listing,
+            client: counted,
+            rules,
+            keys,
+        }
+    }
+
+    /// The decision for a prepared client, and the live failure count of
+    /// each of its lockout keys (empty when none was read).
     pub(crate) async fn evaluate(
         &self,
-        client: &ClientInfo,
+        prepared: &Prepared<'_, '_>,
     ) -> Result<(Decision, Vec<u64>), AxesError> {
-        let listing = self.listing(client, None);
-        let client = &*self.counted(client);
-        let rules = self.rules(client);
+        let Prepared {
+            listing,
+            client,
+            rules,
+            keys,
+        } = prepared;
+        let client = &**client;
         match listing {
             Listing::Blacklisted => {
-                let lockout = policy::blacklisted(&rules, client);
+                let lockout = policy::blacklisted(rules, client);
                 return Ok((Decision::LockedOut(lockout), Vec::new()));
             }
             Listing::Whitelisted => return Ok((Decision::Exempt, Vec::new())),
             Listing::Counted => {}
         }
-        let keys = policy::lockout_keys(&rules.groups, client);
         if keys.is_empty() {
             return Ok((Decision::Allowed { failures: 0 }, Vec::new()));
         }
         let config = &self.inner.config;
-        let detector_keys = detectors::keys(config, &keys, client);
-        let history_keys = escalation::history_keys(config, &keys);
+        let detector_keys = detectors::keys(config, keys, client);
+        let history_keys = escalation::history_keys(config, keys);
         let now = self.now();
         let mut counters = self
             .inner
@@ -289,12 +319,12 @@ impl Axes {
             .iter()
             .map(|counter| counter.as_ref().map_or(0, |c| rules.live_failures(c, now)))
             .collect();
-        let standing = policy::standing(&rules, counters.iter().flatten(), now);
+        let standing = policy::standing(rules, counters.iter().flatten(), now);
         let lockout = self
             .lockout_of(
                 client,
-                &rules,
-                &keys,
+                rules,
+                keys,
                 &counters,
                 (&history_keys, &histories),
                 standing,
@@ -303,7 +333,7 @@ impl Axes {
         let decision = match lockout.or_else(|| {
             detectors::lockout(
                 config,
-                &rules,
+                rules,
                 client,
                 &detector_keys,
                 &detector_counters,
@@ -472,10 +502,13 @@ impl Axes {
     ) -> Result<FailureOutcome, AxesError> {
         let config = &self.inner.config;
         let now = self.now();
-        let listing = self.listing(client, credentials);
-        let client = &*self.counted(client);
-        let rules = self.rules(client);
-        let keys = policy::lockout_keys(&rules.groups, client);
+        let Prepared {
+            listing,
+            client,
+            rules,
+            keys,
+        } = self.prepare(client, credentials);
+        let client = &*client;
         if listing == Listing::Whitelisted || keys.is_empty() {
             tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
             self.emit(AxesEvent::LoginFailed {
@@ -506,19 +539,28 @@ impl Axes {
             }
         }
 
+        // One read, before the write, of what the detectors and the
+        // lockout histories need: the keys' counters and their histories.
         let history_keys = escalation::history_keys(config, &keys);
-        let mut histories = if history_keys.is_empty() {
-            Vec::new()
-        } else {
-            self.inner.store.counters(&history_keys).await?
-        };
+        let needs_previous = config.min_interval_between_failures.is_some();
+        let mut histories = Vec::new();
+        let mut previous = Vec::new();
+        if needs_previous || !history_keys.is_empty() {
+            let read: &[LockoutKey] = if needs_previous { &keys } else { &[] };
+            previous = self
+                .inner
+                .store
+                .counters(&[read, &history_keys].concat())
+                .await?;
+            histories = previous.split_off(read.len());
+        }
         let window = rules.window();
         let (get_data, post_data) = self.attempt_data(client);
         let tripped = detectors::tripped(
             config,
             &rules,
             self.inner.store.as_ref(),
-            &keys,
+            (&keys, &previous),
             client,
             now,
         )

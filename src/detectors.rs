@@ -71,22 +71,22 @@ pub(crate) fn lockout(
 }
 
 /// The detector keys this failure trips: quick succession for each key
-/// whose previous failure is closer than the interval, password spray when
+/// whose previous failure (`previous`, the keys' counters read before this
+/// failure was recorded) is closer than the interval, password spray when
 /// the IP has now failed for too many usernames.
 pub(crate) async fn tripped(
     config: &AxesConfig,
     rules: &Rules<'_>,
     store: &dyn Store,
-    keys: &[LockoutKey],
+    (keys, previous): (&[LockoutKey], &[Option<Counter>]),
     client: &ClientInfo,
     now: SystemTime,
 ) -> Result<Vec<LockoutKey>, StoreError> {
     let mut tripped = Vec::new();
     if let Some(interval) = config.min_interval_between_failures {
-        let previous = store.counters(keys).await?;
         for (key, counter) in keys.iter().zip(previous) {
             let Some(counter) = counter else { continue };
-            let live = rules.live_failures(&counter, now) > 0;
+            let live = rules.live_failures(counter, now) > 0;
             let gap = now.duration_since(counter.last_failure).unwrap_or_default();
             if live && gap < interval {
                 tripped.push(key.scoped(QUICK_SCOPE));
