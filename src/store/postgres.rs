@@ -18,12 +18,14 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow, Postgres};
 use sqlx::query::Query;
-use sqlx::{PgConnection, PgExecutor, PgPool, Row};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use super::sql::{self, numbered};
+use super::sql::{
+    self, attempt_from_row, count, counter_from_row, db_count, get, numbered, ATTEMPT_COLUMNS,
+};
 use super::{
-    decode_times, encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
-    AttemptFilter, Counter, FailureRecord, Store, StoreError,
+    encode_times, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
+    FailureRecord, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -42,9 +44,6 @@ const MAX_CONNECTIONS: u32 = 16;
 
 /// The order in which counters and in-flight entries are locked.
 const KEY_ORDER: &str = "lockout_key COLLATE \"C\"";
-
-/// The columns of an attempt record, in the order [`attempt_from_row`] reads.
-const ATTEMPT_COLUMNS: &str = "username, ip_address, user_agent, path_info, http_accept, get_data, post_data, failures, attempt_time_ms";
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
@@ -270,21 +269,6 @@ fn filtered<'q>(statement: &'q str, binds: &'q [String]) -> PgQuery<'q> {
         .fold(sqlx::query(statement), |query, value| query.bind(value))
 }
 
-fn get<'r, T>(row: &'r PgRow, index: usize) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
-{
-    row.try_get(index).map_err(StoreError::backend)
-}
-
-fn count(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-fn db_count(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
 fn encode(keys: &[LockoutKey]) -> Vec<String> {
     keys.iter().map(LockoutKey::encode).collect()
 }
@@ -305,7 +289,7 @@ fn in_key_order<T: Clone>(
 ) -> Result<Vec<T>, StoreError> {
     let found = rows
         .iter()
-        .map(|row| Ok((get::<String>(row, 0)?, value(row)?)))
+        .map(|row| Ok((get::<_, String>(row, 0)?, value(row)?)))
         .collect::<Result<HashMap<_, _>, StoreError>>()?;
     keys.iter()
         .map(|key| {
@@ -314,27 +298,6 @@ fn in_key_order<T: Clone>(
             })
         })
         .collect()
-}
-
-/// The counter of a `lockout_key, failures, last_failure_ms, recent` row.
-fn counter_from_row(row: &PgRow) -> Result<Counter, StoreError> {
-    let recent: String = get(row, 3)?;
-    Ok(Counter::new(count(get(row, 1)?), from_millis(get(row, 2)?))
-        .with_recent(decode_times(&recent)?))
-}
-
-fn attempt_from_row(row: &PgRow) -> Result<AccessAttempt, StoreError> {
-    Ok(AccessAttempt {
-        username: get(row, 0)?,
-        ip_address: sql::parse_ip(get(row, 1)?)?,
-        user_agent: get(row, 2)?,
-        path_info: get(row, 3)?,
-        http_accept: get(row, 4)?,
-        get_data: get(row, 5)?,
-        post_data: get(row, 6)?,
-        failures: count(get(row, 7)?),
-        attempt_time: from_millis(get(row, 8)?),
-    })
 }
 
 /// Takes the failures of the deleted attempt `rows` off the counters they
@@ -568,7 +531,7 @@ impl Store for PostgresStore {
         let rows = fetch(sqlx::query(statement).bind(&encoded), &self.pool).await?;
         let mut found = HashMap::with_capacity(rows.len());
         for row in &rows {
-            found.insert(get::<String>(row, 0)?, counter_from_row(row)?);
+            found.insert(get::<_, String>(row, 0)?, counter_from_row(row)?);
         }
         Ok(encoded.iter().map(|key| found.remove(key)).collect())
     }
@@ -637,25 +600,10 @@ impl Store for PostgresStore {
     }
 
     async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
-        let columns = "username, ip_address, user_agent, path_info, http_accept, session_hash, \
-                       attempt_time_ms, logout_time_ms";
         let rows = self
-            .select_filtered(columns, "axes_access_logs", filter)
+            .select_filtered(sql::ACCESS_LOG_COLUMNS, "axes_access_logs", filter)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AccessLog {
-                    username: get(row, 0)?,
-                    ip_address: sql::parse_ip(get(row, 1)?)?,
-                    user_agent: get(row, 2)?,
-                    path_info: get(row, 3)?,
-                    http_accept: get(row, 4)?,
-                    session_hash: get(row, 5)?,
-                    attempt_time: from_millis(get(row, 6)?),
-                    logout_time: get::<Option<i64>>(row, 7)?.map(from_millis),
-                })
-            })
-            .collect()
+        rows.iter().map(sql::access_log_from_row).collect()
     }
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
@@ -700,24 +648,10 @@ impl Store for PostgresStore {
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
-        let columns = "username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
-                       locked_out";
         let rows = self
-            .select_filtered(columns, "axes_failure_logs", filter)
+            .select_filtered(sql::FAILURE_LOG_COLUMNS, "axes_failure_logs", filter)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AccessFailureLog {
-                    username: get(row, 0)?,
-                    ip_address: sql::parse_ip(get(row, 1)?)?,
-                    user_agent: get(row, 2)?,
-                    path_info: get(row, 3)?,
-                    http_accept: get(row, 4)?,
-                    attempt_time: from_millis(get(row, 5)?),
-                    locked_out: get(row, 6)?,
-                })
-            })
-            .collect()
+        rows.iter().map(sql::failure_log_from_row).collect()
     }
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, Script};
+use ::redis::{AsyncCommands, Script, ScriptInvocation};
 use async_trait::async_trait;
 
 use super::{
@@ -284,6 +284,33 @@ impl RedisStore {
     }
 
     /// Reads records by key, skipping any deleted meanwhile.
+    /// The call of the RESET script that deletes `records` and takes each
+    /// one's failures off the counters `counters_of` names.
+    fn reset_call<'s>(
+        &self,
+        script: &'s Script,
+        records: &[(String, AccessAttempt)],
+        counters_of: impl Fn(&AccessAttempt) -> Vec<String>,
+    ) -> ScriptInvocation<'s> {
+        let mut call = script.prepare_invoke();
+        call.key(self.key("attempts", "all"))
+            .key(self.key("counters", "all"))
+            .arg(&self.prefix);
+        for (key, record) in records {
+            let counters = counters_of(record);
+            let ip_set = record.ip_address.map(|ip| self.ip_set(ip));
+            let user_set = record.username.as_deref().map(|u| self.user_set(u));
+            call.arg(key)
+                .arg(ip_set.unwrap_or_default())
+                .arg(user_set.unwrap_or_default())
+                .arg(counters.len());
+            for counter in counters {
+                call.arg(counter);
+            }
+        }
+        call
+    }
+
     async fn read_records(
         &self,
         keys: &[String],
@@ -441,39 +468,19 @@ impl Store for RedisStore {
     ) -> Result<u64, StoreError> {
         let records = self.read_records(&self.record_keys(filter).await?).await?;
         let script = Script::new(RESET);
-        let mut call = script.prepare_invoke();
-        call.key(self.key("attempts", "all"))
-            .key(self.key("counters", "all"))
-            .arg(&self.prefix);
-        for (key, record) in &records {
-            let counters: Vec<String> = if *filter == AttemptFilter::All {
-                Vec::new()
-            } else {
-                record
-                    .lockout_keys(groups)
-                    .map(|k| self.counter_key(&k))
-                    .collect()
-            };
-            call.arg(key)
-                .arg(
+        let every = *filter == AttemptFilter::All;
+        let removed: u64 = self
+            .reset_call(&script, &records, |record| {
+                // Resetting everything deletes every counter below.
+                if every {
+                    Vec::new()
+                } else {
                     record
-                        .ip_address
-                        .map(|ip| self.ip_set(ip))
-                        .unwrap_or_default(),
-                )
-                .arg(
-                    record
-                        .username
-                        .as_deref()
-                        .map(|u| self.user_set(u))
-                        .unwrap_or_default(),
-                )
-                .arg(counters.len());
-            for counter in counters {
-                call.arg(counter);
-            }
-        }
-        let removed: u64 = call
+                        .lockout_keys(groups)
+                        .map(|k| self.counter_key(&k))
+                        .collect()
+                }
+            })
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(backend)?;
@@ -528,28 +535,12 @@ impl Store for RedisStore {
             .map_err(backend)?;
         let records = self.read_records(&old).await?;
         let script = Script::new(RESET);
-        let mut call = script.prepare_invoke();
-        call.key(self.key("attempts", "all"))
-            .key(self.key("counters", "all"))
-            .arg(&self.prefix);
-        for (key, record) in &records {
-            call.arg(key)
-                .arg(
-                    record
-                        .ip_address
-                        .map(|ip| self.ip_set(ip))
-                        .unwrap_or_default(),
-                )
-                .arg(
-                    record
-                        .username
-                        .as_deref()
-                        .map(|u| self.user_set(u))
-                        .unwrap_or_default(),
-                )
-                .arg(0);
-        }
-        let removed: u64 = call.invoke_async(&mut con).await.map_err(backend)?;
+        // Expired counters are deleted by their own time below.
+        let removed: u64 = self
+            .reset_call(&script, &records, |_| Vec::new())
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend)?;
         let all_counters = self.key("counters", "all");
         let counters: Vec<String> = con.smembers(&all_counters).await.map_err(backend)?;
         if counters.is_empty() {

@@ -8,21 +8,20 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
-use super::sql::{self, question_marks};
+use super::sql::{
+    self, attempt_from_row, count, counter_from_row, db_count, question_marks, ATTEMPT_COLUMNS,
+};
 use super::{
-    decode_times, encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
-    AttemptFilter, Counter, FailureRecord, Store, StoreError,
+    encode_times, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
+    FailureRecord, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The columns of an attempt record, in the order [`attempt_from_row`] reads.
-const ATTEMPT_COLUMNS: &str = "username, ip_address, user_agent, path_info, http_accept, get_data, post_data, failures, attempt_time_ms";
 
 /// A store in an SQLite database: the embedded default. Lockouts survive
 /// restarts; one file serves the processes of one machine.
@@ -92,24 +91,6 @@ impl SqliteStore {
     }
 }
 
-fn count(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-fn db_count(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// The counter of a `lockout_key, failures, last_failure_ms, recent` row.
-fn counter_from_row(row: &SqliteRow) -> Result<Counter, StoreError> {
-    let recent: String = row.try_get(3).map_err(StoreError::backend)?;
-    Ok(Counter::new(
-        count(row.try_get(1).map_err(StoreError::backend)?),
-        from_millis(row.try_get(2).map_err(StoreError::backend)?),
-    )
-    .with_recent(decode_times(&recent)?))
-}
-
 /// The counters an upsert returned, in the order of `keys`.
 fn in_key_order(
     keys: &[String],
@@ -124,22 +105,17 @@ fn in_key_order(
         .collect()
 }
 
-fn attempt_from_row(row: &SqliteRow) -> Result<AccessAttempt, StoreError> {
-    let get = |e: sqlx::Error| StoreError::backend(e);
-    Ok(AccessAttempt {
-        username: row.try_get(0).map_err(get)?,
-        ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
-        user_agent: row.try_get(2).map_err(get)?,
-        path_info: row.try_get(3).map_err(get)?,
-        http_accept: row.try_get(4).map_err(get)?,
-        get_data: row.try_get(5).map_err(get)?,
-        post_data: row.try_get(6).map_err(get)?,
-        failures: count(row.try_get(7).map_err(get)?),
-        attempt_time: from_millis(row.try_get(8).map_err(get)?),
-    })
-}
-
 impl SqliteStore {
+    /// A write transaction, holding SQLite's write lock from its start
+    /// (`BEGIN IMMEDIATE`): a transaction that read first and wrote later
+    /// could otherwise fail to upgrade its lock under contention.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::backend)
+    }
+
     /// Runs `SELECT {columns} FROM {table} WHERE <filter>`, newest first.
     async fn select_filtered(
         &self,
@@ -184,7 +160,7 @@ impl Store for SqliteStore {
             .map_err(StoreError::backend)?;
         let mut found = HashMap::with_capacity(rows.len());
         for row in rows {
-            let key: String = row.try_get(0).map_err(StoreError::backend)?;
+            let key: String = sql::get(&row, 0)?;
             found.insert(key, counter_from_row(&row)?);
         }
         Ok(encoded.iter().map(|key| found.remove(key)).collect())
@@ -193,7 +169,7 @@ impl Store for SqliteStore {
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
         let at = to_millis(failure.at);
         let client = failure.client;
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let mut tx = self.write().await?;
 
         let mut counters = HashMap::with_capacity(failure.keys.len());
         let encoded: Vec<String> = failure.keys.iter().map(LockoutKey::encode).collect();
@@ -221,7 +197,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(StoreError::backend)?
             {
-                let key: String = row.try_get(0).map_err(StoreError::backend)?;
+                let key: String = sql::get(&row, 0)?;
                 let mut counter = counter_from_row(&row)?;
                 if failure.window.keep().is_some() {
                     // The write lock is held: slide the failure times.
@@ -286,7 +262,7 @@ impl Store for SqliteStore {
         filter: &AttemptFilter,
         groups: &[LockoutGroup],
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let mut tx = self.write().await?;
         if *filter == AttemptFilter::All {
             let removed = sqlx::query("DELETE FROM axes_attempts")
                 .execute(&mut *tx)
@@ -360,7 +336,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM axes_counters WHERE last_failure_ms < ?")
             .bind(before)
             .execute(&mut *tx)
@@ -418,31 +394,13 @@ impl Store for SqliteStore {
     async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
         let rows = self
             .select_filtered(
-                "username, ip_address, user_agent, path_info, http_accept, session_hash, \
-                 attempt_time_ms, logout_time_ms",
+                sql::ACCESS_LOG_COLUMNS,
                 "axes_access_logs",
                 "attempt_time_ms",
                 filter,
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                let get = |e: sqlx::Error| StoreError::backend(e);
-                Ok(AccessLog {
-                    username: row.try_get(0).map_err(get)?,
-                    ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
-                    user_agent: row.try_get(2).map_err(get)?,
-                    path_info: row.try_get(3).map_err(get)?,
-                    http_accept: row.try_get(4).map_err(get)?,
-                    session_hash: row.try_get(5).map_err(get)?,
-                    attempt_time: from_millis(row.try_get(6).map_err(get)?),
-                    logout_time: row
-                        .try_get::<Option<i64>, _>(7)
-                        .map_err(get)?
-                        .map(from_millis),
-                })
-            })
-            .collect()
+        rows.iter().map(sql::access_log_from_row).collect()
     }
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
@@ -461,7 +419,7 @@ impl Store for SqliteStore {
         entry: &AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO axes_failure_logs (username, ip_address, user_agent, path_info, \
              http_accept, attempt_time_ms, locked_out) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -494,27 +452,13 @@ impl Store for SqliteStore {
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
         let rows = self
             .select_filtered(
-                "username, ip_address, user_agent, path_info, http_accept, attempt_time_ms, \
-                 locked_out",
+                sql::FAILURE_LOG_COLUMNS,
                 "axes_failure_logs",
                 "attempt_time_ms",
                 filter,
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                let get = |e: sqlx::Error| StoreError::backend(e);
-                Ok(AccessFailureLog {
-                    username: row.try_get(0).map_err(get)?,
-                    ip_address: sql::parse_ip(row.try_get(1).map_err(get)?)?,
-                    user_agent: row.try_get(2).map_err(get)?,
-                    path_info: row.try_get(3).map_err(get)?,
-                    http_accept: row.try_get(4).map_err(get)?,
-                    attempt_time: from_millis(row.try_get(5).map_err(get)?),
-                    locked_out: row.try_get(6).map_err(get)?,
-                })
-            })
-            .collect()
+        rows.iter().map(sql::failure_log_from_row).collect()
     }
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
@@ -559,8 +503,8 @@ impl Store for SqliteStore {
             .map_err(StoreError::backend)?;
         let mut holders = HashMap::with_capacity(rows.len());
         for row in rows {
-            let key: String = row.try_get(0).map_err(StoreError::backend)?;
-            holders.insert(key, count(row.try_get(1).map_err(StoreError::backend)?));
+            let key: String = sql::get(&row, 0)?;
+            holders.insert(key, count(sql::get(&row, 1)?));
         }
         encoded
             .iter()
