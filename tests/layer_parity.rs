@@ -42,14 +42,7 @@ enable_retry_after_header = true
 #[tokio::test]
 async fn tiers_lock_at_the_first_threshold_and_expire_after_their_cooloff() {
     let app = App::new(TIERS);
-    assert_eq!(
-        [
-            fail(&app, IP, "alice").await,
-            fail(&app, IP, "alice").await,
-            fail(&app, IP, "alice").await
-        ],
-        [403, 403, 429]
-    );
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
     let response = app
         .send(json_request(
             IP,
@@ -174,10 +167,7 @@ async fn whitelist_callable_exempts_clients() {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(
-        [fail(&app, IP, "alice").await, fail(&app, IP, "alice").await],
-        [403, 429]
-    );
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 429]);
 }
 
 #[tokio::test]

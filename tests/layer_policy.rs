@@ -12,18 +12,10 @@ use serde_json::json;
 const IP: &str = "192.0.2.10";
 const OTHER_IP: &str = "192.0.2.20";
 
-async fn fail_n(app: &App, ip: &str, username: &str, n: usize) -> Vec<u16> {
-    let mut statuses = Vec::new();
-    for _ in 0..n {
-        statuses.push(app.login(ip, username, "wrong-password").await.as_u16());
-    }
-    statuses
-}
-
 #[tokio::test]
 async fn the_failure_that_reaches_the_limit_is_answered_with_the_lockout() {
     let app = App::new("failure_limit = 3");
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
     assert_eq!(app.calls(), 3);
     // Locked: refused before the handler runs, even with the right password.
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
@@ -36,14 +28,14 @@ async fn the_failure_that_reaches_the_limit_is_answered_with_the_lockout() {
 #[tokio::test]
 async fn failure_limit_of_one_locks_on_the_first_failure() {
     let app = App::new("failure_limit = 1");
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [429]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [429]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
 }
 
 #[tokio::test]
 async fn defaults_lock_by_ip_after_three_failures_until_reset() {
     let app = App::new("");
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
     app.clock.advance(Duration::from_secs(365 * 24 * 3600));
     assert_eq!(
         app.login(IP, "alice", "wonderland").await,
@@ -65,7 +57,7 @@ async fn defaults_lock_by_ip_after_three_failures_until_reset() {
 #[tokio::test]
 async fn lock_out_at_failure_false_records_but_never_locks() {
     let app = App::new("lock_out_at_failure = false");
-    assert_eq!(fail_n(&app, IP, "alice", 6).await, [403; 6]);
+    assert_eq!(app.fail_n(IP, "alice", 6).await, [403; 6]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
     let attempts = app.axes.attempts(AttemptFilter::All).await.unwrap();
     assert_eq!(attempts[0].failures, 6);
@@ -74,7 +66,7 @@ async fn lock_out_at_failure_false_records_but_never_locks() {
 #[tokio::test]
 async fn cooloff_expires_the_lockout_and_the_count() {
     let app = App::new("failure_limit = 3\ncooloff_time = \"2s\"");
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
     app.clock.advance(Duration::from_secs(2));
     assert_eq!(
         app.login(IP, "alice", "wonderland").await,
@@ -84,7 +76,7 @@ async fn cooloff_expires_the_lockout_and_the_count() {
     app.clock.advance(Duration::from_millis(1));
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
     // The count starts again from zero.
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 403]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 403]);
     let response = app
         .send(json_request(
             IP,
@@ -99,20 +91,20 @@ async fn cooloff_expires_the_lockout_and_the_count() {
 #[tokio::test]
 async fn cooloff_also_expires_failures_below_the_limit() {
     let app = App::new("failure_limit = 3\ncooloff_time = \"1s\"");
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 403]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 403]);
     app.clock.advance(Duration::from_millis(1400));
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
 }
 
 #[tokio::test]
 async fn cooloff_is_an_inactivity_window() {
     // django-axes: failures 0.7 s apart with a 1 s cool-off keep counting.
     let app = App::new("failure_limit = 3\ncooloff_time = \"1s\"");
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [403]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [403]);
     app.clock.advance(Duration::from_millis(700));
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [403]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [403]);
     app.clock.advance(Duration::from_millis(700));
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [429]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [429]);
 }
 
 #[tokio::test]
@@ -131,7 +123,7 @@ async fn lockout_by_username_follows_the_user_across_ips() {
 #[tokio::test]
 async fn lockout_by_username_and_ip_combination_locks_only_the_pair() {
     let app = App::new("lockout_parameters = [[\"username\", \"ip_address\"]]");
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
     assert_eq!(app.login(OTHER_IP, "alice", "wonderland").await, 200);
     assert_eq!(app.login(IP, "bob", "builder").await, 200);
@@ -235,7 +227,7 @@ async fn reset_on_success_clears_only_the_users_own_failures() {
     assert_eq!(app.login(IP, "alice", "bad").await, 403);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
     // alice's failure is gone, mallory's stays: two more lock the IP.
-    assert_eq!(fail_n(&app, IP, "bob", 2).await, [403, 429]);
+    assert_eq!(app.fail_n(IP, "bob", 2).await, [403, 429]);
     let attempts = app.axes.attempts(AttemptFilter::All).await.unwrap();
     assert!(attempts
         .iter()
@@ -248,9 +240,9 @@ async fn reset_on_success_clears_only_the_users_own_failures() {
 #[tokio::test]
 async fn success_keeps_failures_by_default() {
     let app = App::new("failure_limit = 3");
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 403]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 403]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [429]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [429]);
 }
 
 #[tokio::test]
@@ -303,9 +295,9 @@ async fn use_attempt_expiration_expires_failures_one_by_one() {
     let app = App::new(
         "failure_limit = 3\ncooloff_time = \"10s\"\nuse_attempt_expiration = true\nenable_retry_after_header = true",
     );
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [403]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [403]);
     app.clock.advance(Duration::from_secs(4));
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [403]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [403]);
     app.clock.advance(Duration::from_secs(4));
     let third = app
         .send(json_request(
@@ -322,7 +314,7 @@ async fn use_attempt_expiration_expires_failures_one_by_one() {
     );
     app.clock.advance(Duration::from_millis(2001));
     // The failure at 0 s has expired; those at 4 s and 8 s still count.
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [429]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [429]);
     // Failures at 4 s, 8 s and 10 s: locked until the one at 4 s is 10 s old.
     app.clock.advance(Duration::from_millis(3900));
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
@@ -338,8 +330,8 @@ async fn use_attempt_expiration_allows_a_steady_trickle_below_the_rate() {
     let mut sliding_statuses = Vec::new();
     let mut inactivity_statuses = Vec::new();
     for _ in 0..6 {
-        sliding_statuses.extend(fail_n(&sliding, IP, "alice", 1).await);
-        inactivity_statuses.extend(fail_n(&inactivity, IP, "alice", 1).await);
+        sliding_statuses.extend(sliding.fail_n(IP, "alice", 1).await);
+        inactivity_statuses.extend(inactivity.fail_n(IP, "alice", 1).await);
         sliding.clock.advance(Duration::from_secs(6));
         inactivity.clock.advance(Duration::from_secs(6));
     }
@@ -357,7 +349,7 @@ async fn use_attempt_expiration_slides_each_tier_by_its_own_cooloff() {
     );
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        statuses.extend(fail_n(&app, IP, "alice", 1).await);
+        statuses.extend(app.fail_n(IP, "alice", 1).await);
         app.clock.advance(Duration::from_secs(20));
     }
     assert_eq!(
@@ -382,7 +374,7 @@ async fn use_attempt_expiration_needs_a_cooloff() {
 #[tokio::test]
 async fn refusals_are_not_recorded_by_default() {
     let app = App::new("failure_limit = 2\ncooloff_time = \"1s\"");
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 429]);
     app.clock.advance(Duration::from_millis(700));
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
     app.clock.advance(Duration::from_millis(400));
@@ -398,7 +390,7 @@ async fn refusals_restart_the_cooloff_when_reset_cool_off_is_true() {
     let app = App::new(
         "failure_limit = 2\ncooloff_time = \"1s\"\nreset_cool_off_on_failure_during_lockout = true\nenable_retry_after_header = true",
     );
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 429]);
     app.clock.advance(Duration::from_millis(700));
     let refused = app
         .send(json_request(
@@ -427,7 +419,7 @@ async fn refusals_escalate_tiers_when_reset_cool_off_is_true() {
     let app = App::new(
         "lockout_tiers = [{ failures = 2, cooloff = \"1s\" }, { failures = 4, cooloff = \"1m\" }]\nreset_cool_off_on_failure_during_lockout = true",
     );
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 429]);
     // Two more tries while locked reach the second tier.
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
@@ -442,7 +434,7 @@ async fn refusals_are_not_recorded_when_reset_cool_off_is_false() {
     let app = App::new(
         "failure_limit = 2\ncooloff_time = \"1s\"\nreset_cool_off_on_failure_during_lockout = false",
     );
-    assert_eq!(fail_n(&app, IP, "alice", 2).await, [403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 2).await, [403, 429]);
     app.clock.advance(Duration::from_millis(700));
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
     let attempts = app.axes.attempts(AttemptFilter::All).await.unwrap();
@@ -454,7 +446,7 @@ async fn refusals_are_not_recorded_when_reset_cool_off_is_false() {
 #[tokio::test]
 async fn http_response_code_sets_the_lockout_status() {
     let app = App::new("http_response_code = 403");
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 403]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 403]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 403);
     assert_eq!(app.calls(), 3);
 }
@@ -555,7 +547,7 @@ async fn blacklist_beats_whitelist() {
 #[tokio::test]
 async fn whitelisted_networks_are_never_locked_with_never_lockout_whitelist() {
     let app = App::new("ip_whitelist = [\"10.0.0.0/8\"]\nnever_lockout_whitelist = true");
-    assert_eq!(fail_n(&app, "10.1.2.3", "alice", 5).await, [403; 5]);
+    assert_eq!(app.fail_n("10.1.2.3", "alice", 5).await, [403; 5]);
     assert_eq!(app.login("10.1.2.3", "alice", "wonderland").await, 200);
     assert!(app
         .axes
@@ -563,27 +555,27 @@ async fn whitelisted_networks_are_never_locked_with_never_lockout_whitelist() {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
 }
 
 #[tokio::test]
 async fn whitelist_alone_has_no_effect() {
     let app = App::new("ip_whitelist = [\"192.0.2.9\"]");
-    assert_eq!(fail_n(&app, "192.0.2.9", "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n("192.0.2.9", "alice", 3).await, [403, 403, 429]);
 }
 
 #[tokio::test]
 async fn only_whitelist_refuses_everyone_else() {
     let app = App::new("ip_whitelist = [\"192.0.2.9\"]\nonly_whitelist = true");
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
-    assert_eq!(fail_n(&app, "192.0.2.9", "alice", 4).await, [403; 4]);
+    assert_eq!(app.fail_n("192.0.2.9", "alice", 4).await, [403; 4]);
     assert_eq!(app.login("192.0.2.9", "alice", "wonderland").await, 200);
 }
 
 #[tokio::test]
 async fn never_lockout_get_exempts_get_only() {
     let app = App::new("never_lockout_get = true");
-    assert_eq!(fail_n(&app, IP, "alice", 3).await, [403, 403, 429]);
+    assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429]);
     let get = || common::raw_request(IP, "GET", "/login", "text/plain", "");
     assert_eq!(app.send(get()).await.status(), 200);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
@@ -594,7 +586,7 @@ async fn never_lockout_get_exempts_get_only() {
 #[tokio::test]
 async fn get_of_a_locked_client_is_refused_by_default() {
     let app = App::new("");
-    fail_n(&app, IP, "alice", 3).await;
+    app.fail_n(IP, "alice", 3).await;
     let get = common::raw_request(IP, "GET", "/login", "text/plain", "");
     assert_eq!(app.send(get).await.status(), 429);
     let get = common::raw_request(OTHER_IP, "GET", "/login", "text/plain", "");
@@ -604,7 +596,7 @@ async fn get_of_a_locked_client_is_refused_by_default() {
 #[tokio::test]
 async fn disabled_axes_records_nothing_and_refuses_nobody() {
     let app = App::new("enabled = false\nip_blacklist = [\"192.0.2.10\"]");
-    assert_eq!(fail_n(&app, IP, "alice", 5).await, [403; 5]);
+    assert_eq!(app.fail_n(IP, "alice", 5).await, [403; 5]);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
     assert!(app
         .axes
@@ -618,10 +610,10 @@ async fn disabled_axes_records_nothing_and_refuses_nobody() {
 async fn logout_is_not_refused_and_does_not_reset() {
     let app = App::new("");
     let mut events = app.axes.subscribe();
-    fail_n(&app, IP, "alice", 2).await;
+    app.fail_n(IP, "alice", 2).await;
     let logout = || json_request(IP, "/logout", json!({"username": "alice"}));
     assert_eq!(app.send(logout()).await.status(), 200);
-    assert_eq!(fail_n(&app, IP, "alice", 1).await, [429]);
+    assert_eq!(app.fail_n(IP, "alice", 1).await, [429]);
     assert_eq!(app.send(logout()).await.status(), 200);
     let mut logged_out = 0;
     while let Ok(event) = events.try_recv() {
@@ -637,7 +629,7 @@ async fn logout_is_not_refused_and_does_not_reset() {
 async fn locked_out_event_fires_once_at_the_flip() {
     let app = App::new("failure_limit = 2");
     let mut events = app.axes.subscribe();
-    fail_n(&app, IP, "alice", 2).await;
+    app.fail_n(IP, "alice", 2).await;
     assert_eq!(app.login(IP, "alice", "bad").await, 429);
     let mut locked = Vec::new();
     let mut failed = 0;
@@ -664,7 +656,7 @@ async fn locked_out_event_fires_once_at_the_flip() {
 #[tokio::test]
 async fn retry_after_gives_the_seconds_remaining() {
     let app = App::new("cooloff_time = \"10s\"\nenable_retry_after_header = true");
-    fail_n(&app, IP, "alice", 2).await;
+    app.fail_n(IP, "alice", 2).await;
     let third = app
         .send(json_request(
             IP,
@@ -696,7 +688,7 @@ async fn retry_after_gives_the_seconds_remaining() {
 async fn retry_after_is_off_by_default_and_absent_for_permanent_lockouts() {
     for config in ["cooloff_time = \"10s\"", "enable_retry_after_header = true"] {
         let app = App::new(config);
-        fail_n(&app, IP, "alice", 3).await;
+        app.fail_n(IP, "alice", 3).await;
         let response = app.send(json_request(IP, "/login", json!({}))).await;
         assert_eq!(response.status(), 429);
         assert!(response.headers().get("retry-after").is_none(), "{config}");
@@ -706,7 +698,7 @@ async fn retry_after_is_off_by_default_and_absent_for_permanent_lockouts() {
 #[tokio::test]
 async fn json_clients_get_a_json_lockout() {
     let app = App::new("cooloff_time = \"30m\"");
-    fail_n(&app, IP, "alice", 2).await;
+    app.fail_n(IP, "alice", 2).await;
     let response = app
         .send(json_request(
             IP,
@@ -727,7 +719,7 @@ async fn json_clients_get_a_json_lockout() {
 async fn a_success_for_a_locked_username_the_body_did_not_name_is_refused() {
     // The handler strips the username; the body carried " alice ".
     let app = App::new("lockout_parameters = [\"username\"]");
-    fail_n(&app, "192.0.2.1", "alice", 3).await;
+    app.fail_n("192.0.2.1", "alice", 3).await;
     let padded = json_request(
         OTHER_IP,
         "/login",
@@ -741,8 +733,8 @@ async fn a_success_for_a_locked_username_the_body_did_not_name_is_refused() {
 #[tokio::test]
 async fn reset_by_username_lifts_a_username_lockout() {
     let app = App::new("lockout_parameters = [\"username\"]");
-    fail_n(&app, "192.0.2.1", "alice", 2).await;
-    fail_n(&app, "192.0.2.2", "alice", 1).await;
+    app.fail_n("192.0.2.1", "alice", 2).await;
+    app.fail_n("192.0.2.2", "alice", 1).await;
     assert_eq!(app.login("192.0.2.3", "alice", "wonderland").await, 429);
     let removed = app
         .axes

@@ -104,6 +104,15 @@ impl App {
         .status()
     }
 
+    /// `n` wrong-password logins of `username` from `ip`; their statuses.
+    pub async fn fail_n(&self, ip: &str, username: &str, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::with_capacity(n);
+        for _ in 0..n {
+            statuses.push(self.login(ip, username, "wrong-password").await.as_u16());
+        }
+        statuses
+    }
+
     pub fn calls(&self) -> usize {
         self.handler_calls.load(Ordering::SeqCst)
     }
