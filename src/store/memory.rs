@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: counters and attempt records in process memory.
 
+use super::in_flight::InFlight;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -38,6 +39,7 @@ pub const DEFAULT_MAX_KEYS: usize = 100_000;
 pub struct MemoryStore {
     max_keys: usize,
     state: Mutex<State>,
+    in_flight: InFlight,
 }
 
 #[derive(Debug, Default)]
@@ -46,8 +48,6 @@ struct State {
     attempts: HashMap<String, AccessAttempt>,
     access_logs: VecDeque<AccessLog>,
     failure_logs: VecDeque<AccessFailureLog>,
-    /// Attempts in flight per key, and when the entry is forgotten.
-    in_flight: HashMap<String, (u64, SystemTime)>,
 }
 
 impl MemoryStore {
@@ -62,6 +62,7 @@ impl MemoryStore {
         Self {
             max_keys: max_keys.max(1),
             state: Mutex::new(State::default()),
+            in_flight: InFlight::new(max_keys),
         }
     }
 
@@ -330,32 +331,11 @@ impl Store for MemoryStore {
         at: SystemTime,
         ttl: Duration,
     ) -> Result<Vec<u64>, StoreError> {
-        let mut state = self.lock();
-        if state.in_flight.len() >= self.max_keys {
-            state.in_flight.retain(|_, (_, expires)| *expires >= at);
-        }
-        Ok(keys
-            .iter()
-            .map(|key| {
-                let entry = state.in_flight.entry(key.encode()).or_insert((0, at));
-                entry.0 = if entry.1 < at { 1 } else { entry.0 + 1 };
-                entry.1 = at + ttl;
-                entry.0
-            })
-            .collect())
+        Ok(self.in_flight.acquire(keys, at, ttl))
     }
 
     async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        for key in keys {
-            let encoded = key.encode();
-            if let Some(entry) = state.in_flight.get_mut(&encoded) {
-                entry.0 = entry.0.saturating_sub(1);
-                if entry.0 == 0 {
-                    state.in_flight.remove(&encoded);
-                }
-            }
-        }
+        self.in_flight.release(keys);
         Ok(())
     }
 }

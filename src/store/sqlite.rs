@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -9,9 +10,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::SqlitePool;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::in_flight::InFlight;
 use super::sql::{
-    self, attempt_from_row, count, counter_from_row, db_count, question_marks, ATTEMPT_COLUMNS,
+    self, attempt_from_row, counter_from_row, db_count, question_marks, ATTEMPT_COLUMNS,
 };
 use super::{
     encode_times, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
@@ -43,6 +46,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// This process's writes, one at a time: they queue here, in order,
+    /// rather than in SQLite's busy handler, which polls with sleeps.
+    writing: Arc<Mutex<()>>,
+    /// Attempts in flight: a SQLite file is one process's store, so they
+    /// are counted in its memory, sparing two write transactions a login.
+    in_flight: Arc<InFlight>,
 }
 
 impl SqliteStore {
@@ -74,7 +83,11 @@ impl SqliteStore {
 
     /// A store on an existing pool; call [`migrate`](Self::migrate) once.
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            writing: Arc::new(Mutex::new(())),
+            in_flight: Arc::new(InFlight::new(super::DEFAULT_MAX_KEYS)),
+        }
     }
 
     /// Applies the schema migrations; running it again changes nothing.
@@ -105,15 +118,30 @@ fn in_key_order(
         .collect()
 }
 
+/// A write transaction and the turn it holds.
+type Writing = (
+    OwnedMutexGuard<()>,
+    sqlx::Transaction<'static, sqlx::Sqlite>,
+);
+
 impl SqliteStore {
     /// A write transaction, holding SQLite's write lock from its start
-    /// (`BEGIN IMMEDIATE`): a transaction that read first and wrote later
-    /// could otherwise fail to upgrade its lock under contention.
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.pool
+    /// (`BEGIN IMMEDIATE`: a transaction that read first and wrote later
+    /// could fail to upgrade its lock under contention), and this process's
+    /// turn to write until it is dropped.
+    async fn write(&self) -> Result<Writing, StoreError> {
+        let turn = self.writing.clone().lock_owned().await;
+        let tx = self
+            .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::backend)
+            .map_err(StoreError::backend)?;
+        Ok((turn, tx))
+    }
+
+    /// This process's turn to run one write statement.
+    async fn turn(&self) -> OwnedMutexGuard<()> {
+        self.writing.clone().lock_owned().await
     }
 
     /// Runs `SELECT {columns} FROM {table} WHERE <filter>`, newest first.
@@ -169,7 +197,7 @@ impl Store for SqliteStore {
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
         let at = to_millis(failure.at);
         let client = failure.client;
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
 
         let mut counters = HashMap::with_capacity(failure.keys.len());
         let encoded: Vec<String> = failure.keys.iter().map(LockoutKey::encode).collect();
@@ -262,7 +290,7 @@ impl Store for SqliteStore {
         filter: &AttemptFilter,
         groups: &[LockoutGroup],
     ) -> Result<u64, StoreError> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         if *filter == AttemptFilter::All {
             let removed = sqlx::query("DELETE FROM axes_attempts")
                 .execute(&mut *tx)
@@ -317,6 +345,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        let _turn = self.turn().await;
         if keys.is_empty() {
             return Ok(0);
         }
@@ -336,7 +365,7 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("DELETE FROM axes_counters WHERE last_failure_ms < ?")
             .bind(before)
             .execute(&mut *tx)
@@ -353,6 +382,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        let _turn = self.turn().await;
         sqlx::query(
             "INSERT INTO axes_access_logs (username, ip_address, user_agent, path_info, \
              http_accept, session_hash, attempt_time_ms, logout_time_ms) \
@@ -378,6 +408,7 @@ impl Store for SqliteStore {
         session_hash: &str,
         at: SystemTime,
     ) -> Result<u64, StoreError> {
+        let _turn = self.turn().await;
         Ok(sqlx::query(
             "UPDATE axes_access_logs SET logout_time_ms = ? \
              WHERE username = ? AND session_hash = ? AND logout_time_ms IS NULL",
@@ -404,6 +435,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let _turn = self.turn().await;
         Ok(
             sqlx::query("DELETE FROM axes_access_logs WHERE attempt_time_ms < ?")
                 .bind(to_millis(before))
@@ -419,7 +451,7 @@ impl Store for SqliteStore {
         entry: &AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query(
             "INSERT INTO axes_failure_logs (username, ip_address, user_agent, path_info, \
              http_accept, attempt_time_ms, locked_out) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -462,6 +494,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let _turn = self.turn().await;
         Ok(
             sqlx::query("DELETE FROM axes_failure_logs WHERE attempt_time_ms < ?")
                 .bind(to_millis(before))
@@ -478,60 +511,11 @@ impl Store for SqliteStore {
         at: SystemTime,
         ttl: Duration,
     ) -> Result<Vec<u64>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let at = to_millis(at);
-        let expires = at.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let encoded: Vec<String> = keys.iter().map(LockoutKey::encode).collect();
-        let statement = format!(
-            "INSERT INTO axes_in_flight (lockout_key, holders, expires_ms) VALUES {} \
-             ON CONFLICT (lockout_key) DO UPDATE SET \
-             holders = CASE WHEN axes_in_flight.expires_ms < ? THEN 1 ELSE axes_in_flight.holders + 1 END, \
-             expires_ms = excluded.expires_ms \
-             RETURNING lockout_key, holders",
-            vec!["(?, 1, ?)"; encoded.len()].join(", "),
-        );
-        let mut query = sqlx::query(&statement);
-        for key in &encoded {
-            query = query.bind(key).bind(expires);
-        }
-        let rows = query
-            .bind(at)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
-        let mut holders = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let key: String = sql::get(&row, 0)?;
-            holders.insert(key, count(sql::get(&row, 1)?));
-        }
-        encoded
-            .iter()
-            .map(|key| {
-                holders.get(key).copied().ok_or_else(|| {
-                    StoreError::InvalidData(format!("no in-flight entry returned for {key}"))
-                })
-            })
-            .collect()
+        Ok(self.in_flight.acquire(keys, at, ttl))
     }
 
     async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let statement = format!(
-            "UPDATE axes_in_flight SET holders = MAX(holders - 1, 0) WHERE lockout_key IN ({})",
-            vec!["?"; keys.len()].join(", ")
-        );
-        let mut query = sqlx::query(&statement);
-        for key in keys {
-            query = query.bind(key.encode());
-        }
-        query
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
+        self.in_flight.release(keys);
         Ok(())
     }
 }
