@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, MemoryStore, SqliteStore};
+use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -110,25 +110,10 @@ async fn run() -> Result<(), Error> {
 }
 
 async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {
-    if url == "memory:" {
-        return Ok(Axes::new(config, MemoryStore::new()));
-    }
-    if url.starts_with("sqlite:") {
-        return Ok(Axes::new(config, SqliteStore::connect(url).await?));
-    }
-    #[cfg(feature = "postgres")]
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        return Ok(Axes::new(config, axes::PostgresStore::connect(url).await?));
-    }
-    #[cfg(feature = "redis")]
-    if url.starts_with("redis:") || url.starts_with("rediss:") {
-        return Ok(Axes::new(config, axes::RedisStore::connect(url).await?));
-    }
-    Err(format!(
-        "AXES_DATABASE_URL: unsupported store `{url}` (expected `memory:`, `sqlite://PATH`, \
-         or `postgres://…` / `redis://…` with the features of the same name)"
-    )
-    .into())
+    let store = axes::store::connect(url)
+        .await
+        .map_err(|e| format!("AXES_DATABASE_URL: {e}"))?;
+    Ok(Axes::builder(config).shared_store(store).build())
 }
 
 fn parse_users(spec: &str) -> Result<HashMap<String, String>, Error> {

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
+mod connect;
 mod in_flight;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -38,6 +39,7 @@ pub use self::postgres::PostgresStore;
 pub use self::redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
+pub use connect::connect;
 pub use memory::{MemoryStore, DEFAULT_MAX_KEYS};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 pub(crate) use records::{HISTORY_SCOPE, QUICK_SCOPE, SPRAY_SCOPE};
@@ -63,6 +65,9 @@ pub enum StoreError {
     /// The store did not answer in time.
     #[error("store did not answer within {0:?}")]
     Timeout(Duration),
+    /// A store URL names no store this build supports.
+    #[error("invalid store URL: {0}")]
+    InvalidUrl(String),
     /// The store does not implement this operation.
     #[error("this store does not support {0}")]
     Unsupported(&'static str),
