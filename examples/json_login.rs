@@ -13,6 +13,7 @@
 //! | `AXES_DATABASE_URL` | `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` | `sqlite://axes-demo.sqlite3` |
 //! | `AXES_DEMO_USERS`   | `name:password` pairs joined by commas                | `alice:wonderland`        |
 //! | `AXES_DEMO_RESET`   | `1`: delete every attempt at start (test runs)        | unset                     |
+//! | `AXES_DEMO_ADMIN`   | `1`: the admin UI at `/admin`, without authentication | unset                     |
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -82,7 +83,8 @@ async fn run() -> Result<(), Error> {
         password_field: axes.config().password_form_field.clone(),
     };
 
-    let app = Router::new()
+    let admin = std::env::var("AXES_DEMO_ADMIN").is_ok_and(|v| v == "1");
+    let mut app = Router::new()
         .route(
             "/login",
             post(login)
@@ -91,9 +93,13 @@ async fn run() -> Result<(), Error> {
         )
         .route(
             "/logout",
-            post(logout).layer(AxesLayer::new(axes).check_before_dispatch(false)),
+            post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
         )
         .with_state(demo);
+    if admin {
+        // No authentication: for trying the admin locally only.
+        app = app.nest("/admin", axes::admin::router(axes.clone()));
+    }
 
     let bind = std::env::var("AXES_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind)

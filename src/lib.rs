@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod admin;
 mod admission;
 mod attempt_data;
 mod axes;

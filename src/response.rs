@@ -158,7 +158,7 @@ fn redirect(url: &str, username: Option<&str>) -> Response {
     response
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
