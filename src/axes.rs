@@ -526,9 +526,25 @@ impl Axes {
         }
 
         if config.reset_cool_off_on_failure_during_lockout == Some(false) {
-            let counters = self.inner.store.counters(&keys).await?;
+            let history_keys = escalation::history_keys(config, &keys);
+            let mut counters = self
+                .inner
+                .store
+                .counters(&[keys.as_slice(), &history_keys].concat())
+                .await?;
+            let histories = counters.split_off(keys.len());
             let standing = policy::standing(&rules, counters.iter().flatten(), now);
-            if let Some(lockout) = policy::lockout_for(&rules, client, standing) {
+            let lockout = self
+                .lockout_of(
+                    client,
+                    &rules,
+                    &keys,
+                    &counters,
+                    (&history_keys, &histories),
+                    standing,
+                )
+                .await?;
+            if let Some(lockout) = lockout {
                 tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
                 self.emit_locked_out(client, &lockout, now);
                 return Ok(FailureOutcome {
