@@ -1,6 +1,7 @@
 //! What the layer costs per login request, against the same router without
 //! it (the baseline, measured in the same run): a successful login and a
-//! failed one, on the memory and SQLite stores.
+//! failed one, on the memory store (with the defaults, and with every
+//! defense beyond django-axes on) and the SQLite store.
 //!
 //! ```text
 //! cargo bench --bench layer
@@ -33,16 +34,30 @@ async fn login(report: Option<AxesReport>, Json(body): Json<Value>) -> StatusCod
     }
 }
 
-fn router(store: Option<impl Store>) -> Router {
+/// Limits no benchmark reaches: every request takes the full path.
+const DEFAULTS: &str = "failure_limit = 4294967295";
+
+/// The defenses beyond django-axes, all on (still never reached).
+const ALL_DEFENSES: &str = r#"
+failure_limit = 4294967295
+cooloff_time = "15m"
+use_attempt_expiration = true
+cooloff_backoff = { factor = 2.0, max = "1h" }
+cooloff_jitter = "1s"
+max_temporary_lockouts = 3
+spray_limit = { distinct_usernames = 1000000, window = "10m" }
+min_interval_between_failures = "1ms"
+trusted_client_window = "30d"
+username_normalization = "nfkc_casefold"
+ipv6_prefix_length = 64
+"#;
+
+fn router(store: Option<impl Store>, policy: &str) -> Router {
     let routes = Router::new().route("/login", post(login));
     match store {
         None => routes,
         Some(store) => {
-            // A limit no benchmark reaches: every request takes the full path.
-            let config = AxesConfig::builder()
-                .failure_limit(u32::MAX)
-                .build()
-                .unwrap();
+            let config = AxesConfig::from_toml_str(policy).unwrap();
             routes.layer(AxesLayer::new(Axes::new(config, store)))
         }
     }
@@ -70,9 +85,13 @@ fn bench(c: &mut Criterion) {
     let url = format!("sqlite://{}", dir.path().join("bench.sqlite3").display());
     let sqlite = runtime.block_on(SqliteStore::connect(&url)).unwrap();
     let routers = [
-        ("baseline (no layer)", router(None::<MemoryStore>)),
-        ("memory store", router(Some(MemoryStore::new()))),
-        ("sqlite store", router(Some(sqlite))),
+        ("baseline (no layer)", router(None::<MemoryStore>, DEFAULTS)),
+        ("memory store", router(Some(MemoryStore::new()), DEFAULTS)),
+        (
+            "memory store, all defenses",
+            router(Some(MemoryStore::new()), ALL_DEFENSES),
+        ),
+        ("sqlite store", router(Some(sqlite), DEFAULTS)),
     ];
     let mut group = c.benchmark_group("login request");
     for (outcome, password) in [("success", "wonderland"), ("failure", "wrong")] {

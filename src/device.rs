@@ -92,6 +92,10 @@ impl Token<'_> {
 fn tokens(value: &str) -> impl Iterator<Item = Token<'_>> {
     value.split('~').take(MAX_TOKENS).filter_map(|text| {
         let (issued, tag) = text.split_once('.')?;
+        // Only well-formed tokens are read, or carried into a renewed cookie.
+        if tag.len() != 64 || !tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
         Some(Token {
             issued_ms: issued.parse().ok()?,
             tag,
@@ -220,6 +224,18 @@ mod tests {
             value = renewed(&secret, Some(&value), &format!("user{i}"), at(4 + i), DAY).unwrap();
         }
         assert_eq!(value.split('~').count(), MAX_TOKENS);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_cookie_values_never_panic_and_vouch_for_nobody(value in ".{0,300}", username in ".{0,40}") {
+            let secret = DeviceSecret::new(b"k".repeat(32));
+            proptest::prop_assert!(!vouches(&secret, &value, &username, at(0), DAY));
+            let renewed = renewed(&secret, Some(&value), &username, at(0), DAY).unwrap();
+            proptest::prop_assert!(vouches(&secret, &renewed, &username, at(1), DAY));
+            proptest::prop_assert!(renewed.split('~').count() <= MAX_TOKENS);
+            proptest::prop_assert!(renewed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'~' || b == b'-'));
+        }
     }
 
     #[test]
