@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: counters and attempt records in process memory.
 
+use super::attempt_index::AttemptIndex;
 use super::in_flight::InFlight;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -45,7 +46,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     counters: HashMap<String, Counter>,
-    attempts: HashMap<String, AccessAttempt>,
+    attempts: AttemptIndex,
     access_logs: VecDeque<AccessLog>,
     failure_logs: VecDeque<AccessFailureLog>,
 }
@@ -109,6 +110,21 @@ fn make_room<T>(
     map.retain(|_, entry| last(entry) > threshold);
 }
 
+/// [`make_room`] for the attempt records.
+fn make_room_for_attempt(attempts: &mut AttemptIndex, max: usize, failure: &FailureRecord<'_>) {
+    if attempts.len() < max {
+        return;
+    }
+    attempts.retain(|a| failure.continues(a.failures, a.attempt_time));
+    if attempts.len() < max {
+        return;
+    }
+    let mut times: Vec<SystemTime> = attempts.values().map(|a| a.attempt_time).collect();
+    let cut = (max / 10).max(1).min(times.len() - 1);
+    let (_, &mut threshold, _) = times.select_nth_unstable(cut);
+    attempts.retain(|a| a.attempt_time > threshold);
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
@@ -153,16 +169,15 @@ impl Store for MemoryStore {
         }
 
         let attempt_key = failure.client.attempt_key().encode();
-        if !state.attempts.contains_key(&attempt_key) {
-            make_room(&mut state.attempts, self.max_keys, &failure, |a| {
-                (a.failures, a.attempt_time)
-            });
+        match state.attempts.get_mut(&attempt_key) {
+            Some(attempt) => attempt.bump(&failure),
+            None => {
+                make_room_for_attempt(&mut state.attempts, self.max_keys, &failure);
+                state
+                    .attempts
+                    .insert(attempt_key, AccessAttempt::first(&failure));
+            }
         }
-        state
-            .attempts
-            .entry(attempt_key)
-            .and_modify(|attempt| attempt.bump(&failure))
-            .or_insert_with(|| AccessAttempt::first(&failure));
         Ok(counts)
     }
 
@@ -180,9 +195,9 @@ impl Store for MemoryStore {
         }
         let doomed: Vec<String> = state
             .attempts
-            .iter()
-            .filter(|(_, attempt)| filter.matches(attempt))
-            .map(|(key, _)| key.clone())
+            .filtered(filter)
+            .into_iter()
+            .map(|(key, _)| key.to_owned())
             .collect();
         for key in &doomed {
             let Some(attempt) = state.attempts.remove(key) else {
@@ -213,9 +228,9 @@ impl Store for MemoryStore {
         let state = self.lock();
         let mut attempts: Vec<AccessAttempt> = state
             .attempts
-            .values()
-            .filter(|a| filter.matches(a))
-            .cloned()
+            .filtered(filter)
+            .into_iter()
+            .map(|(_, attempt)| attempt.clone())
             .collect();
         attempts.sort_by_key(|a| std::cmp::Reverse(a.attempt_time));
         Ok(attempts)
@@ -225,7 +240,7 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         state.counters.retain(|_, c| c.last_failure >= before);
         let len = state.attempts.len();
-        state.attempts.retain(|_, a| a.attempt_time >= before);
+        state.attempts.retain(|a| a.attempt_time >= before);
         Ok((len - state.attempts.len()) as u64)
     }
 
