@@ -144,6 +144,30 @@ end
 return removed
 "#;
 
+/// Adds a failure log entry and deletes its user's oldest entries beyond
+/// the limit, in one step.
+///
+/// KEYS: id counter, all-entries zset, the user's zset.
+/// ARGV: entry key prefix, time, per-user limit, (field, value)….
+const RECORD_FAILURE_LOG: &str = r#"
+local id = redis.call('INCR', KEYS[1])
+local key = ARGV[1] .. id
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', key, unpack(fields))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), key)
+redis.call('ZADD', KEYS[3], id, key)
+local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[3])
+if excess > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[3], 0, excess - 1)) do
+    redis.call('DEL', old)
+    redis.call('ZREM', KEYS[2], old)
+    redis.call('ZREM', KEYS[3], old)
+  end
+end
+return id
+"#;
+
 /// Counts one more attempt in flight per key.
 ///
 /// KEYS: in-flight keys…; ARGV: at, ttl.
@@ -659,9 +683,6 @@ impl Store for RedisStore {
         entry: &AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), StoreError> {
-        let mut con = self.connection.clone();
-        let id: u64 = con.incr(self.key("flog", "id"), 1).await.map_err(backend)?;
-        let key = self.key("flog", &id.to_string());
         // Its own kind: a user named "all" must not share `flogs:all`.
         let per_user = self.key(
             "flogs-of",
@@ -684,38 +705,20 @@ impl Store for RedisStore {
         if let Some(username) = &entry.username {
             fields.push(("username", username.clone()));
         }
-        let mut pipe = ::redis::pipe();
-        pipe.atomic()
-            .hset_multiple(&key, &fields)
-            .ignore()
-            .zadd(
-                self.key("flogs", "all"),
-                &key,
-                to_millis(entry.attempt_time),
-            )
-            .ignore()
-            .zadd(&per_user, &key, id)
-            .ignore();
-        pipe.query_async::<()>(&mut con).await.map_err(backend)?;
-        let count: u64 = con.zcard(&per_user).await.map_err(backend)?;
-        if count > per_user_limit {
-            let excess = isize::try_from(count - per_user_limit).unwrap_or(isize::MAX);
-            let old: Vec<String> = con
-                .zrange(&per_user, 0, excess - 1)
-                .await
-                .map_err(backend)?;
-            let mut pipe = ::redis::pipe();
-            pipe.atomic();
-            for key in &old {
-                pipe.del(key)
-                    .ignore()
-                    .zrem(self.key("flogs", "all"), key)
-                    .ignore()
-                    .zrem(&per_user, key)
-                    .ignore();
-            }
-            pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        let script = Script::new(RECORD_FAILURE_LOG);
+        let mut call = script.prepare_invoke();
+        call.key(self.key("flog", "id"))
+            .key(self.key("flogs", "all"))
+            .key(&per_user)
+            .arg(self.key("flog", ""))
+            .arg(to_millis(entry.attempt_time))
+            .arg(per_user_limit);
+        for (name, value) in &fields {
+            call.arg(*name).arg(value);
         }
+        call.invoke_async::<u64>(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
