@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: counters and attempt records in process memory.
 
+use super::access_log::AccessLogBuffer;
 use super::attempt_index::AttemptIndex;
 use super::in_flight::InFlight;
 use std::collections::{HashMap, VecDeque};
@@ -47,7 +48,7 @@ pub struct MemoryStore {
 struct State {
     counters: HashMap<String, Counter>,
     attempts: AttemptIndex,
-    access_logs: VecDeque<AccessLog>,
+    access_logs: AccessLogBuffer,
     failure_logs: VecDeque<AccessFailureLog>,
 }
 
@@ -246,10 +247,7 @@ impl Store for MemoryStore {
 
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
         let mut state = self.lock();
-        if state.access_logs.len() >= self.max_keys {
-            state.access_logs.pop_front();
-        }
-        state.access_logs.push_back(entry.clone());
+        state.access_logs.push(entry.clone(), self.max_keys);
         Ok(())
     }
 
@@ -260,14 +258,7 @@ impl Store for MemoryStore {
         at: SystemTime,
     ) -> Result<u64, StoreError> {
         let mut state = self.lock();
-        let mut closed = 0;
-        for entry in state.access_logs.iter_mut().filter(|e| {
-            e.username == username && e.session_hash == session_hash && e.logout_time.is_none()
-        }) {
-            entry.logout_time = Some(at);
-            closed += 1;
-        }
-        Ok(closed)
+        Ok(state.access_logs.log_out(username, session_hash, at))
     }
 
     async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
@@ -284,9 +275,7 @@ impl Store for MemoryStore {
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         let mut state = self.lock();
-        let len = state.access_logs.len();
-        state.access_logs.retain(|e| e.attempt_time >= before);
-        Ok((len - state.access_logs.len()) as u64)
+        Ok(state.access_logs.retain_since(before))
     }
 
     async fn record_failure_log(

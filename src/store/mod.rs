@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
+mod access_log;
 mod attempt_index;
 mod connect;
 mod in_flight;
