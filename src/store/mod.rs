@@ -2,9 +2,11 @@
 //! module per backend.
 //!
 //! A store counts; the policy decides. A store never knows what "locked"
-//! means: it keeps one counter per [`LockoutKey`] (failures and the time of
-//! the last one) and one [`AccessAttempt`] record per (username, IP, user
-//! agent), and answers keyed reads. Every store passes the same conformance
+//! means: it keeps one counter per [`LockoutKey`] (failures, the time of
+//! the last one, and under a sliding window the times of the recent ones)
+//! and one [`AccessAttempt`] record per (username, IP, user agent), and
+//! answers keyed reads. The engine's own bookkeeping (detectors, lockout
+//! histories) lives in counters of scoped keys beside the client's. Every store passes the same conformance
 //! suite (the `store_conformance!` macro of `tests/store_suite`).
 //!
 //! A complete in-memory implementation is [`MemoryStore`]; its source is a
