@@ -142,10 +142,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: broadcast::Sender<AxesEvent>,
     pub(crate) last_purge_ms: AtomicI64,
-    /// Signs `device_cookie` tokens.
-    pub(crate) device_secret: crate::device::DeviceSecret,
-    /// Keys the `cooloff_jitter` of each lockout (random per engine).
-    pub(crate) jitter_seed: std::collections::hash_map::RandomState,
+    /// Signs `device_cookie` tokens and draws each lockout's jitter.
+    pub(crate) secret: crate::secret::Secret,
 }
 
 impl fmt::Debug for Axes {
@@ -363,7 +361,7 @@ impl Axes {
         let escalation = Escalation {
             config: &self.inner.config,
             rules,
-            seed: &self.inner.jitter_seed,
+            secret: &self.inner.secret,
         };
         let history_locks = escalation.locks(history_keys, histories, now);
         let lockout = escalation.extend(
@@ -435,13 +433,7 @@ impl Axes {
             .request()
             .and_then(|request| device::cookie(request.headers(), name))
             .is_some_and(|value| {
-                device::vouches(
-                    &self.inner.device_secret,
-                    value,
-                    username,
-                    self.now(),
-                    window,
-                )
+                device::vouches(&self.inner.secret, value, username, self.now(), window)
             })
     }
 
@@ -473,13 +465,7 @@ impl Axes {
         let previous = client
             .request()
             .and_then(|request| device::cookie(request.headers(), name));
-        let value = device::renewed(
-            &self.inner.device_secret,
-            previous,
-            &username,
-            self.now(),
-            window,
-        )?;
+        let value = device::renewed(&self.inner.secret, previous, &username, self.now(), window)?;
         let cookie = format!(
             "{name}={value}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
             window.as_secs()

@@ -1,6 +1,6 @@
 //! [`AxesBuilder`]: the engine's clock, store, event capacity and callables.
 
-use crate::device::DeviceSecret;
+use crate::secret::Secret;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicI64;
@@ -40,7 +40,7 @@ pub struct AxesBuilder {
     event_capacity: usize,
     hooks: Hooks,
     response_hooks: ResponseHooks,
-    device_secret: Option<DeviceSecret>,
+    secret: Option<Secret>,
 }
 
 impl fmt::Debug for AxesBuilder {
@@ -61,7 +61,7 @@ impl AxesBuilder {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             hooks: Hooks::default(),
             response_hooks: ResponseHooks::default(),
-            device_secret: None,
+            secret: None,
         }
     }
 
@@ -83,21 +83,23 @@ impl AxesBuilder {
         self
     }
 
-    /// The key that signs `device_cookie` tokens (default: 32 random bytes
-    /// per engine). Give every app server the same key, kept across
-    /// restarts, so that a device trusted by one is trusted by all.
+    /// The engine's secret: it signs `device_cookie` tokens and draws
+    /// each lockout's `cooloff_jitter` (default: 32 random bytes per
+    /// engine). Give every app server sharing a store the same secret, kept
+    /// across restarts, so that a device trusted by one is trusted by all
+    /// and they agree on every unlock time.
     ///
     /// ```
     /// let config = axes::AxesConfig::from_toml_str(r#"
     ///     trusted_client_window = "30d"
     ///     device_cookie = "axes_device"
     /// "#).unwrap();
-    /// let key = std::env::var("AXES_DEVICE_KEY").unwrap_or_else(|_| "a long random secret".into());
-    /// let axes = axes::Axes::builder(config).device_cookie_secret(key).build();
+    /// let key = std::env::var("AXES_SECRET").unwrap_or_else(|_| "a long random secret".into());
+    /// let axes = axes::Axes::builder(config).secret(key).build();
     /// # drop(axes);
     /// ```
-    pub fn device_cookie_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
-        self.device_secret = Some(DeviceSecret::new(secret.into()));
+    pub fn secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.secret = Some(Secret::new(secret.into()));
         self
     }
 
@@ -279,8 +281,7 @@ impl AxesBuilder {
                 clock: self.clock,
                 events,
                 last_purge_ms: AtomicI64::new(i64::MIN),
-                device_secret: self.device_secret.unwrap_or_else(DeviceSecret::random),
-                jitter_seed: std::collections::hash_map::RandomState::new(),
+                secret: self.secret.unwrap_or_else(Secret::random),
             }),
         }
     }

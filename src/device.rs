@@ -14,54 +14,17 @@ use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha2::Sha256;
 
+use crate::secret::Secret;
 use crate::store::{from_millis, to_millis};
 
 /// How many usernames one device cookie vouches for at most.
 pub const MAX_TOKENS: usize = 5;
 
-/// The key that signs device tokens.
-#[derive(Clone)]
-pub(crate) struct DeviceSecret(Vec<u8>);
-
-impl std::fmt::Debug for DeviceSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeviceSecret(..)")
-    }
-}
-
-impl DeviceSecret {
-    /// A secret of the given bytes.
-    pub fn new(bytes: Vec<u8>) -> Self {
-        Self(bytes)
-    }
-
-    /// 32 random bytes from the operating system.
-    pub fn random() -> Self {
-        let mut bytes = vec![0; 32];
-        if let Err(error) = getrandom::getrandom(&mut bytes) {
-            // An empty key signs and verifies nothing: no device is trusted.
-            tracing::error!(target: "axes", %error, "no randomness for the device cookie secret; device cookies are off");
-            bytes.clear();
-        }
-        Self(bytes)
-    }
-
-    fn mac(&self, username: &str, issued_ms: i64) -> Option<Hmac<Sha256>> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
-        mac.update(b"axes-device\0");
-        mac.update(username.as_bytes());
-        mac.update(b"\0");
-        mac.update(issued_ms.to_string().as_bytes());
-        Some(mac)
-    }
-
+impl Secret {
     /// A token vouching for `username`, issued at `now`.
     fn token(&self, username: &str, now: SystemTime) -> Option<String> {
         let issued = to_millis(now);
-        let tag = self.mac(username, issued)?.finalize().into_bytes();
+        let tag = self.device_mac(username, issued)?.finalize().into_bytes();
         let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
         Some(format!("{issued}.{hex}"))
     }
@@ -71,8 +34,13 @@ impl DeviceSecret {
         let Some(tag) = decode_hex(token.tag) else {
             return false;
         };
-        self.mac(username, token.issued_ms)
+        self.device_mac(username, token.issued_ms)
             .is_some_and(|mac| mac.verify_slice(&tag).is_ok())
+    }
+
+    fn device_mac(&self, username: &str, issued_ms: i64) -> Option<Hmac<Sha256>> {
+        let issued = issued_ms.to_string();
+        self.mac("axes-device", &[username.as_bytes(), issued.as_bytes()])
     }
 }
 
@@ -129,7 +97,7 @@ pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
 /// Whether the cookie `value` holds a token for `username` issued within
 /// `window` before `now`.
 pub(crate) fn vouches(
-    secret: &DeviceSecret,
+    secret: &Secret,
     value: &str,
     username: &str,
     now: SystemTime,
@@ -145,7 +113,7 @@ pub(crate) fn vouches(
 /// it first, then the still-valid tokens of other usernames from
 /// `previous`, at most [`MAX_TOKENS`] in all.
 pub(crate) fn renewed(
-    secret: &DeviceSecret,
+    secret: &Secret,
     previous: Option<&str>,
     username: &str,
     now: SystemTime,
@@ -175,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_token_vouches_for_its_username_within_the_window_only() {
-        let secret = DeviceSecret::new(b"k".repeat(32));
+        let secret = Secret::new(b"k".repeat(32));
         let value = renewed(&secret, None, "alice", at(0), DAY).unwrap();
         assert!(vouches(&secret, &value, "alice", at(10), DAY));
         assert!(!vouches(&secret, &value, "bob", at(10), DAY));
@@ -186,7 +154,7 @@ mod tests {
             at(DAY.as_secs() + 1),
             DAY
         ));
-        let other = DeviceSecret::new(b"x".repeat(32));
+        let other = Secret::new(b"x".repeat(32));
         assert!(
             !vouches(&other, &value, "alice", at(10), DAY),
             "another key"
@@ -195,7 +163,7 @@ mod tests {
 
     #[test]
     fn tampered_and_malformed_values_vouch_for_nobody() {
-        let secret = DeviceSecret::new(b"k".repeat(32));
+        let secret = Secret::new(b"k".repeat(32));
         let value = renewed(&secret, None, "alice", at(0), DAY).unwrap();
         let (issued, tag) = value.split_once('.').unwrap();
         let later = format!("{}.{tag}", issued.parse::<i64>().unwrap() + 1000);
@@ -213,7 +181,7 @@ mod tests {
 
     #[test]
     fn renewal_keeps_other_usernames_and_replaces_the_own() {
-        let secret = DeviceSecret::new(b"k".repeat(32));
+        let secret = Secret::new(b"k".repeat(32));
         let mut value = renewed(&secret, None, "alice", at(0), DAY).unwrap();
         value = renewed(&secret, Some(&value), "bob", at(1), DAY).unwrap();
         value = renewed(&secret, Some(&value), "alice", at(2), DAY).unwrap();
@@ -229,7 +197,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn arbitrary_cookie_values_never_panic_and_vouch_for_nobody(value in ".{0,300}", username in ".{0,40}") {
-            let secret = DeviceSecret::new(b"k".repeat(32));
+            let secret = Secret::new(b"k".repeat(32));
             proptest::prop_assert!(!vouches(&secret, &value, &username, at(0), DAY));
             let renewed = renewed(&secret, Some(&value), &username, at(0), DAY).unwrap();
             proptest::prop_assert!(vouches(&secret, &renewed, &username, at(1), DAY));

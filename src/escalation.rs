@@ -11,12 +11,14 @@
 //! dated at the end of time, so that no purge forgets it: only a reset
 //! lifts it.
 
-use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::Mac;
 
 use crate::client::{ClientInfo, LockoutKey};
 use crate::config::AxesConfig;
 use crate::policy::{Lockout, LockoutReason, Rules, Standing};
+use crate::secret::Secret;
 use crate::store::{Counter, FailureRecord, Store, StoreError, Window, HISTORY_SCOPE};
 
 /// The date of a permanent lockout's history: far enough to outlive every
@@ -41,7 +43,7 @@ pub(crate) fn history_keys(config: &AxesConfig, keys: &[LockoutKey]) -> Vec<Lock
 pub(crate) struct Escalation<'a> {
     pub config: &'a AxesConfig,
     pub rules: &'a Rules<'a>,
-    pub seed: &'a std::collections::hash_map::RandomState,
+    pub secret: &'a Secret,
 }
 
 impl Escalation<'_> {
@@ -74,15 +76,23 @@ impl Escalation<'_> {
     }
 
     /// The random delay of the lockout of `key` that began at `start`: the
-    /// same for every request during that lockout.
+    /// same for every request during that lockout, and on every engine with
+    /// the same secret.
     fn jitter(&self, key: &LockoutKey, start: SystemTime) -> Duration {
         let Some(jitter) = self.config.cooloff_jitter else {
             return Duration::ZERO;
         };
-        let hash = self
-            .seed
-            .hash_one((key.encode(), crate::store::to_millis(start)));
-        let nanos = (u128::from(hash) * jitter.as_nanos()) >> 64;
+        let start = crate::store::to_millis(start).to_string();
+        let Some(mac) = self
+            .secret
+            .mac("axes-jitter", &[key.encode().as_bytes(), start.as_bytes()])
+        else {
+            return Duration::ZERO;
+        };
+        let digest = mac.finalize().into_bytes();
+        let mut draw = [0u8; 8];
+        draw.copy_from_slice(&digest[..8]);
+        let nanos = (u128::from(u64::from_le_bytes(draw)) * jitter.as_nanos()) >> 64;
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 

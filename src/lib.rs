@@ -75,6 +75,7 @@ mod normalize;
 mod policy;
 mod report;
 mod response;
+mod secret;
 pub mod store;
 
 pub use crate::axes::{Axes, AxesError, Decision, FailureOutcome};

@@ -414,7 +414,7 @@ async fn device_cookies_from_another_engine_are_not_trusted_unless_it_shares_the
         let clock = axes::ManualClock::new();
         let axes = axes::Axes::builder(AxesConfig::from_toml_str(toml).unwrap())
             .shared_store(store.clone())
-            .device_cookie_secret(secret)
+            .secret(secret)
             .clock(clock.clone())
             .build();
         App::with_axes(axes, clock)
@@ -661,4 +661,45 @@ async fn escalation_settings_need_a_cooloff() {
     )
     .unwrap_err();
     assert_eq!(err.key, "lockout_history");
+}
+
+#[tokio::test]
+async fn engines_with_one_secret_agree_on_every_jittered_unlock_time() {
+    let toml = "failure_limit = 1\ncooloff_time = \"10s\"\ncooloff_jitter = \"20s\"\nenable_retry_after_header = true";
+    let store = std::sync::Arc::new(axes::MemoryStore::new());
+    let clock = axes::ManualClock::new();
+    let engine = |secret: &str| {
+        let clock = clock.clone();
+        let axes = axes::Axes::builder(AxesConfig::from_toml_str(toml).unwrap())
+            .shared_store(store.clone())
+            .secret(secret)
+            .clock(clock.clone())
+            .build();
+        App::with_axes(axes, clock)
+    };
+    let (first, same, other) = (engine("fleet key"), engine("fleet key"), engine("another"));
+    let retry_after = |app: &App, ip: String| {
+        let app = app.router.clone();
+        async move {
+            let request =
+                json_request(&ip, "/login", json!({"username": "alice", "password": "x"}));
+            let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+            response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let mut differs = false;
+    for i in 0..10 {
+        let ip = format!("192.0.2.{}", 200 + i);
+        let locked = retry_after(&first, ip.clone()).await;
+        assert_eq!(
+            retry_after(&same, ip.clone()).await,
+            locked,
+            "same secret, same end"
+        );
+        differs |= retry_after(&other, ip).await != locked;
+    }
+    assert!(differs, "another secret draws other delays");
 }
