@@ -156,13 +156,7 @@ impl Store for MemoryStore {
                 1
             };
             counter.last_failure = counter.last_failure.max(failure.at);
-            if failure.window.keep().is_some() {
-                counter.recent =
-                    failure
-                        .window
-                        .slide(&counter.recent, counter.failures, failure.at);
-                counter.failures = counter.recent.len() as u64;
-            }
+            failure.slide(counter);
             counts.push(counter.clone());
         }
         if !failure.record_attempt {

@@ -337,6 +337,21 @@ impl<'a> FailureRecord<'a> {
     pub fn continues(&self, failures: u64, last: SystemTime) -> bool {
         self.window.continues(failures, last, self.at)
     }
+
+    /// Under a sliding window, the last step of bumping `counter` (its count
+    /// already bumped or restarted): keeps its failure times by
+    /// [`Window::slide`] and counts them. Returns whether the window slides,
+    /// that is whether the counter changed and must be written back.
+    pub fn slide(&self, counter: &mut Counter) -> bool {
+        if self.window.keep().is_none() {
+            return false;
+        }
+        counter.recent = self
+            .window
+            .slide(&counter.recent, counter.failures, self.at);
+        counter.failures = counter.recent.len() as u64;
+        true
+    }
 }
 
 /// A backend that keeps counters and attempt records.

@@ -400,12 +400,12 @@ impl PostgresStore {
         let query = sqlx::query(&counters).bind(lock_order(&encoded)).bind(at);
         let rows = fetch(query, &mut *tx).await?;
         let mut bumped = in_key_order(&encoded, &rows, counter_from_row)?;
-        if window.keep().is_some() {
-            // The rows are locked by the upsert: slide their failure times.
-            for counter in &mut bumped {
-                counter.recent = window.slide(&counter.recent, counter.failures, failure.at);
-                counter.failures = counter.recent.len() as u64;
-            }
+        // The rows are locked by the upsert: slide their failure times.
+        let mut slid = false;
+        for counter in &mut bumped {
+            slid |= failure.slide(counter);
+        }
+        if slid {
             let slide = "UPDATE axes_counters AS c SET failures = u.f, recent = u.r \
                          FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS u(k, f, r) \
                          WHERE c.lockout_key = u.k";

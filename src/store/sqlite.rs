@@ -227,13 +227,8 @@ impl Store for SqliteStore {
             {
                 let key: String = sql::get(&row, 0)?;
                 let mut counter = counter_from_row(&row)?;
-                if failure.window.keep().is_some() {
-                    // The write lock is held: slide the failure times.
-                    counter.recent =
-                        failure
-                            .window
-                            .slide(&counter.recent, counter.failures, failure.at);
-                    counter.failures = counter.recent.len() as u64;
+                // The write lock is held: slide the failure times.
+                if failure.slide(&mut counter) {
                     sqlx::query(
                         "UPDATE axes_counters SET failures = ?, recent = ? WHERE lockout_key = ?",
                     )
