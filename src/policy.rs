@@ -111,15 +111,16 @@ impl Rules<'_> {
 
     /// The thresholds in force and the cool-off of each: the tiers, or the
     /// failure limit with `cooloff`.
-    fn thresholds(&self) -> Vec<(u64, Option<Duration>)> {
-        if self.tiers.is_empty() {
-            vec![(u64::from(self.failure_limit), self.cooloff)]
-        } else {
-            self.tiers
-                .iter()
-                .map(|t| (u64::from(t.failures), Some(t.cooloff)))
-                .collect()
-        }
+    fn thresholds(&self) -> impl Iterator<Item = (u64, Option<Duration>)> + '_ {
+        let limit = self
+            .tiers
+            .is_empty()
+            .then(|| (u64::from(self.failure_limit), self.cooloff));
+        let tiers = self
+            .tiers
+            .iter()
+            .map(|t| (u64::from(t.failures), Some(t.cooloff)));
+        limit.into_iter().chain(tiers)
     }
 
     /// The longest cool-off of any count; `None` when failures count forever.
@@ -159,16 +160,14 @@ impl Rules<'_> {
         if self.counter_lock(counter, now).is_none() {
             return 0;
         }
-        let thresholds = self.thresholds();
         if !self.slides(counter) {
-            return thresholds
-                .iter()
+            return self
+                .thresholds()
                 .filter(|(threshold, _)| counter.failures >= *threshold)
                 .count();
         }
         let times = counter.counted_times();
-        thresholds
-            .iter()
+        self.thresholds()
             .filter(|(threshold, cooloff)| {
                 let within = times
                     .iter()
@@ -203,11 +202,8 @@ impl Rules<'_> {
             let Some(cooloff) = cooloff else {
                 continue;
             };
-            let within: Vec<SystemTime> = times
-                .iter()
-                .copied()
-                .filter(|t| now <= *t + cooloff)
-                .collect();
+            // Oldest first: the failures within the cool-off are a suffix.
+            let within = &times[times.partition_point(|t| *t + cooloff < now)..];
             let Some(index) = within.len().checked_sub(threshold as usize) else {
                 continue;
             };
