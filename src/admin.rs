@@ -20,6 +20,7 @@
 //! (`Sec-Fetch-Site`) or whose `Origin` is another host is refused.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
@@ -32,8 +33,8 @@ use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 
-use crate::axes::Axes;
-use crate::store::AttemptFilter;
+use crate::axes::{Axes, AxesError};
+use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 
 /// How many rows a page shows at most (the newest).
 pub const PAGE_ROWS: usize = 500;
@@ -100,17 +101,18 @@ async fn attempts(
     Base(base): Base,
     Query(search): Query<Search>,
 ) -> Response {
+    let columns = [
+        "IP address",
+        "Username",
+        "User agent",
+        "Path",
+        "Failures",
+        "Last attempt",
+        "",
+    ];
     let page = Page::new(&base, "Access attempts", &search);
-    let filter = match search.filter() {
-        Ok(filter) => filter,
-        Err(message) => return page.error(&message),
-    };
-    let records = match axes.attempts(filter).await {
-        Ok(records) => records,
-        Err(error) => return page.error(&error.to_string()),
-    };
-    let rows = records.iter().map(|a| {
-        let ip = a.ip_address.map(|ip| ip.to_string()).unwrap_or_default();
+    let row = |a: &AccessAttempt| {
+        let ip = ip_text(a.ip_address);
         let username = a.username.clone().unwrap_or_default();
         vec![
             Cell::Text(ip.clone()),
@@ -121,20 +123,8 @@ async fn attempts(
             Cell::Text(time(a.attempt_time)),
             Cell::Reset { ip, username },
         ]
-    });
-    page.table(
-        &[
-            "IP address",
-            "Username",
-            "User agent",
-            "Path",
-            "Failures",
-            "Last attempt",
-            "",
-        ],
-        records.len(),
-        rows,
-    )
+    };
+    listing(page, |filter| axes.attempts(filter), &columns, row).await
 }
 
 async fn access_logs(
@@ -142,37 +132,26 @@ async fn access_logs(
     Base(base): Base,
     Query(search): Query<Search>,
 ) -> Response {
+    let columns = [
+        "IP address",
+        "Username",
+        "User agent",
+        "Path",
+        "Logged in",
+        "Logged out",
+    ];
     let page = Page::new(&base, "Access logs", &search);
-    let entries = match search.filter() {
-        Ok(filter) => axes.access_logs(filter).await.map_err(|e| e.to_string()),
-        Err(message) => Err(message),
-    };
-    let entries = match entries {
-        Ok(entries) => entries,
-        Err(message) => return page.error(&message),
-    };
-    let rows = entries.iter().map(|e| {
+    let row = |e: &AccessLog| {
         vec![
-            Cell::Text(e.ip_address.map(|ip| ip.to_string()).unwrap_or_default()),
+            Cell::Text(ip_text(e.ip_address)),
             Cell::Text(e.username.clone()),
             Cell::Text(e.user_agent.clone()),
             Cell::Text(e.path_info.clone()),
             Cell::Text(time(e.attempt_time)),
             Cell::Text(e.logout_time.map(time).unwrap_or_default()),
         ]
-    });
-    page.table(
-        &[
-            "IP address",
-            "Username",
-            "User agent",
-            "Path",
-            "Logged in",
-            "Logged out",
-        ],
-        entries.len(),
-        rows,
-    )
+    };
+    listing(page, |filter| axes.access_logs(filter), &columns, row).await
 }
 
 async fn failure_logs(
@@ -180,37 +159,52 @@ async fn failure_logs(
     Base(base): Base,
     Query(search): Query<Search>,
 ) -> Response {
+    let columns = [
+        "IP address",
+        "Username",
+        "User agent",
+        "Path",
+        "Failed at",
+        "Locked out",
+    ];
     let page = Page::new(&base, "Failure logs", &search);
-    let entries = match search.filter() {
-        Ok(filter) => axes.failure_logs(filter).await.map_err(|e| e.to_string()),
-        Err(message) => Err(message),
-    };
-    let entries = match entries {
-        Ok(entries) => entries,
-        Err(message) => return page.error(&message),
-    };
-    let rows = entries.iter().map(|e| {
+    let row = |e: &AccessFailureLog| {
         vec![
-            Cell::Text(e.ip_address.map(|ip| ip.to_string()).unwrap_or_default()),
+            Cell::Text(ip_text(e.ip_address)),
             Cell::Text(e.username.clone().unwrap_or_default()),
             Cell::Text(e.user_agent.clone()),
             Cell::Text(e.path_info.clone()),
             Cell::Text(time(e.attempt_time)),
             Cell::Text(if e.locked_out { "yes" } else { "no" }.to_owned()),
         ]
-    });
-    page.table(
-        &[
-            "IP address",
-            "Username",
-            "User agent",
-            "Path",
-            "Failed at",
-            "Locked out",
-        ],
-        entries.len(),
-        rows,
-    )
+    };
+    listing(page, |filter| axes.failure_logs(filter), &columns, row).await
+}
+
+/// A page of what `fetch` finds for the page's search, a row each; the
+/// error, when the search is not one or the store fails.
+async fn listing<T, Fut>(
+    page: Page<'_>,
+    fetch: impl FnOnce(AttemptFilter) -> Fut,
+    columns: &[&str],
+    row: impl Fn(&T) -> Vec<Cell>,
+) -> Response
+where
+    Fut: Future<Output = Result<Vec<T>, AxesError>>,
+{
+    let found = match page.search.filter() {
+        Ok(filter) => fetch(filter).await.map_err(|e| e.to_string()),
+        Err(message) => Err(message),
+    };
+    match found {
+        Ok(items) => page.table(columns, items.len(), items.iter().map(row)),
+        Err(message) => page.error(&message),
+    }
+}
+
+/// An address as the pages show it (empty when unknown).
+fn ip_text(ip: Option<IpAddr>) -> String {
+    ip.map(|ip| ip.to_string()).unwrap_or_default()
 }
 
 /// Resets the records of the posted `ip` and/or `username`, then goes back
