@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axes::{AttemptFilter, AxesConfig};
@@ -322,6 +323,22 @@ async fn a_trusted_client_logs_in_while_its_username_is_locked() {
     assert_eq!(app.login("192.0.2.50", "alice", "wonderland").await, 429);
 }
 
+/// One app server of several sharing `store` and `clock`, with its own
+/// engine keyed by `secret`.
+fn app_server(
+    toml: &str,
+    store: &Arc<dyn axes::Store>,
+    clock: &axes::ManualClock,
+    secret: &str,
+) -> App {
+    let axes = axes::Axes::builder(AxesConfig::from_toml_str(toml).unwrap())
+        .shared_store(store.clone())
+        .secret(secret)
+        .clock(clock.clone())
+        .build();
+    App::with_axes(axes, clock.clone())
+}
+
 /// Alice logs in from `ip` with `cookie` (if any); the response's status and
 /// the device cookie it sets (the `name=value` part).
 async fn login_with_cookie(
@@ -409,16 +426,9 @@ async fn a_device_cookie_lets_the_device_through_a_username_lockout_from_anywher
 #[tokio::test]
 async fn device_cookies_from_another_engine_are_not_trusted_unless_it_shares_the_key() {
     let toml = "lockout_parameters = [\"username\"]\nfailure_limit = 1\ntrusted_client_window = \"30d\"\ndevice_cookie = \"axes_device\"";
-    let store = std::sync::Arc::new(axes::MemoryStore::new());
-    let app = |secret: &str| {
-        let clock = axes::ManualClock::new();
-        let axes = axes::Axes::builder(AxesConfig::from_toml_str(toml).unwrap())
-            .shared_store(store.clone())
-            .secret(secret)
-            .clock(clock.clone())
-            .build();
-        App::with_axes(axes, clock)
-    };
+    let store: Arc<dyn axes::Store> = Arc::new(axes::MemoryStore::new());
+    let clock = axes::ManualClock::new();
+    let app = |secret: &str| app_server(toml, &store, &clock, secret);
     let (first, same_key, other_key) = (app("key one"), app("key one"), app("key two"));
     let (_, cookie) = login_with_cookie(&first, "192.0.2.50", "wonderland", None).await;
     let cookie = cookie.unwrap();
@@ -666,17 +676,9 @@ async fn escalation_settings_need_a_cooloff() {
 #[tokio::test]
 async fn engines_with_one_secret_agree_on_every_jittered_unlock_time() {
     let toml = "failure_limit = 1\ncooloff_time = \"10s\"\ncooloff_jitter = \"20s\"\nenable_retry_after_header = true";
-    let store = std::sync::Arc::new(axes::MemoryStore::new());
+    let store: Arc<dyn axes::Store> = Arc::new(axes::MemoryStore::new());
     let clock = axes::ManualClock::new();
-    let engine = |secret: &str| {
-        let clock = clock.clone();
-        let axes = axes::Axes::builder(AxesConfig::from_toml_str(toml).unwrap())
-            .shared_store(store.clone())
-            .secret(secret)
-            .clock(clock.clone())
-            .build();
-        App::with_axes(axes, clock)
-    };
+    let engine = |secret: &str| app_server(toml, &store, &clock, secret);
     let (first, same, other) = (engine("fleet key"), engine("fleet key"), engine("another"));
     let retry_after = |app: &App, ip: String| {
         let app = app.router.clone();
