@@ -345,7 +345,6 @@ impl PostgresStore {
         failure: FailureRecord<'_>,
     ) -> Result<Vec<Counter>, StoreError> {
         let at = to_millis(failure.at);
-        let client = failure.client;
         let window = failure.window;
         let attempt_continues = sql::continues(
             "axes_attempts",
@@ -385,16 +384,7 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         // The attempt record first: every transaction locks it before counters.
         if failure.record_attempt {
-            let query = sqlx::query(&attempt)
-                .bind(client.attempt_key().encode())
-                .bind(client.username())
-                .bind(client.ip_address().to_string())
-                .bind(client.user_agent())
-                .bind(client.path())
-                .bind(client.http_accept())
-                .bind(failure.get_data)
-                .bind(failure.post_data)
-                .bind(at);
+            let query = sql::bind_attempt(sqlx::query(&attempt), &failure, at);
             execute(query, &mut *tx).await?;
         }
         let query = sqlx::query(&counters).bind(lock_order(&encoded)).bind(at);

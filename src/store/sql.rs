@@ -4,11 +4,12 @@
 
 use std::net::IpAddr;
 
-use sqlx::{ColumnIndex, Database, Decode, Row, Type};
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
 use super::{
     decode_times, from_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
-    StoreError, Window,
+    FailureRecord, StoreError, Window,
 };
 
 /// The columns of an attempt record, in the order [`attempt_from_row`] reads.
@@ -110,6 +111,39 @@ where
         attempt_time: from_millis(get(row, 5)?),
         locked_out: get(row, 6)?,
     })
+}
+
+/// A type both SQL stores bind as a parameter.
+pub(crate) trait Param<'q, DB: Database>: Encode<'q, DB> + Type<DB> + Send + 'q {}
+
+impl<'q, DB: Database, T> Param<'q, DB> for T where T: Encode<'q, DB> + Type<DB> + Send + 'q {}
+
+/// `query` (an attempt-record upsert) with the record's values bound in
+/// the order of its columns: attempt key, username, IP, user agent, path,
+/// `Accept`, query data, body data, then the failure time `at`.
+pub(crate) fn bind_attempt<'q, DB>(
+    query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    failure: &FailureRecord<'q>,
+    at: i64,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    String: Param<'q, DB>,
+    Option<&'q str>: Param<'q, DB>,
+    &'q str: Param<'q, DB>,
+    i64: Param<'q, DB>,
+{
+    let client = failure.client;
+    query
+        .bind(client.attempt_key().encode())
+        .bind(client.username())
+        .bind(client.ip_address().to_string())
+        .bind(client.user_agent())
+        .bind(client.path())
+        .bind(client.http_accept())
+        .bind(failure.get_data)
+        .bind(failure.post_data)
+        .bind(at)
 }
 
 /// A count as stored (a non-negative `BIGINT`/`INTEGER`).

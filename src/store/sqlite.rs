@@ -196,7 +196,6 @@ impl Store for SqliteStore {
 
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
         let at = to_millis(failure.at);
-        let client = failure.client;
         let (_turn, mut tx) = self.write().await?;
 
         let mut counters = HashMap::with_capacity(failure.keys.len());
@@ -263,16 +262,7 @@ impl Store for SqliteStore {
                 "excluded.attempt_time_ms"
             ),
         );
-        sqlx::query(&statement)
-            .bind(client.attempt_key().encode())
-            .bind(client.username())
-            .bind(client.ip_address().to_string())
-            .bind(client.user_agent())
-            .bind(client.path())
-            .bind(client.http_accept())
-            .bind(failure.get_data)
-            .bind(failure.post_data)
-            .bind(at)
+        sql::bind_attempt(sqlx::query(&statement), &failure, at)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::backend)?;
