@@ -16,8 +16,14 @@
 //! Every page is rendered on the server with every value HTML-escaped and
 //! sent with a strict `Content-Security-Policy`, `X-Frame-Options: DENY`
 //! and `Cache-Control: no-store`. A reset is a `POST` that must come from
-//! the admin's own pages: a request a browser marks as cross-site
-//! (`Sec-Fetch-Site`) or whose `Origin` is another host is refused.
+//! the admin's own pages, as Django admin's are protected: a request a
+//! browser marks as cross-site (`Sec-Fetch-Site`) or whose `Origin` is
+//! another host is refused, and one that carries neither header must carry
+//! the CSRF token the pages embed in their forms (bound to a cookie the
+//! pages set, signed with the engine's secret).
+//!
+//! Usernames are taken exactly as typed: ` alice` never selects `alice`,
+//! and a username of only spaces is an error, never "no username".
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -84,7 +90,9 @@ impl Search {
                     .map_err(|_| format!("`{text}` is not an IP address"))?,
             ),
         };
-        let username = Some(self.username.trim())
+        // Exactly as typed: the engine refuses white space it would not
+        // count, and a username of only white space.
+        let username = Some(self.username.as_str())
             .filter(|u| !u.is_empty())
             .map(str::to_owned);
         Ok(match (ip, username) {
@@ -99,6 +107,7 @@ impl Search {
 async fn attempts(
     State(axes): State<Axes>,
     Base(base): Base,
+    headers: HeaderMap,
     Query(search): Query<Search>,
 ) -> Response {
     let columns = [
@@ -110,7 +119,12 @@ async fn attempts(
         "Last attempt",
         "",
     ];
-    let page = Page::new(&base, "Access attempts", &search);
+    let page = Page::new(
+        &base,
+        "Access attempts",
+        &search,
+        csrf::Binding::of(&axes, &headers, &base),
+    );
     let row = |a: &AccessAttempt| {
         let ip = ip_text(a.ip_address);
         let username = a.username.clone().unwrap_or_default();
@@ -130,6 +144,7 @@ async fn attempts(
 async fn access_logs(
     State(axes): State<Axes>,
     Base(base): Base,
+    headers: HeaderMap,
     Query(search): Query<Search>,
 ) -> Response {
     let columns = [
@@ -140,7 +155,12 @@ async fn access_logs(
         "Logged in",
         "Logged out",
     ];
-    let page = Page::new(&base, "Access logs", &search);
+    let page = Page::new(
+        &base,
+        "Access logs",
+        &search,
+        csrf::Binding::of(&axes, &headers, &base),
+    );
     let row = |e: &AccessLog| {
         vec![
             Cell::Text(ip_text(e.ip_address)),
@@ -157,6 +177,7 @@ async fn access_logs(
 async fn failure_logs(
     State(axes): State<Axes>,
     Base(base): Base,
+    headers: HeaderMap,
     Query(search): Query<Search>,
 ) -> Response {
     let columns = [
@@ -167,7 +188,12 @@ async fn failure_logs(
         "Failed at",
         "Locked out",
     ];
-    let page = Page::new(&base, "Failure logs", &search);
+    let page = Page::new(
+        &base,
+        "Failure logs",
+        &search,
+        csrf::Binding::of(&axes, &headers, &base),
+    );
     let row = |e: &AccessFailureLog| {
         vec![
             Cell::Text(ip_text(e.ip_address)),
@@ -215,16 +241,18 @@ async fn reset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site reset refused").into_response();
-    }
     let mut search = Search::default();
+    let mut token = String::new();
     for (key, value) in form_urlencoded::parse(&body) {
         match key.as_ref() {
             "ip" => search.ip = value.into_owned(),
             "username" => search.username = value.into_owned(),
+            CSRF_FIELD => token = value.into_owned(),
             _ => {}
         }
+    }
+    if let Err(refusal) = csrf::check(&axes, &headers, &token) {
+        return (StatusCode::FORBIDDEN, refusal).into_response();
     }
     let message = match search.filter() {
         Ok(AttemptFilter::All) => "Name an IP address or a username to reset.".to_owned(),
@@ -250,21 +278,88 @@ fn home(base: &str) -> &str {
     }
 }
 
-/// Whether a state-changing request comes from the admin's own pages: not
-/// marked cross-site by the browser, and with no `Origin` of another host.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site") {
-        if !matches!(site, "same-origin" | "none") {
-            return false;
+/// The name of the form field that carries the CSRF token.
+const CSRF_FIELD: &str = "csrf";
+
+/// Cross-site request forgery protection, after Django's: the `Origin` and
+/// `Sec-Fetch-Site` headers a browser sends, and a token bound to a cookie
+/// for requests that carry neither.
+mod csrf {
+    use http::{header, HeaderMap, HeaderValue};
+
+    use crate::axes::Axes;
+
+    /// The cookie holding the random value a page's tokens are bound to.
+    pub(super) const COOKIE: &str = "axes_admin_csrf";
+
+    const PURPOSE: &str = "axes-admin-csrf";
+
+    /// Whether a state-changing request may proceed: never when the
+    /// browser marks it cross-site or its `Origin` is another host; when it
+    /// carries neither header, only with a valid `token`.
+    pub(super) fn check(axes: &Axes, headers: &HeaderMap, token: &str) -> Result<(), &'static str> {
+        let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let site = header(header::HeaderName::from_static("sec-fetch-site"));
+        let origin = header(header::ORIGIN);
+        if let Some(site) = site {
+            if !matches!(site, "same-origin" | "none") {
+                return Err("cross-site reset refused");
+            }
+        }
+        if let Some(origin) = origin {
+            let same_host = header(header::HOST).is_some_and(|host| {
+                origin
+                    .split_once("://")
+                    .is_some_and(|(_, authority)| authority == host)
+            });
+            if !same_host {
+                return Err("cross-site reset refused");
+            }
+        }
+        if site.is_some() || origin.is_some() {
+            return Ok(());
+        }
+        let bound = crate::device::cookie(headers, COOKIE).unwrap_or("");
+        if !bound.is_empty()
+            && axes
+                .inner
+                .secret
+                .verify(PURPOSE, &[bound.as_bytes()], token)
+        {
+            Ok(())
+        } else {
+            Err("reset refused: the request carries neither Origin nor Sec-Fetch-Site, and no valid CSRF token; reset from the admin's pages")
         }
     }
-    match (header("origin"), header("host")) {
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority == host),
-        (Some(_), None) => false,
-        (None, _) => true,
+
+    /// What a page's forms carry: the token of the request's cookie, and
+    /// the cookie to set when the request had none.
+    pub(super) struct Binding {
+        pub token: String,
+        pub set_cookie: Option<HeaderValue>,
+    }
+
+    impl Binding {
+        pub fn of(axes: &Axes, headers: &HeaderMap, base: &str) -> Self {
+            let sent = crate::device::cookie(headers, COOKIE)
+                .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+            let (bound, set_cookie) = match sent {
+                Some(value) => (value.to_owned(), None),
+                None => {
+                    let value = crate::secret::random_hex(32).unwrap_or_default();
+                    let path = if base.is_empty() { "/" } else { base };
+                    let cookie =
+                        format!("{COOKIE}={value}; Path={path}; HttpOnly; SameSite=Strict");
+                    (value, HeaderValue::from_str(&cookie).ok())
+                }
+            };
+            let token = axes
+                .inner
+                .secret
+                .sign(PURPOSE, &[bound.as_bytes()])
+                .unwrap_or_default();
+            Self { token, set_cookie }
+        }
     }
 }
 
@@ -288,21 +383,34 @@ struct Page<'a> {
     base: String,
     title: &'a str,
     search: &'a Search,
+    csrf: csrf::Binding,
 }
 
 impl<'a> Page<'a> {
-    fn new(base: &str, title: &'a str, search: &'a Search) -> Self {
+    fn new(base: &str, title: &'a str, search: &'a Search, csrf: csrf::Binding) -> Self {
         Self {
             base: base.trim_end_matches('/').to_owned(),
             title,
             search,
+            csrf,
         }
     }
 
     fn error(&self, message: &str) -> Response {
         let mut html = self.header();
         let _ = write!(html, "<p class=error>{}</p>", escape(message));
-        respond(StatusCode::BAD_REQUEST, html)
+        self.respond(StatusCode::BAD_REQUEST, html)
+    }
+
+    /// The page, with the CSRF cookie when the request had none.
+    fn respond(&self, status: StatusCode, html: String) -> Response {
+        let mut response = respond(status, html);
+        if let Some(cookie) = &self.csrf.set_cookie {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookie.clone());
+        }
+        response
     }
 
     fn table(
@@ -335,10 +443,12 @@ impl<'a> Page<'a> {
                             "<td><form method=post action=\"{}/reset\">\
                              <input type=hidden name=ip value=\"{}\">\
                              <input type=hidden name=username value=\"{}\">\
+                             <input type=hidden name={CSRF_FIELD} value=\"{}\">\
                              <button>Reset</button></form></td>",
                             escape(&self.base),
                             escape(&ip),
-                            escape(&username)
+                            escape(&username),
+                            escape(&self.csrf.token),
                         );
                     }
                 }
@@ -346,7 +456,7 @@ impl<'a> Page<'a> {
             html.push_str("</tr>");
         }
         html.push_str("</tbody></table></body></html>");
-        respond(StatusCode::OK, html)
+        self.respond(StatusCode::OK, html)
     }
 
     fn header(&self) -> String {

@@ -151,7 +151,6 @@ impl Axes {
             });
         }
         held.release().await;
-        tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "refused: too many attempts in flight");
         Ok(Admission {
             decision: Decision::LockedOut(Lockout {
                 reason: LockoutReason::TooManyInFlight,

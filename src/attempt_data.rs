@@ -1,18 +1,23 @@
 //! The request data stored on an attempt record, as django-axes stores
 //! `get_data` / `post_data`: `key=value` lines, secrets masked, bounded.
 
+use std::collections::hash_map::{Entry, HashMap};
+
 use crate::config::AxesConfig;
 
 /// What a masked value is replaced with (django-axes' 20 asterisks).
 pub const MASK: &str = "********************";
 
-/// The longest stored data, in characters, before NUL bytes are spelled out.
-pub const MAX_DATA_CHARS: usize = 1024;
+/// The longest stored data, in bytes (cut on a character boundary).
+pub const MAX_DATA_BYTES: usize = 1024;
 
 /// Serialises `pairs` as django-axes does: one `key=value` line per key, in
 /// the order keys first appear, the last value of a repeated key; values of
 /// the password field, `password` and `sensitive_parameters` masked; cut to
-/// [`MAX_DATA_CHARS`] characters; NUL bytes written as `0x00`.
+/// [`MAX_DATA_BYTES`]; NUL bytes written as `0x00`.
+///
+/// The cost is linear in the size of `pairs`: a body of many distinct
+/// fields costs what reading it costs.
 ///
 /// ```
 /// let config = axes::AxesConfig::default();
@@ -28,22 +33,31 @@ where
             || key == config.password_form_field
             || config.sensitive_parameters.iter().any(|p| p == key)
     };
+    // Each key's position, so that a repeat replaces its value in place.
+    let mut positions: HashMap<&str, usize> = HashMap::new();
     let mut entries: Vec<(&str, &str)> = Vec::new();
     for (key, value) in pairs {
-        match entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => entries.push((key, value)),
+        match positions.entry(key) {
+            Entry::Occupied(position) => entries[*position.get()].1 = value,
+            Entry::Vacant(slot) => {
+                slot.insert(entries.len());
+                entries.push((key, value));
+            }
         }
     }
-    let text = entries
-        .iter()
-        .map(|(key, value)| {
-            let value = if masked(key) { MASK } else { value };
-            format!("{key}={value}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let text = crate::client::truncate_chars(text, MAX_DATA_CHARS);
+    let mut text = String::new();
+    for (index, (key, value)) in entries.iter().enumerate() {
+        if text.len() > MAX_DATA_BYTES {
+            break;
+        }
+        if index > 0 {
+            text.push('\n');
+        }
+        text.push_str(key);
+        text.push('=');
+        text.push_str(if masked(key) { MASK } else { value });
+    }
+    let text = crate::client::truncate_bytes(text, MAX_DATA_BYTES);
     text.replace('\0', "0x00")
 }
 
@@ -88,10 +102,11 @@ mod tests {
         let config = AxesConfig::default();
         let long = "x".repeat(65_536);
         assert_eq!(
-            cleansed_data(&config, [("field", long.as_str())])
-                .chars()
-                .count(),
-            1024
+            cleansed_data(&config, [("field", long.as_str())]).len(),
+            MAX_DATA_BYTES
         );
+        let wide = "é".repeat(65_536);
+        let data = cleansed_data(&config, [("field", wide.as_str())]);
+        assert!(data.len() <= MAX_DATA_BYTES && data.len() > MAX_DATA_BYTES - 4);
     }
 }

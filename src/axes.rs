@@ -22,6 +22,7 @@ use crate::escalation::{self, Escalation};
 use crate::events::AxesEvent;
 use crate::hooks::{ClientIpCallable, Hooks};
 use crate::ip::ProxyConfig;
+use crate::log_limit::Every;
 use crate::normalize::{ipv6_prefix, UsernameNormalization};
 use crate::policy::{self, Listing, Lockout, Rules};
 use crate::report::Credentials;
@@ -144,6 +145,10 @@ pub(crate) struct Inner {
     pub(crate) last_purge_ms: AtomicI64,
     /// Signs `device_cookie` tokens and draws each lockout's jitter.
     pub(crate) secret: crate::secret::Secret,
+    /// Refusals, summarised in one log line a minute.
+    pub(crate) refusals: Every,
+    /// Store failures, logged at most once every ten seconds.
+    pub(crate) store_failures: Every,
 }
 
 impl fmt::Debug for Axes {
@@ -417,11 +422,12 @@ impl Axes {
             .now()
             .checked_sub(window)
             .unwrap_or(std::time::UNIX_EPOCH);
-        let filter = AttemptFilter::IpAndUsername(client.ip_address(), username.to_owned());
-        let logins = self.inner.store.access_logs(&filter).await?;
-        Ok(logins
-            .iter()
-            .any(|login| login.user_agent == client.user_agent() && login.attempt_time >= since))
+        let latest = self
+            .inner
+            .store
+            .latest_login(username, client.ip_address(), client.user_agent())
+            .await?;
+        Ok(latest.is_some_and(|at| at >= since))
     }
 
     /// Whether the client's device cookie vouches for `username`.
@@ -531,8 +537,7 @@ impl Axes {
                 )
                 .await?;
             if let Some(lockout) = lockout {
-                tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
-                self.emit_locked_out(client, &lockout, now);
+                tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
                 return Ok(FailureOutcome {
                     recorded: false,
                     failures: lockout.failures,
@@ -567,12 +572,18 @@ impl Axes {
             now,
         )
         .await?;
+        let lock_at = if rules.lock_out_at_failure {
+            u64::from(rules.failure_limit)
+        } else {
+            u64::MAX
+        };
         let mut counters = self
             .inner
             .store
             .record_failure(
                 FailureRecord::new(&[keys.as_slice(), &tripped].concat(), client, now, &window)
-                    .with_data(&get_data, &post_data),
+                    .with_data(&get_data, &post_data)
+                    .locking(lock_at, self.retention(&window)),
             )
             .await?;
         let tripped_counters: Vec<_> = counters
@@ -614,7 +625,7 @@ impl Axes {
                 detectors::lockout(config, &rules, client, &tripped, &tripped_counters, now)
             })
         };
-        tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = standing.failures, locked = lockout.is_some(), "login failure recorded");
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = standing.failures, locked = lockout.is_some(), "login failure recorded");
         self.emit(AxesEvent::LoginFailed {
             client: client.clone(),
             failures: standing.failures,
@@ -622,7 +633,13 @@ impl Axes {
             at: now,
         });
         if let Some(lockout) = &lockout {
-            self.emit_locked_out(client, lockout, now);
+            // A lockout begins with the failure that takes a key to a
+            // threshold, or trips a detector.
+            let began = !escalation::begun(&rules, &counters, now).is_empty()
+                || tripped_counters.iter().flatten().any(|c| c.failures == 1);
+            if began {
+                self.emit_locked_out(client, lockout, now);
+            }
         }
         if config.enable_access_failure_log {
             let entry = AccessFailureLog::failure(client, now, lockout.is_some());
@@ -631,7 +648,22 @@ impl Axes {
                 .record_failure_log(&entry, config.access_failure_log_per_user_limit)
                 .await?;
         }
-        let kept = window.longest().map(|longest| {
+        let kept = self.retention(&window);
+        self.purge_if_due(now, kept).await;
+        Ok(FailureOutcome {
+            recorded: true,
+            failures: standing.failures,
+            lockout,
+        })
+    }
+
+    /// How long anything recorded under `window` can matter after it
+    /// happened (its window, a detector's lock, a lockout history); `None`:
+    /// until reset. Purges keep entries this long, and a store that bounds
+    /// its memory keeps a counter that locks this long.
+    fn retention(&self, window: &store::Window) -> Option<Duration> {
+        let config = &self.inner.config;
+        window.longest().map(|longest| {
             let spray = config.spray_limit.map(|s| s.window).unwrap_or_default();
             let quick = config
                 .min_interval_between_failures
@@ -645,12 +677,6 @@ impl Axes {
                 Duration::ZERO
             };
             longest.max(spray).max(quick).max(history)
-        });
-        self.purge_if_due(now, kept).await;
-        Ok(FailureOutcome {
-            recorded: true,
-            failures: standing.failures,
-            lockout,
         })
     }
 
@@ -679,6 +705,23 @@ impl Axes {
             counted.set_username(Some(username));
         }
         Cow::Owned(counted)
+    }
+
+    /// `filter` checked for a reset or a listing, in the terms records are
+    /// kept in: refused when it names an empty username, one of only white
+    /// space, or — when usernames are counted trimmed — one with white
+    /// space around it, which names no counted username (so ` alice` never
+    /// resets `alice`).
+    fn checked_filter(&self, filter: AttemptFilter) -> Result<AttemptFilter, AxesError> {
+        filter.validate().map_err(AxesError::InvalidFilter)?;
+        if let Some(username) = filter.username() {
+            if self.inner.config.username_normalization.trims() && username.trim() != username {
+                return Err(AxesError::InvalidFilter(format!(
+                    "the username {username:?} has white space around it, and usernames are counted without it"
+                )));
+            }
+        }
+        Ok(self.counted_filter(filter))
     }
 
     /// A filter in the terms records are kept in (see [`Self::counted`]).
@@ -759,10 +802,19 @@ impl Axes {
             tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
         }
         if !config.disable_access_log {
-            let entry = AccessLog::login(client, username, &client.session_hash(), self.now());
+            // Kept as counted, as attempt records are: the trusted-client
+            // check looks the client up in those terms.
+            let named = client.clone().with_username(username);
+            let counted = self.counted(&named);
+            let entry = AccessLog::login(
+                &counted,
+                counted.username().unwrap_or(username),
+                &client.session_hash(),
+                self.now(),
+            );
             self.inner.store.record_login(&entry).await?;
         }
-        tracing::info!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
         self.emit(AxesEvent::LoggedIn {
             client: client.clone(),
             username: username.to_owned(),
@@ -782,12 +834,18 @@ impl Axes {
             return Ok(());
         }
         if let (false, Some(username)) = (config.disable_access_log, username) {
+            let named = client.clone().with_username(username);
+            let counted = self.counted(&named);
             self.inner
                 .store
-                .record_logout(username, &client.session_hash(), self.now())
+                .record_logout(
+                    counted.username().unwrap_or(username),
+                    &client.session_hash(),
+                    self.now(),
+                )
                 .await?;
         }
-        tracing::info!(target: "axes", ip = %client.ip_address(), username, "logged out");
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username, "logged out");
         self.emit(AxesEvent::LoggedOut {
             client: client.clone(),
             username: username.map(str::to_owned),
@@ -801,8 +859,7 @@ impl Axes {
     /// deleted. An empty username is refused rather than read as
     /// "everything".
     pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
-        filter.validate().map_err(AxesError::InvalidFilter)?;
-        let filter = self.counted_filter(filter);
+        let filter = self.checked_filter(filter)?;
         let removed = self.reset_counted(&filter, |_| true).await?;
         tracing::info!(target: "axes", ?filter, removed, "attempts reset");
         self.emit(AxesEvent::Reset {
@@ -898,13 +955,14 @@ impl Axes {
 
     /// Lists the attempt records `filter` covers, most recent first.
     pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AccessAttempt>, AxesError> {
-        filter.validate().map_err(AxesError::InvalidFilter)?;
-        let filter = self.counted_filter(filter);
+        let filter = self.checked_filter(filter)?;
         Ok(self.inner.store.attempts(&filter).await?)
     }
 
+    /// Logs a lockout that begins (once: later attempts are summarised by
+    /// [`Self::note_refusal`]) and sends [`AxesEvent::LockedOut`].
     fn emit_locked_out(&self, client: &ClientInfo, lockout: &Lockout, at: SystemTime) {
-        tracing::warn!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = lockout.failures, "client locked out");
+        tracing::warn!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
         self.emit(AxesEvent::LockedOut {
             username: client.username().map(str::to_owned),
             ip_address: client.ip_address(),
@@ -912,6 +970,23 @@ impl Axes {
             lockout: lockout.clone(),
             at,
         });
+    }
+
+    /// Counts an attempt refused with `lockout`: a debug line each, and at
+    /// the default level one summary line a minute at most.
+    pub(crate) fn note_refusal(&self, client: &ClientInfo, lockout: &Lockout) {
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "login attempt refused");
+        if let Some(refused) = self.inner.refusals.tick(self.now()) {
+            tracing::info!(target: "axes", refused, "login attempts refused (at most one such line a minute)");
+        }
+    }
+
+    /// Logs a store failure: at most one line every ten seconds, with how
+    /// many failed since the last one.
+    pub(crate) fn note_store_failure(&self, error: &AxesError, action: &str) {
+        if let Some(failures) = self.inner.store_failures.tick(self.now()) {
+            tracing::error!(target: "axes", %error, failures, "store failed; {action}");
+        }
     }
 
     fn emit(&self, event: AxesEvent) {

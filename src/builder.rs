@@ -17,6 +17,7 @@ use crate::config::{AxesConfig, LockoutGroup};
 use crate::events::DEFAULT_EVENT_CAPACITY;
 use crate::hooks::{Hooks, RequestInfo};
 use crate::ip::ProxyConfig;
+use crate::log_limit::Every;
 use crate::report::Credentials;
 use crate::response::{LockoutContext, ResponseHooks};
 use crate::store::{self, Store};
@@ -282,6 +283,8 @@ impl AxesBuilder {
                 events,
                 last_purge_ms: AtomicI64::new(i64::MIN),
                 secret: self.secret.unwrap_or_else(Secret::random),
+                refusals: Every::new(Duration::from_secs(60)),
+                store_failures: Every::new(Duration::from_secs(10)),
             }),
         }
     }

@@ -328,6 +328,18 @@ fn harmless(text: String) -> String {
     }
 }
 
+/// Cuts `text` to at most `max` bytes (never inside a character).
+pub(crate) fn truncate_bytes(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// Cuts `text` to at most `max` characters (never inside a character).
 pub(crate) fn truncate_chars(mut text: String, max: usize) -> String {
     if let Some((index, _)) = text.char_indices().nth(max) {

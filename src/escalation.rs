@@ -210,8 +210,16 @@ pub(crate) async fn record(
             continue;
         }
         let keys: Vec<LockoutKey> = indices.iter().map(|&i| history_keys[i].clone()).collect();
+        // A history locks while it is remembered (a permanent one for
+        // ever), its jitter included.
+        let jitter = config.cooloff_jitter.unwrap_or_default();
+        let remembered = window.longest().map(|history| history + jitter);
         let bumped = store
-            .record_failure(FailureRecord::new(&keys, client, at, &window).counters_only())
+            .record_failure(
+                FailureRecord::new(&keys, client, at, &window)
+                    .counters_only()
+                    .locking(1, remembered),
+            )
             .await?;
         for (index, history) in indices.into_iter().zip(bumped) {
             histories[index] = Some(history);

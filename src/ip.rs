@@ -101,18 +101,23 @@ impl ProxyConfig {
         }
     }
 
-    /// The client address: the first source in precedence order that gives
-    /// one, else the TCP peer — never "no address".
+    /// The client address: from the first source in precedence order that
+    /// is present (a header that is absent passes on to the next source),
+    /// else the TCP peer — never "no address".
+    ///
+    /// A header that is present decides, even when it is partly malformed:
+    /// handing the decision to the next source would let a client that
+    /// spoils one header choose its address with another.
     pub fn client_ip(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
         let peer = peer.to_canonical();
         for source in &self.sources {
-            let found = match source {
+            let chain = match source {
                 Source::Peer => return peer,
-                Source::Chain(name) => self.pick_from_chain(chain_entries(headers, name), peer),
-                Source::Forwarded => self.pick_from_chain(forwarded_entries(headers), peer),
+                Source::Chain(name) => chain_hops(headers, name),
+                Source::Forwarded => forwarded_hops(headers),
             };
-            if let Some(ip) = found {
-                return ip;
+            if let Some(chain) = chain {
+                return self.pick_from_chain(&chain, peer);
             }
         }
         peer
@@ -122,77 +127,123 @@ impl ProxyConfig {
         self.trusted.iter().any(|m| m.contains(ip))
     }
 
-    /// Picks the client out of a chain; `None` when the header is absent,
-    /// malformed, too short, or not to be believed from this peer.
-    fn pick_from_chain(&self, entries: Option<Vec<String>>, peer: IpAddr) -> Option<IpAddr> {
-        let entries = entries?;
-        if entries.is_empty() {
-            return None;
-        }
-        // One unparsable entry discards the whole header: a chain that is
-        // partly garbage is not one to pick a client from.
-        let chain: Vec<IpAddr> = entries
-            .iter()
-            .map(|entry| parse_entry(entry))
-            .collect::<Option<_>>()?;
+    /// Picks the client out of a chain that is present. Only the entries
+    /// the configuration reads are looked at: a malformed entry further
+    /// left (a client can prepend anything) changes nothing. When the
+    /// entry where the client should be is hidden (`for=_hidden`,
+    /// `unknown`) or malformed, the address of the hop that reported it
+    /// (the entry right of it, or the TCP peer) stands in for it.
+    fn pick_from_chain(&self, chain: &[Hop], peer: IpAddr) -> IpAddr {
+        // The hop right of `index` (the one that wrote entry `index`).
+        let reporter = |index: usize| {
+            chain[index + 1..]
+                .iter()
+                .find_map(|hop| hop.addr())
+                .unwrap_or(peer)
+        };
         if !self.trusted.is_empty() {
             if !self.is_trusted(peer) {
-                return None;
+                // Not from a proxy of ours: no header is believed.
+                return peer;
             }
             // Walk from the nearest hop outwards past trusted proxies.
-            return chain
-                .iter()
-                .rev()
-                .find(|ip| !self.is_trusted(**ip))
-                .or(chain.first())
-                .copied();
+            for (index, hop) in chain.iter().enumerate().rev() {
+                match hop {
+                    Hop::Addr(ip) if self.is_trusted(*ip) => continue,
+                    Hop::Addr(ip) => return *ip,
+                    Hop::Unknown => return reporter(index),
+                }
+            }
+            // Every hop is a trusted proxy: the farthest one is the client.
+            return chain.iter().find_map(Hop::addr).unwrap_or(peer);
         }
         if let Some(count) = self.proxy_count {
-            let index = chain.len().checked_sub(1 + count as usize)?;
-            return Some(chain[index]);
+            let Some(index) = chain.len().checked_sub(1 + count as usize) else {
+                // Shorter than the proxies it must have passed: not theirs.
+                return peer;
+            };
+            return chain[index].addr().unwrap_or_else(|| reporter(index));
         }
         match self.order {
-            ProxyOrder::LeftMost => chain.first().copied(),
-            ProxyOrder::RightMost => chain.last().copied(),
+            ProxyOrder::LeftMost => chain.iter().find_map(Hop::addr).unwrap_or(peer),
+            ProxyOrder::RightMost => match chain.last() {
+                Some(hop) => hop.addr().unwrap_or(peer),
+                None => peer,
+            },
         }
     }
 }
 
-/// The comma-separated entries of every `name` header, in order; `None`
-/// when the header is absent or not text.
-fn chain_entries(headers: &HeaderMap, name: &http::HeaderName) -> Option<Vec<String>> {
-    let mut entries = Vec::new();
+/// One entry of a forwarding chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    /// An address.
+    Addr(IpAddr),
+    /// Present but not an address: malformed, `unknown`, or obfuscated
+    /// (RFC 7239 `for=_hidden`).
+    Unknown,
+}
+
+impl Hop {
+    fn parse(entry: &str) -> Self {
+        parse_entry(entry).map_or(Self::Unknown, Self::Addr)
+    }
+
+    fn addr(&self) -> Option<IpAddr> {
+        match self {
+            Self::Addr(ip) => Some(*ip),
+            Self::Unknown => None,
+        }
+    }
+}
+
+/// The entries of every `name` header, in order (each header line's
+/// comma-separated entries; a line that is not text is one unknown hop);
+/// `None` when the header is absent.
+fn chain_hops(headers: &HeaderMap, name: &http::HeaderName) -> Option<Vec<Hop>> {
+    let mut hops = Vec::new();
     let mut present = false;
     for value in headers.get_all(name) {
         present = true;
-        let text = value.to_str().ok()?;
-        entries.extend(
-            text.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        );
+        match value.to_str() {
+            Ok(text) => hops.extend(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(Hop::parse),
+            ),
+            Err(_) => hops.push(Hop::Unknown),
+        }
     }
-    present.then_some(entries)
+    (present && !hops.is_empty()).then_some(hops)
 }
 
-/// The `for=` values of every `Forwarded` element, in order.
-fn forwarded_entries(headers: &HeaderMap) -> Option<Vec<String>> {
-    let elements = chain_entries(headers, &http::header::FORWARDED)?;
-    elements
-        .iter()
-        .map(|element| {
-            element.split(';').find_map(|pair| {
+/// The `for=` node of every `Forwarded` element, in order (an element
+/// without one is an unknown hop); `None` when the header is absent.
+fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
+    let mut hops = Vec::new();
+    let mut present = false;
+    for value in headers.get_all(http::header::FORWARDED) {
+        present = true;
+        let Ok(text) = value.to_str() else {
+            hops.push(Hop::Unknown);
+            continue;
+        };
+        for element in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let node = element.split(';').find_map(|pair| {
                 let (key, value) = pair.split_once('=')?;
                 key.trim()
                     .eq_ignore_ascii_case("for")
-                    .then(|| value.trim().trim_matches('"').to_owned())
-            })
-        })
-        .collect()
+                    .then(|| value.trim().trim_matches('"'))
+            });
+            hops.push(node.map_or(Hop::Unknown, Hop::parse));
+        }
+    }
+    (present && !hops.is_empty()).then_some(hops)
 }
 
 /// An address as proxies write it: bare, with a port, or bracketed IPv6.
+/// `unknown` and obfuscated identifiers (`_hidden`) are not addresses.
 fn parse_entry(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim().trim_matches('"');
     if let Ok(ip) = entry.parse::<IpAddr>() {
@@ -201,8 +252,15 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
     if let Ok(addr) = entry.parse::<SocketAddr>() {
         return Some(addr.ip().to_canonical());
     }
-    let bracketed = entry.strip_prefix('[')?.strip_suffix(']')?;
-    bracketed.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+    let (inside, rest) = entry.strip_prefix('[')?.split_once(']')?;
+    let port_ok = rest.is_empty()
+        || rest
+            .strip_prefix(':')
+            .is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit()));
+    port_ok
+        .then(|| inside.parse::<IpAddr>().ok())
+        .flatten()
+        .map(|ip| ip.to_canonical())
 }
 
 #[cfg(test)]
@@ -299,14 +357,7 @@ mod tests {
     fn malformed_headers_give_no_address() {
         let p = proxies(XFF_FIRST);
         let peer = ip("192.0.2.1");
-        for bad in [
-            "",
-            "not-an-ip",
-            "203.0.113.1, garbage",
-            "999.1.1.1",
-            ",,,",
-            "unknown",
-        ] {
+        for bad in ["", "not-an-ip", "999.1.1.1", ",,,", "unknown", "[1.2.3.4]x"] {
             let h = headers(&[("x-forwarded-for", bad)]);
             assert_eq!(p.client_ip(&h, peer), peer, "{bad:?}");
         }
@@ -316,6 +367,73 @@ mod tests {
             http::HeaderValue::from_bytes(b"\xff1.2.3.4").unwrap(),
         );
         assert_eq!(p.client_ip(&h, peer), peer);
+        // Left-most, the first address wins over garbage after it.
+        let h = headers(&[("x-forwarded-for", "garbage, 203.0.113.1, 198.51.100.2")]);
+        assert_eq!(p.client_ip(&h, peer), ip("203.0.113.1"));
+    }
+
+    #[test]
+    fn a_spoiled_header_does_not_hand_the_choice_to_the_next_one() {
+        // The proxy (10.0.0.1) appends the address it saw to whatever the
+        // client sent; the client also sends an X-Real-IP of its choosing.
+        let p = proxies(
+            r#"ipware_meta_precedence_order = ["X-Forwarded-For", "X-Real-IP", "REMOTE_ADDR"]
+               ipware_proxy_trusted_ips = ["10.0.0.0/8"]"#,
+        );
+        let proxy = ip("10.0.0.1");
+        for forged in ["garbage", "\"", "999.9.9.9", "[::1", "6.6.6.6, x"] {
+            let h = headers(&[
+                ("x-forwarded-for", &format!("{forged}, 203.0.113.9")),
+                ("x-real-ip", "6.6.6.6"),
+            ]);
+            assert_eq!(p.client_ip(&h, proxy), ip("203.0.113.9"), "{forged:?}");
+        }
+        // Repeated header lines form one chain; a spoiled line on the left
+        // is left alone.
+        let mut h = headers(&[("x-real-ip", "6.6.6.6")]);
+        h.append(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xffx").unwrap(),
+        );
+        h.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(p.client_ip(&h, proxy), ip("203.0.113.9"));
+
+        let counted = proxies(
+            r#"ipware_meta_precedence_order = ["X-Forwarded-For", "X-Real-IP", "REMOTE_ADDR"]
+               ipware_proxy_count = 1"#,
+        );
+        let h = headers(&[
+            (
+                "x-forwarded-for",
+                "6.6.6.6, not-an-ip, 203.0.113.9, 10.0.0.2",
+            ),
+            ("x-real-ip", "6.6.6.6"),
+        ]);
+        assert_eq!(counted.client_ip(&h, proxy), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn a_hidden_client_is_counted_by_the_hop_that_reported_it() {
+        let p = proxies(
+            r#"ipware_meta_precedence_order = ["Forwarded", "X-Real-IP"]
+               ipware_proxy_trusted_ips = ["10.0.0.0/8"]"#,
+        );
+        let proxy = ip("10.0.0.1");
+        for hidden in ["for=_hidden", "for=unknown", "for=\"_x9\"", "proto=https"] {
+            let h = headers(&[
+                ("forwarded", &format!("for=6.6.6.6, {hidden}, for=10.0.0.5")),
+                ("x-real-ip", "6.6.6.6"),
+            ]);
+            assert_eq!(p.client_ip(&h, proxy), ip("10.0.0.5"), "{hidden}");
+        }
+        let h = headers(&[("forwarded", "for=_hidden"), ("x-real-ip", "6.6.6.6")]);
+        assert_eq!(p.client_ip(&h, proxy), proxy);
+        let counted = proxies(
+            r#"ipware_meta_precedence_order = ["Forwarded"]
+               ipware_proxy_count = 1"#,
+        );
+        let h = headers(&[("forwarded", "for=_hidden, for=198.51.100.4")]);
+        assert_eq!(counted.client_ip(&h, proxy), ip("198.51.100.4"));
     }
 
     #[test]

@@ -71,6 +71,7 @@ mod events;
 mod hooks;
 mod ip;
 pub mod layer;
+mod log_limit;
 mod normalize;
 mod policy;
 mod report;
@@ -80,7 +81,7 @@ pub mod store;
 
 pub use crate::axes::{Axes, AxesError, Decision, FailureOutcome};
 pub use admission::{Admission, IN_FLIGHT_TTL};
-pub use attempt_data::{cleansed_data, MASK, MAX_DATA_CHARS};
+pub use attempt_data::{cleansed_data, MASK, MAX_DATA_BYTES};
 pub use builder::AxesBuilder;
 pub use checks::{config_warnings, ConfigWarning};
 pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};

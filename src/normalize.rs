@@ -7,18 +7,26 @@ use serde::{Deserialize, Serialize};
 
 /// How usernames are normalised before counting (`username_normalization`).
 ///
+/// The default, `Trim`, strips the white space around a username, as form
+/// libraries do before a handler sees it (Django's `CharField` strips), so
+/// that `" alice "` is counted as the `alice` the handler verifies.
+///
 /// ```
 /// use axes::UsernameNormalization::*;
 /// assert_eq!(None.apply(" Alice "), " Alice ");
+/// assert_eq!(Trim.apply(" Alice\t"), "Alice");
 /// assert_eq!(Casefold.apply(" Alice "), "alice");
 /// assert_eq!(NfkcCasefold.apply("ＡＬＩＣＥ"), "alice");
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UsernameNormalization {
-    /// Usernames are compared exactly, as django-axes compares them.
-    #[default]
+    /// Usernames are compared exactly, white space included.
     None,
+    /// Surrounding white space trimmed (Unicode `White_Space`, as Python's
+    /// `str.strip` that Django's forms apply); case kept.
+    #[default]
+    Trim,
     /// Surrounding white space trimmed, then Unicode case folding.
     Casefold,
     /// Trimmed, then NFKC (full-width and other compatibility forms become
@@ -27,10 +35,16 @@ pub enum UsernameNormalization {
 }
 
 impl UsernameNormalization {
+    /// Whether the normalization strips surrounding white space.
+    pub fn trims(self) -> bool {
+        self != Self::None
+    }
+
     /// The username as counted.
     pub fn apply(self, username: &str) -> String {
         match self {
             Self::None => username.to_owned(),
+            Self::Trim => username.trim().to_owned(),
             Self::Casefold => caseless::default_case_fold_str(username.trim()),
             Self::NfkcCasefold => {
                 use unicode_normalization::UnicodeNormalization;

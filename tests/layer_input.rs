@@ -301,3 +301,48 @@ async fn the_layer_works_on_a_real_listener() {
     assert_eq!(status(()).await, "429");
     assert_eq!(status(()).await, "429");
 }
+
+/// The attack: a form body of thousands of distinct fields, each failure
+/// cleansed for the attempt record. The work per request must grow with
+/// the body, not with its square: nine times the fields may cost about
+/// nine times as much (a pairwise comparison of names cost 81 times).
+/// Compared as a ratio of two sizes measured in the same run.
+#[tokio::test]
+async fn cleansing_a_body_of_many_fields_costs_linear_time() {
+    let app = App::new("failure_limit = 1000000\nlockout_parameters = [\"username\"]");
+    let body = |fields: usize| {
+        let mut form = String::from("username=alice&password=x");
+        for i in 0..fields {
+            form.push_str(&format!("&f{i}=v"));
+        }
+        form
+    };
+    let time = |fields: usize| {
+        let form = body(fields);
+        let app = &app;
+        async move {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..5 {
+                let request = raw_request(
+                    IP,
+                    "POST",
+                    "/echo",
+                    "application/x-www-form-urlencoded",
+                    form.clone(),
+                );
+                let started = std::time::Instant::now();
+                assert_eq!(app.send(request).await.status(), StatusCode::OK);
+                best = best.min(started.elapsed());
+            }
+            best
+        }
+    };
+    let small = time(800).await;
+    let large = time(7_200).await;
+    assert!(body(7_200).len() <= 64 * 1024);
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    assert!(
+        ratio < 30.0,
+        "9x the fields cost {ratio:.1}x the time ({small:?} vs {large:?})"
+    );
+}

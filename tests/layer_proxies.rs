@@ -95,7 +95,7 @@ async fn malformed_forwarded_headers_fall_back_to_the_peer() {
     let app = App::new("ipware_meta_precedence_order = [\"X-Forwarded-For\", \"REMOTE_ADDR\"]");
     for bad in [
         "garbage",
-        "198.51.100.1, nonsense",
+        "nonsense, 1.2.3.4.5",
         "1.2.3.4.5",
         &"9".repeat(10_000),
     ] {
@@ -114,4 +114,58 @@ async fn malformed_forwarded_headers_fall_back_to_the_peer() {
     set_header(&mut request, "x-forwarded-for", b"\xff\xfe");
     assert_eq!(app.send(request).await.status(), 403);
     assert_eq!(recorded_ips(&app).await, ["192.0.2.60"]);
+}
+
+/// The attack: behind a trusted proxy that appends the address it saw, a
+/// client spoils the forwarding header so that a naive reader throws the
+/// chain away, and offers an address of its choosing in the next header of
+/// the precedence order. Rotating that address would reset its count.
+#[tokio::test]
+async fn a_spoiled_forwarding_header_does_not_let_the_client_pick_its_address() {
+    let app = App::new(
+        r#"ipware_meta_precedence_order = ["X-Forwarded-For", "X-Real-IP", "REMOTE_ADDR"]
+           ipware_proxy_trusted_ips = ["10.0.0.0/8"]"#,
+    );
+    let mut statuses = Vec::new();
+    for (n, forged) in ["garbage", "999.1.1.1", "[::1", "\"", "unknown"]
+        .iter()
+        .enumerate()
+    {
+        let mut request = json_request(
+            "10.0.0.1",
+            "/login",
+            json!({"username": "alice", "password": "x"}),
+        );
+        let chain = format!("{forged}, 198.51.100.7");
+        set_header(&mut request, "x-forwarded-for", chain.as_bytes());
+        set_header(&mut request, "x-real-ip", format!("6.6.6.{n}").as_bytes());
+        statuses.push(app.send(request).await.status().as_u16());
+    }
+    assert_eq!(statuses, [403, 403, 429, 429, 429]);
+    assert_eq!(recorded_ips(&app).await, ["198.51.100.7"]);
+}
+
+/// RFC 7239 obfuscated nodes where the client should be: the hop that
+/// reported it stands in, never a header the client controls.
+#[tokio::test]
+async fn a_hidden_forwarded_client_is_counted_by_its_reporting_proxy() {
+    let app = App::new(
+        r#"ipware_meta_precedence_order = ["Forwarded", "X-Real-IP", "REMOTE_ADDR"]
+           ipware_proxy_trusted_ips = ["10.0.0.0/8"]"#,
+    );
+    for n in 0..3 {
+        let mut request = json_request(
+            "10.0.0.1",
+            "/login",
+            json!({"username": "alice", "password": "x"}),
+        );
+        set_header(
+            &mut request,
+            "forwarded",
+            b"for=\"6.6.6.6\", for=_hidden;proto=https, for=10.0.0.5",
+        );
+        set_header(&mut request, "x-real-ip", format!("6.6.6.{n}").as_bytes());
+        app.send(request).await;
+    }
+    assert_eq!(recorded_ips(&app).await, ["10.0.0.5"]);
 }

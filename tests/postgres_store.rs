@@ -7,7 +7,7 @@ mod common;
 mod shared_store;
 mod store_suite;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axes::PostgresStore;
 use sqlx::Connection;
@@ -21,13 +21,7 @@ fn nanos_now() -> u128 {
 
 /// A fresh schema per store, so tests run in parallel.
 fn schema() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = nanos_now();
-    format!(
-        "axes_test_{}_{nanos}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
+    common::stores::unique_name("axes_test")
 }
 
 fn url() -> Option<String> {

@@ -7,22 +7,11 @@ mod common;
 mod shared_store;
 mod store_suite;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use axes::RedisStore;
 
 /// A fresh key prefix per store, so tests run in parallel.
 fn schema() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "axes-test:{}:{nanos}:{}:",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("{}:", common::stores::unique_name("axes-test"))
 }
 
 fn url() -> Option<String> {

@@ -276,7 +276,7 @@ impl Default for AxesConfig {
             spray_limit: None,
             min_interval_between_failures: None,
             quick_failure_wait: Duration::from_secs(60),
-            username_normalization: UsernameNormalization::None,
+            username_normalization: UsernameNormalization::Trim,
             cooloff_backoff: None,
             cooloff_jitter: None,
             max_temporary_lockouts: None,

@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+mod body;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;

@@ -13,24 +13,7 @@ use crate::axes::Axes;
 use crate::client::{ClientInfo, UNKNOWN};
 use crate::hooks::RequestInfo;
 
-/// The body kinds the username is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyKind {
-    Json,
-    Form,
-}
-
-fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
-    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
-        Some(BodyKind::Json)
-    } else if essence == "application/x-www-form-urlencoded" {
-        Some(BodyKind::Form)
-    } else {
-        None
-    }
-}
+use super::body;
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers
@@ -38,26 +21,17 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-/// The top-level string fields of a JSON object or form body, in order.
-fn body_fields(kind: BodyKind, body: &[u8]) -> Vec<(String, String)> {
-    match kind {
-        BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(serde_json::Value::Object(map)) => map
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    serde_json::Value::String(v) => Some((k, v)),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        },
-        BodyKind::Form => form_urlencoded::parse(body).into_owned().collect(),
-    }
+/// Whether `body` is known to be empty: nothing to buffer.
+fn is_empty(body: &Body) -> bool {
+    use http_body::Body as _;
+    body.is_end_stream() || body.size_hint().upper() == Some(0)
 }
 
-/// Resolves the client of `request`, buffering a JSON or form body to read
-/// the username; returns the request with its body restored, or the answer
-/// to give instead (no client address, body too large or unreadable).
+/// Resolves the client of `request`, buffering its body (at most
+/// `max_body_bytes`) to read the username the way handlers read it (see
+/// [`body`](super::body)); returns the request with its body restored, or
+/// the answer to give instead (no client address, body too large, too slow
+/// or unreadable).
 pub(crate) async fn resolve(
     axes: &Axes,
     request: Request<Body>,
@@ -72,23 +46,26 @@ pub(crate) async fn resolve(
             .into_response());
     };
     let (parts, body) = request.into_parts();
-    let (fields, body) = match body_kind(&parts.headers) {
-        None => (Vec::new(), body),
-        Some(kind) => {
-            let read = read_body(&parts.headers, body, config.max_body_bytes);
-            let bytes = match tokio::time::timeout(config.body_read_timeout, read).await {
-                Ok(result) => result?,
-                Err(_) => {
-                    tracing::debug!(target: "axes", "login request body not received in time");
-                    return Err((
-                        StatusCode::REQUEST_TIMEOUT,
-                        "The request body did not arrive in time.",
-                    )
-                        .into_response());
-                }
-            };
-            (body_fields(kind, &bytes), Body::from(bytes))
-        }
+    let (fields, body) = if is_empty(&body) {
+        (Vec::new(), body)
+    } else {
+        let read = read_body(&parts.headers, body, config.max_body_bytes);
+        let bytes = match tokio::time::timeout(config.body_read_timeout, read).await {
+            Ok(result) => result?,
+            Err(_) => {
+                tracing::debug!(target: "axes", "login request body not received in time");
+                return Err((
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The request body did not arrive in time.",
+                )
+                    .into_response());
+            }
+        };
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        (body::fields(content_type, &bytes).await, Body::from(bytes))
     };
     let headers = &parts.headers;
     let info = RequestInfo::new(
@@ -156,59 +133,4 @@ fn too_large(limit: usize) -> Response {
         format!("The login request body is larger than {limit} bytes."),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn username(kind: BodyKind, body: &str) -> Option<String> {
-        let fields = body_fields(kind, body.as_bytes());
-        let info = RequestInfo::new(
-            http::Method::POST,
-            "/".parse().unwrap(),
-            HeaderMap::new(),
-            "127.0.0.1:1".parse().unwrap(),
-        )
-        .with_fields(fields);
-        info.field("username").map(str::to_owned)
-    }
-
-    #[test]
-    fn username_comes_from_json_objects_only() {
-        let read = |body: &str| username(BodyKind::Json, body);
-        assert_eq!(
-            read(r#"{"username":"alice","password":"x"}"#).as_deref(),
-            Some("alice")
-        );
-        assert_eq!(read(r#"{"username":5}"#), None);
-        assert_eq!(read(r#"["alice"]"#), None);
-        assert_eq!(read("not json"), None);
-        assert_eq!(read(r#"{"email":"alice"}"#), None);
-    }
-
-    #[test]
-    fn form_takes_the_last_value_of_a_repeated_field() {
-        let body = "username=mallory&password=x&username=al%20ice";
-        assert_eq!(username(BodyKind::Form, body).as_deref(), Some("al ice"));
-    }
-
-    #[test]
-    fn content_types_are_matched_by_essence() {
-        let kind = |ct: &'static str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
-            body_kind(&h)
-        };
-        assert_eq!(
-            kind("application/json; charset=utf-8"),
-            Some(BodyKind::Json)
-        );
-        assert_eq!(kind("application/vnd.api+json"), Some(BodyKind::Json));
-        assert_eq!(
-            kind("Application/X-WWW-Form-Urlencoded"),
-            Some(BodyKind::Form)
-        );
-        assert_eq!(kind("text/plain"), None);
-    }
 }

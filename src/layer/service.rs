@@ -90,7 +90,7 @@ where
         match axes.admit(&client).await {
             Ok(admitted) => {
                 if let Decision::LockedOut(lockout) = admitted.decision() {
-                    tracing::info!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "refused before dispatch");
+                    axes.note_refusal(&client, lockout);
                     return Ok(axes.lockout_response(lockout, &headers));
                 }
                 admission = Some(admitted);
@@ -175,7 +175,7 @@ async fn apply(
             if !prechecked || client.username() != Some(username.as_str()) {
                 client.set_username(Some(username.clone()));
                 if let Decision::LockedOut(lockout) = axes.check(&client).await? {
-                    tracing::warn!(target: "axes", ip = %client.ip_address(), username, "success of a locked-out username refused");
+                    axes.note_refusal(&client, &lockout);
                     return Ok(Answer::Replace(axes.lockout_response(&lockout, headers)));
                 }
             }
@@ -197,11 +197,14 @@ async fn apply(
 fn store_failed(axes: &Axes, error: AxesError) -> Option<Response> {
     match axes.config().on_store_error {
         OnStoreError::FailClosed => {
-            tracing::error!(target: "axes", %error, "store failed; refusing the login (on_store_error = fail_closed)");
+            axes.note_store_failure(&error, "refusing the login (on_store_error = fail_closed)");
             Some(store_unavailable())
         }
         OnStoreError::FailOpen => {
-            tracing::error!(target: "axes", %error, "store failed; letting the login through (on_store_error = fail_open)");
+            axes.note_store_failure(
+                &error,
+                "letting the login through (on_store_error = fail_open)",
+            );
             None
         }
     }

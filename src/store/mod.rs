@@ -12,6 +12,7 @@
 //! A complete in-memory implementation is [`MemoryStore`]; its source is a
 //! compact guide to the contract.
 
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -19,8 +20,6 @@ use async_trait::async_trait;
 use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
-mod access_log;
-mod attempt_index;
 mod connect;
 mod in_flight;
 mod memory;
@@ -44,7 +43,7 @@ pub use self::redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use connect::connect;
-pub use memory::{MemoryStore, DEFAULT_MAX_KEYS};
+pub use memory::{MemoryStore, DEFAULT_MAX_BYTES, DEFAULT_MAX_KEYS};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 pub(crate) use records::{HISTORY_SCOPE, QUICK_SCOPE, SPRAY_SCOPE};
 
@@ -75,6 +74,10 @@ pub enum StoreError {
     /// The store does not implement this operation.
     #[error("this store does not support {0}")]
     Unsupported(&'static str),
+    /// The store is at its bound and holds nothing it may drop: a new key
+    /// is not tracked rather than an old lockout forgotten.
+    #[error("store full: {0}")]
+    Full(String),
 }
 
 impl StoreError {
@@ -298,6 +301,16 @@ pub struct FailureRecord<'a> {
     /// Whether the client's attempt record is created or bumped (`false`
     /// bumps the counters only, for the engine's own bookkeeping keys).
     pub record_attempt: bool,
+    /// From how many failures a counter of [`keys`](Self::keys) locks (a
+    /// scoped key, the engine's own bookkeeping, locks from one). A store
+    /// that bounds its memory never evicts a counter that locks, nor the
+    /// attempt record whose failure made it lock, for
+    /// [`lock_span`](Self::lock_span) after its last failure. `u64::MAX`
+    /// (the default): none locks.
+    pub lock_at: u64,
+    /// How long after its last failure a counter that locks may go on
+    /// locking; `None`: until reset.
+    pub lock_span: Option<Duration>,
 }
 
 impl<'a> FailureRecord<'a> {
@@ -316,7 +329,30 @@ impl<'a> FailureRecord<'a> {
             get_data: "",
             post_data: "",
             record_attempt: true,
+            lock_at: u64::MAX,
+            lock_span: None,
         }
+    }
+
+    /// Says which counters lock: those with at least `lock_at` failures
+    /// (and every scoped one), for up to `lock_span` after their last
+    /// failure (`None`: until reset).
+    pub fn locking(mut self, lock_at: u64, lock_span: Option<Duration>) -> Self {
+        self.lock_at = lock_at.max(1);
+        self.lock_span = lock_span;
+        self
+    }
+
+    /// Whether `counter` of `key`, as bumped by this failure, locks, and
+    /// until when: `Some(None)` until reset.
+    pub fn locks(&self, key: &LockoutKey, counter: &Counter) -> Option<Option<SystemTime>> {
+        if key.scope().is_none() && counter.failures < self.lock_at {
+            return None;
+        }
+        Some(
+            self.lock_span
+                .and_then(|span| counter.last_failure.checked_add(span)),
+        )
     }
 
     /// Adds the cleansed request data stored on the attempt record.
@@ -412,6 +448,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Lists the access log entries `filter` covers, most recent first.
     async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError>;
+
+    /// When `username` last logged in from `ip` with `user_agent`, if it
+    /// did and the entry is still in the access log: the trusted-client
+    /// check, on every attempt a username lockout refuses. Its cost must be
+    /// bounded by that one client (an index), never by the whole log; the
+    /// default reads the user's entries from that IP.
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let filter = AttemptFilter::IpAndUsername(ip, username.to_owned());
+        Ok(self
+            .access_logs(&filter)
+            .await?
+            .iter()
+            .filter(|entry| entry.user_agent == user_agent)
+            .map(|entry| entry.attempt_time)
+            .max())
+    }
 
     /// Deletes access log entries logged before `before`; returns how many.
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError>;

@@ -122,16 +122,23 @@ pub enum AttemptFilter {
 }
 
 impl AttemptFilter {
-    /// Rejects an empty username: resetting `""` must never mean
-    /// "everything" (as `reset(username="")` does in django-axes).
+    /// Rejects an empty username, or one of only white space: resetting
+    /// `""` must never mean "everything" (as `reset(username="")` does in
+    /// django-axes), nor a username of spaces "any username".
     pub fn validate(&self) -> Result<(), String> {
-        match self {
-            Self::Username(u) | Self::IpAndUsername(_, u) | Self::IpOrUsername(_, u)
-                if u.is_empty() =>
-            {
-                Err("the username of a filter must not be empty".to_owned())
+        match self.username() {
+            Some(u) if u.trim().is_empty() => {
+                Err("the username of a filter must not be empty or only white space".to_owned())
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The username the filter names, if any.
+    pub fn username(&self) -> Option<&str> {
+        match self {
+            Self::Username(u) | Self::IpAndUsername(_, u) | Self::IpOrUsername(_, u) => Some(u),
+            Self::All | Self::Ip(_) => None,
         }
     }
 

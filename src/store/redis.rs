@@ -197,6 +197,24 @@ end
 return 0
 "#;
 
+/// Deletes access log entries and forgets the trusted-client index entries
+/// they were the newest of.
+///
+/// KEYS: the log's zset. ARGV: entry keys….
+const PURGE_ACCESS_LOGS: &str = r#"
+for i = 1, #ARGV do
+  local entry = ARGV[i]
+  local found = redis.call('HMGET', entry, 'tk', 'tf', 'time')
+  if found[1] and found[2] then
+    local latest = tonumber(redis.call('HGET', found[1], found[2]))
+    if latest and latest <= tonumber(found[3]) then redis.call('HDEL', found[1], found[2]) end
+  end
+  redis.call('DEL', entry)
+  redis.call('ZREM', KEYS[1], entry)
+end
+return #ARGV
+"#;
+
 /// A store in Redis, for deployments where several app servers share one
 /// lockout state.
 ///
@@ -210,6 +228,7 @@ return 0
 /// | `attempts`, `counters` | sorted set of records by time, set of counter keys | kept with them |
 /// | `ip:<ip>`, `user:<username>` | sets of record keys, for resets and listings | kept with them |
 /// | `log:<id>`, `logs`, `open:<user>:<session hash>` | access log entries, by time, open ones | until `reset_logs` |
+/// | `trust:<user>` | hash: the newest login of each (IP, user agent) client of the user, for the trusted-client check | with the entries |
 /// | `flog:<id>`, `flogs:all`, `flogs-of:<user>` | failure log entries, by time, per user | capped per user; until `reset_failure_logs` |
 ///
 /// Every failure is one Lua script, atomic across processes. The connection
@@ -283,6 +302,22 @@ impl RedisStore {
 
     fn user_set(&self, username: &str) -> String {
         self.key("user", &part(username))
+    }
+
+    /// The trusted-client index of `username` and its field for a client.
+    fn trust_field(
+        &self,
+        username: &str,
+        ip: Option<IpAddr>,
+        user_agent: &str,
+    ) -> (String, String) {
+        let ip = ip
+            .map(|ip| ip.to_canonical().to_string())
+            .unwrap_or_default();
+        (
+            self.key("trust", &part(username)),
+            format!("{ip}|{}", part(user_agent)),
+        )
     }
 
     /// The record keys `filter` covers.
@@ -596,11 +631,17 @@ impl Store for RedisStore {
             "open",
             &format!("{}:{}", part(&entry.username), entry.session_hash),
         );
+        let (trust_key, trust_field) =
+            self.trust_field(&entry.username, entry.ip_address, &entry.user_agent);
         let mut pipe = ::redis::pipe();
         pipe.atomic()
+            .hset(&trust_key, &trust_field, to_millis(entry.attempt_time))
+            .ignore()
             .hset_multiple(
                 &key,
                 &[
+                    ("tk", trust_key.clone()),
+                    ("tf", trust_field.clone()),
                     ("username", entry.username.clone()),
                     (
                         "ip",
@@ -674,8 +715,39 @@ impl Store for RedisStore {
         Ok(logs)
     }
 
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let (key, field) = self.trust_field(username, Some(ip), user_agent);
+        let latest: Option<i64> = self
+            .connection
+            .clone()
+            .hget(key, field)
+            .await
+            .map_err(backend)?;
+        Ok(latest.map(from_millis))
+    }
+
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.purge_logs("logs", before).await
+        let mut con = self.connection.clone();
+        let all = self.key("logs", "all");
+        let old: Vec<String> = con
+            .zrangebyscore(&all, "-inf", format!("({}", to_millis(before)))
+            .await
+            .map_err(backend)?;
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let script = Script::new(PURGE_ACCESS_LOGS);
+        let mut call = script.prepare_invoke();
+        call.key(&all);
+        for key in &old {
+            call.arg(key);
+        }
+        call.invoke_async(&mut con).await.map_err(backend)
     }
 
     async fn record_failure_log(

@@ -17,8 +17,8 @@ use super::sql::{
     self, attempt_from_row, counter_from_row, db_count, question_marks, ATTEMPT_COLUMNS,
 };
 use super::{
-    encode_times, to_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
-    FailureRecord, Store, StoreError,
+    encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
+    AttemptFilter, Counter, FailureRecord, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -417,6 +417,22 @@ impl Store for SqliteStore {
             )
             .await?;
         rows.iter().map(sql::access_log_from_row).collect()
+    }
+
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: std::net::IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(attempt_time_ms) FROM axes_access_logs WHERE username = ? AND ip_address = ? AND user_agent = ?")
+            .bind(username)
+            .bind(ip.to_string())
+            .bind(user_agent)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::backend)?;
+        Ok(latest.map(from_millis))
     }
 
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {

@@ -80,6 +80,16 @@ impl Store for TimedStore {
         self.bounded(self.inner.access_logs(filter)).await
     }
 
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: std::net::IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        self.bounded(self.inner.latest_login(username, ip, user_agent))
+            .await
+    }
+
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.bounded(self.inner.purge_access_logs(before)).await
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod stores;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,10 +45,14 @@ impl App {
     }
 
     pub fn with_store(toml: &str, store: impl Store) -> Self {
+        Self::with_shared_store(toml, Arc::new(store))
+    }
+
+    pub fn with_shared_store(toml: &str, store: Arc<dyn Store>) -> Self {
         let config = AxesConfig::from_toml_str(toml).expect("valid test config");
         let clock = ManualClock::new();
         let axes = Axes::builder(config)
-            .store(store)
+            .shared_store(store)
             .clock(clock.clone())
             .build();
         Self::with_axes(axes, clock)

@@ -631,6 +631,43 @@ macro_rules! store_conformance {
             }
 
             #[tokio::test]
+            async fn latest_login_is_the_clients_newest_entry_until_purged() {
+                let Some(store) = store_or_skip().await else {
+                    return;
+                };
+                let here = client("192.0.2.1", Some("alice"));
+                let phone = client("192.0.2.1", Some("alice")).with_user_agent("phone/2.0");
+                for (who, at) in [(&here, 1.0), (&here, 5.0), (&phone, 3.0)] {
+                    store
+                        .record_login(&AccessLog::login(who, "alice", "", t(at)))
+                        .await
+                        .unwrap();
+                }
+                let latest = |ip_text: &'static str, agent: &'static str, user: &'static str| {
+                    let store = &store;
+                    async move { store.latest_login(user, ip(ip_text), agent).await.unwrap() }
+                };
+                assert_eq!(
+                    latest("192.0.2.1", "suite-agent/1.0", "alice").await,
+                    Some(t(5.0))
+                );
+                assert_eq!(
+                    latest("192.0.2.1", "phone/2.0", "alice").await,
+                    Some(t(3.0))
+                );
+                assert_eq!(latest("192.0.2.2", "suite-agent/1.0", "alice").await, None);
+                assert_eq!(latest("192.0.2.1", "suite-agent/1.0", "bob").await, None);
+                assert_eq!(store.purge_access_logs(t(4.0)).await.unwrap(), 2);
+                assert_eq!(
+                    latest("192.0.2.1", "suite-agent/1.0", "alice").await,
+                    Some(t(5.0))
+                );
+                assert_eq!(latest("192.0.2.1", "phone/2.0", "alice").await, None);
+                assert_eq!(store.purge_access_logs(t(6.0)).await.unwrap(), 1);
+                assert_eq!(latest("192.0.2.1", "suite-agent/1.0", "alice").await, None);
+            }
+
+            #[tokio::test]
             async fn failure_logs_are_capped_per_username() {
                 let Some(store) = store_or_skip().await else {
                     return;

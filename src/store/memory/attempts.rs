@@ -6,13 +6,23 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use super::{AccessAttempt, AttemptFilter};
+use super::budget::{self, Lifetime};
+use crate::store::{AccessAttempt, AttemptFilter};
+
+/// An attempt record, how long it matters, and what it costs.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    pub record: AccessAttempt,
+    pub life: Lifetime,
+    pub bytes: usize,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct AttemptIndex {
-    records: HashMap<String, AccessAttempt>,
+    records: HashMap<String, Tracked>,
     by_ip: HashMap<IpAddr, HashSet<String>>,
     by_username: HashMap<String, HashSet<String>>,
+    bytes: usize,
 }
 
 impl AttemptIndex {
@@ -20,16 +30,32 @@ impl AttemptIndex {
         self.records.len()
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut AccessAttempt> {
-        self.records.get_mut(key)
+    /// The bytes the records and their index entries take, about.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
-    pub fn values(&self) -> impl Iterator<Item = &AccessAttempt> {
+    pub fn get(&self, key: &str) -> Option<&Tracked> {
+        self.records.get(key)
+    }
+
+    /// Updates the record under `key` in place (its indexed IP and username
+    /// stay as they are) and its cost.
+    pub fn update(&mut self, key: &str, change: impl FnOnce(&mut AccessAttempt, &mut Lifetime)) {
+        if let Some(tracked) = self.records.get_mut(key) {
+            change(&mut tracked.record, &mut tracked.life);
+            let bytes = budget::attempt(key, &tracked.record);
+            self.bytes = self.bytes - tracked.bytes + bytes;
+            tracked.bytes = bytes;
+        }
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Tracked> {
         self.records.values()
     }
 
     /// Adds (or replaces) the record under `key`.
-    pub fn insert(&mut self, key: String, record: AccessAttempt) {
+    pub fn insert(&mut self, key: String, record: AccessAttempt, life: Lifetime) {
         self.remove(&key);
         if let Some(ip) = record.ip_address {
             self.by_ip.entry(ip).or_default().insert(key.clone());
@@ -40,29 +66,42 @@ impl AttemptIndex {
                 .or_default()
                 .insert(key.clone());
         }
-        self.records.insert(key, record);
+        let bytes = budget::attempt(&key, &record);
+        self.bytes += bytes;
+        self.records.insert(
+            key,
+            Tracked {
+                record,
+                life,
+                bytes,
+            },
+        );
     }
 
     pub fn remove(&mut self, key: &str) -> Option<AccessAttempt> {
-        let record = self.records.remove(key)?;
-        self.unindex(key, &record);
-        Some(record)
+        let tracked = self.records.remove(key)?;
+        self.bytes -= tracked.bytes;
+        self.unindex(key, &tracked.record);
+        Some(tracked.record)
     }
 
-    /// Keeps the records `keep` says to keep.
-    pub fn retain(&mut self, mut keep: impl FnMut(&AccessAttempt) -> bool) {
+    /// Keeps the records `keep` says to keep; how many went.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Tracked) -> bool) -> usize {
         let doomed: Vec<String> = self
             .records
             .iter()
-            .filter(|(_, record)| !keep(record))
+            .filter(|(_, tracked)| !keep(tracked))
             .map(|(key, _)| key.clone())
             .collect();
+        let gone = doomed.len();
         for key in doomed {
             self.remove(&key);
         }
+        gone
     }
 
     pub fn clear(&mut self) {
+        self.bytes = 0;
         self.records.clear();
         self.by_ip.clear();
         self.by_username.clear();
@@ -89,7 +128,7 @@ impl AttemptIndex {
         };
         keys.into_iter()
             .filter_map(|key| {
-                let record = self.records.get(key)?;
+                let record = &self.records.get(key)?.record;
                 filter.matches(record).then_some((key.as_str(), record))
             })
             .collect()
@@ -123,6 +162,11 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    const LIFE: Lifetime = Lifetime {
+        expires: None,
+        protected: None,
+    };
 
     fn record(ip: u8, username: Option<u8>, time: u64) -> AccessAttempt {
         AccessAttempt {
@@ -161,14 +205,14 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(key, ip, username, time) => {
-                        index.insert(format!("k{key}"), record(ip, username, time));
+                        index.insert(format!("k{key}"), record(ip, username, time), LIFE);
                     }
                     Op::Remove(key) => {
                         index.remove(&format!("k{key}"));
                     }
                     Op::RetainAfter(time) => {
                         let cut = SystemTime::UNIX_EPOCH + Duration::from_secs(time);
-                        index.retain(|r| r.attempt_time >= cut);
+                        index.retain(|t| t.record.attempt_time >= cut);
                     }
                 }
             }
@@ -187,13 +231,15 @@ mod tests {
                 let scanned: BTreeSet<&str> = index
                     .records
                     .iter()
-                    .filter(|(_, r)| filter.matches(r))
+                    .filter(|(_, t)| filter.matches(&t.record))
                     .map(|(k, _)| k.as_str())
                     .collect();
                 prop_assert_eq!(unique, scanned);
             }
             let indexed: usize = index.by_ip.values().map(HashSet::len).sum();
             prop_assert_eq!(indexed, index.len(), "every record indexed by IP once");
+            let bytes: usize = index.records.iter().map(|(k, t)| budget::attempt(k, &t.record)).sum();
+            prop_assert_eq!(index.bytes(), bytes, "the cost is the sum of the records'");
         }
     }
 }

@@ -3,9 +3,11 @@
 //! closes its entries without reading the whole log.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::SystemTime;
 
-use super::AccessLog;
+use super::budget;
+use crate::store::AccessLog;
 
 #[derive(Debug, Default)]
 pub(crate) struct AccessLogBuffer {
@@ -16,6 +18,24 @@ pub(crate) struct AccessLogBuffer {
     /// The sequence numbers of the entries not logged out yet, oldest
     /// first, by (username, session hash).
     open: HashMap<(String, String), VecDeque<u64>>,
+    /// For each (username, IP, user agent) client, its entries' (time,
+    /// sequence number) whose time no later entry of the client exceeds,
+    /// oldest first: the front is the client's latest login, kept right as
+    /// the oldest entries go (a sliding-window maximum).
+    latest: HashMap<Client, VecDeque<(SystemTime, u64)>>,
+    /// What the entries and their index entries cost, about.
+    bytes: usize,
+}
+
+/// A client of the access log: (username, IP, user agent).
+type Client = (String, Option<IpAddr>, String);
+
+fn client_of(entry: &AccessLog) -> Client {
+    (
+        entry.username.clone(),
+        entry.ip_address,
+        entry.user_agent.clone(),
+    )
 }
 
 impl AccessLogBuffer {
@@ -23,11 +43,22 @@ impl AccessLogBuffer {
         self.entries.iter()
     }
 
-    /// Appends `entry`, dropping the oldest beyond `max` entries.
-    pub fn push(&mut self, entry: AccessLog, max: usize) {
-        while self.entries.len() >= max.max(1) {
+    /// What the log costs, about.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Appends `entry`, dropping the oldest beyond `max` entries or
+    /// `max_bytes` (an entry larger than that alone is not kept).
+    pub fn push(&mut self, entry: AccessLog, max: usize, max_bytes: usize) {
+        let cost = budget::access_log(&entry);
+        if cost > max_bytes {
+            return;
+        }
+        while self.entries.len() >= max.max(1) || self.bytes + cost > max_bytes {
             self.pop_front();
         }
+        self.bytes += cost;
         let seq = self.first + self.entries.len() as u64;
         if entry.logout_time.is_none() {
             self.open
@@ -35,7 +66,21 @@ impl AccessLogBuffer {
                 .or_default()
                 .push_back(seq);
         }
+        let latest = self.latest.entry(client_of(&entry)).or_default();
+        while latest
+            .back()
+            .is_some_and(|(at, _)| *at <= entry.attempt_time)
+        {
+            latest.pop_back();
+        }
+        latest.push_back((entry.attempt_time, seq));
         self.entries.push_back(entry);
+    }
+
+    /// When the client last logged in, if an entry of it is kept.
+    pub fn latest_login(&self, username: &str, ip: IpAddr, user_agent: &str) -> Option<SystemTime> {
+        let client = (username.to_owned(), Some(ip), user_agent.to_owned());
+        self.latest.get(&client)?.front().map(|(at, _)| *at)
     }
 
     /// Sets the logout time of the open entries of `username` with
@@ -67,8 +112,10 @@ impl AccessLogBuffer {
         let dropped = (before - kept.len()) as u64;
         self.first += before as u64;
         self.open.clear();
+        self.latest.clear();
+        self.bytes = 0;
         for entry in kept {
-            self.push(entry, usize::MAX);
+            self.push(entry, usize::MAX, usize::MAX);
         }
         dropped
     }
@@ -77,8 +124,18 @@ impl AccessLogBuffer {
         let Some(entry) = self.entries.pop_front() else {
             return;
         };
+        self.bytes -= budget::access_log(&entry);
         let seq = self.first;
         self.first += 1;
+        let client = client_of(&entry);
+        if let Some(latest) = self.latest.get_mut(&client) {
+            if latest.front().is_some_and(|(_, s)| *s == seq) {
+                latest.pop_front();
+            }
+            if latest.is_empty() {
+                self.latest.remove(&client);
+            }
+        }
         if entry.logout_time.is_none() {
             let key = (entry.username, entry.session_hash);
             if let Some(seqs) = self.open.get_mut(&key) {
@@ -105,10 +162,12 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
     }
 
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
     fn entry(user: u8, session: u8, time: u64) -> AccessLog {
         AccessLog {
             username: format!("user{user}"),
-            ip_address: None,
+            ip_address: Some(IP),
             user_agent: String::new(),
             path_info: String::new(),
             http_accept: String::new(),
@@ -140,7 +199,7 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Login(u, s, t) => {
-                        buffer.push(entry(u, s, t), max);
+                        buffer.push(entry(u, s, t), max, usize::MAX);
                         if model.len() >= max {
                             model.pop_front();
                         }
@@ -167,6 +226,15 @@ mod tests {
                 let entries: Vec<&AccessLog> = buffer.iter().collect();
                 let expected: Vec<&AccessLog> = model.iter().collect();
                 prop_assert_eq!(entries, expected);
+                for u in 0..3u8 {
+                    let username = format!("user{u}");
+                    let latest = model
+                        .iter()
+                        .filter(|e| e.username == username)
+                        .map(|e| e.attempt_time)
+                        .max();
+                    prop_assert_eq!(buffer.latest_login(&username, IP, ""), latest);
+                }
             }
         }
     }

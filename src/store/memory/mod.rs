@@ -1,0 +1,589 @@
+//! [`MemoryStore`]: counters and attempt records in process memory, within
+//! a byte budget.
+
+mod access_log;
+mod attempts;
+mod budget;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use self::access_log::AccessLogBuffer;
+use self::attempts::AttemptIndex;
+use self::budget::Lifetime;
+use super::in_flight::InFlight;
+use super::{
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Store,
+    StoreError,
+};
+use crate::client::LockoutKey;
+use crate::config::LockoutGroup;
+use crate::log_limit::Every;
+
+/// The default number of attempts in flight tracked at once by the stores
+/// that count them in process memory.
+pub const DEFAULT_MAX_KEYS: usize = 100_000;
+
+/// The default memory budget of a [`MemoryStore`] (64 MiB).
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// A store in process memory: fast, lost on restart, not shared between
+/// processes.
+///
+/// It is bounded by bytes: every stored string counts toward a budget
+/// ([`with_max_bytes`](Self::with_max_bytes), default 64 MiB, estimated
+/// from what each entry holds), of which the access log and the failure
+/// log may take an eighth each, dropping their oldest entries. Counters and
+/// attempt records take the rest; when it is full, entries that stopped
+/// counting go first, then the least recently failed of the others, so a
+/// flood of distinct clients cannot exhaust memory.
+///
+/// A counter that locks a client is never evicted, nor the attempt record
+/// of the failure that made it lock: a flood cannot lift a lockout. When
+/// the store is full of lockouts, it refuses to track new keys
+/// ([`StoreError::Full`]; the engine applies `on_store_error`) and logs
+/// that, rather than forget one.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axes::{Axes, AxesConfig, ClientInfo, MemoryStore};
+/// let axes = Axes::new(AxesConfig::default(), MemoryStore::with_max_bytes(8 << 20));
+/// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+/// axes.login_failed(&client).await.unwrap();
+/// assert_eq!(axes.attempts(axes::AttemptFilter::All).await.unwrap()[0].failures, 1);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    max_bytes: usize,
+    max_keys: usize,
+    state: Mutex<State>,
+    in_flight: InFlight,
+    full: Every,
+}
+
+/// A counter, how long it matters, and what it costs.
+#[derive(Debug)]
+struct Entry {
+    counter: Counter,
+    life: Lifetime,
+    bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    counters: HashMap<String, Entry>,
+    counter_bytes: usize,
+    attempts: AttemptIndex,
+    access_logs: AccessLogBuffer,
+    failure_logs: VecDeque<AccessFailureLog>,
+    failure_log_bytes: usize,
+    /// After a search for room found none: no new search before this,
+    /// unless something was removed meanwhile.
+    full_until: Option<SystemTime>,
+}
+
+impl MemoryStore {
+    /// A store within the default budget ([`DEFAULT_MAX_BYTES`]).
+    pub fn new() -> Self {
+        Self::with_max_bytes(DEFAULT_MAX_BYTES)
+    }
+
+    /// A store whose entries take at most about `max_bytes` of memory.
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            max_keys: usize::MAX,
+            state: Mutex::new(State::default()),
+            in_flight: InFlight::new(DEFAULT_MAX_KEYS),
+            full: Every::new(Duration::from_secs(60)),
+        }
+    }
+
+    /// A store holding at most `max_keys` counters, as many attempt records
+    /// and as many entries of each log (at least 1), within the default
+    /// byte budget.
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        Self {
+            max_keys: max_keys.max(1),
+            ..Self::new()
+        }
+    }
+
+    /// How many counters the store holds now.
+    pub fn counter_count(&self) -> usize {
+        self.lock().counters.len()
+    }
+
+    /// About how many bytes the store's entries take now.
+    pub fn bytes_used(&self) -> usize {
+        let state = self.lock();
+        state.counter_bytes
+            + state.attempts.bytes()
+            + state.access_logs.bytes()
+            + state.failure_log_bytes
+    }
+
+    /// The share of the budget counters and attempt records may take.
+    fn record_budget(&self) -> usize {
+        self.max_bytes - 2 * self.log_budget()
+    }
+
+    /// The share of the budget each log may take.
+    fn log_budget(&self) -> usize {
+        self.max_bytes / 8
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic cannot leave the maps half-updated in a way that matters
+        // more than losing the store, so a poisoned lock is taken over.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    fn record_bytes(&self) -> usize {
+        self.counter_bytes + self.attempts.bytes()
+    }
+
+    fn remove_counter(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.counters.remove(key)?;
+        self.counter_bytes -= entry.bytes;
+        self.full_until = None;
+        Some(entry)
+    }
+
+    fn retain_counters(&mut self, mut keep: impl FnMut(&Entry) -> bool) -> usize {
+        let before = self.counters.len();
+        let mut freed = 0;
+        self.counters.retain(|_, entry| {
+            let kept = keep(entry);
+            if !kept {
+                freed += entry.bytes;
+            }
+            kept
+        });
+        self.counter_bytes -= freed;
+        let gone = before - self.counters.len();
+        if gone > 0 {
+            self.full_until = None;
+        }
+        gone
+    }
+
+    fn retain_attempts(&mut self, keep: impl FnMut(&attempts::Tracked) -> bool) -> usize {
+        let gone = self.attempts.retain(keep);
+        if gone > 0 {
+            self.full_until = None;
+        }
+        gone
+    }
+}
+
+/// The tenth least recently failed among `times`: entries failed no later
+/// are evicted.
+fn eviction_threshold(mut times: Vec<SystemTime>) -> Option<SystemTime> {
+    if times.is_empty() {
+        return None;
+    }
+    let cut = (times.len() / 10).min(times.len() - 1);
+    let (_, &mut threshold, _) = times.select_nth_unstable(cut);
+    Some(threshold)
+}
+
+impl MemoryStore {
+    /// Makes room for `counters` more counters and `attempts` more attempt
+    /// records taking `bytes` in all: drops entries that stopped counting,
+    /// then the least recently failed tenth of the attempt records and of
+    /// the counters, never one that locks. `false` when there is no room.
+    fn make_room(
+        &self,
+        state: &mut State,
+        (counters, attempts, bytes): (usize, usize, usize),
+        now: SystemTime,
+    ) -> bool {
+        let fits = |state: &State| {
+            state.record_bytes() + bytes <= self.record_budget()
+                && state.counters.len() + counters <= self.max_keys
+                && state.attempts.len() + attempts <= self.max_keys
+        };
+        if fits(state) {
+            return true;
+        }
+        if state.full_until.is_some_and(|until| now < until) {
+            return false;
+        }
+        state.retain_counters(|entry| !entry.life.expired(now));
+        state.retain_attempts(|tracked| !tracked.life.expired(now));
+        // Each round frees a tenth of what may go: a handful of rounds
+        // frees anything that can be freed.
+        for _ in 0..32 {
+            if fits(state) {
+                return true;
+            }
+            let attempt_times: Vec<SystemTime> = state
+                .attempts
+                .values()
+                .filter(|t| t.life.evictable(now))
+                .map(|t| t.record.attempt_time)
+                .collect();
+            let freed_attempts = match eviction_threshold(attempt_times) {
+                Some(cut) => {
+                    state.retain_attempts(|t| !t.life.evictable(now) || t.record.attempt_time > cut)
+                }
+                None => 0,
+            };
+            if fits(state) {
+                return true;
+            }
+            let counter_times: Vec<SystemTime> = state
+                .counters
+                .values()
+                .filter(|e| e.life.evictable(now))
+                .map(|e| e.counter.last_failure)
+                .collect();
+            let freed_counters = match eviction_threshold(counter_times) {
+                Some(cut) => state
+                    .retain_counters(|e| !e.life.evictable(now) || e.counter.last_failure > cut),
+                None => 0,
+            };
+            if freed_attempts + freed_counters == 0 {
+                break;
+            }
+        }
+        if fits(state) {
+            return true;
+        }
+        // Full of lockouts: look again in a second, or when one goes.
+        state.full_until = now.checked_add(Duration::from_secs(1));
+        if let Some(refused) = self.full.tick(now) {
+            tracing::warn!(target: "axes", refused, max_bytes = self.max_bytes, "memory store full of lockouts: new keys are not tracked; raise its budget or use a shared store");
+        }
+        false
+    }
+}
+
+/// The lifetime of `counter` of `key` after `failure` bumped it.
+fn counter_life(failure: &FailureRecord<'_>, key: &LockoutKey, counter: &Counter) -> Lifetime {
+    Lifetime {
+        expires: failure
+            .window
+            .for_count(counter.failures)
+            .and_then(|window| counter.last_failure.checked_add(window)),
+        protected: failure.locks(key, counter),
+    }
+}
+
+/// The full error when there is no room for a failure's new keys.
+fn full(max_bytes: usize) -> StoreError {
+    StoreError::Full(format!(
+        "the memory store's {max_bytes} bytes are taken by lockouts"
+    ))
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        let state = self.lock();
+        Ok(keys
+            .iter()
+            .map(|key| state.counters.get(&key.encode()).map(|e| e.counter.clone()))
+            .collect())
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        let now = failure.at;
+        let mut state = self.lock();
+        let encoded: Vec<String> = failure.keys.iter().map(LockoutKey::encode).collect();
+        let attempt_key = failure
+            .record_attempt
+            .then(|| failure.client.attempt_key().encode());
+
+        // Room for what is new, before anything changes: all or nothing.
+        let mut new_counters = 0;
+        let mut needed = 0;
+        for key in &encoded {
+            if !state.counters.contains_key(key) {
+                new_counters += 1;
+                needed += budget::counter(key.len(), &Counter::new(1, now));
+            }
+        }
+        let new_attempt = attempt_key
+            .as_ref()
+            .filter(|key| state.attempts.get(key).is_none());
+        if let Some(key) = new_attempt {
+            needed += budget::attempt(key, &AccessAttempt::first(&failure));
+        }
+        let new = (new_counters, usize::from(new_attempt.is_some()), needed);
+        if (new_counters > 0 || new_attempt.is_some()) && !self.make_room(&mut state, new, now) {
+            return Err(full(self.max_bytes));
+        }
+
+        let mut counts = Vec::with_capacity(failure.keys.len());
+        // How long the attempt record must be kept: as long as a counter
+        // its failure made lock.
+        let mut protected = None;
+        for (key, encoded) in failure.keys.iter().zip(encoded) {
+            let state = &mut *state;
+            let key_len = encoded.len();
+            let entry = state.counters.entry(encoded).or_insert_with(|| Entry {
+                counter: Counter::new(0, now),
+                life: Lifetime::default(),
+                bytes: 0,
+            });
+            let counter = &mut entry.counter;
+            counter.failures = if failure.continues(counter.failures, counter.last_failure) {
+                counter.failures + 1
+            } else {
+                1
+            };
+            counter.last_failure = counter.last_failure.max(now);
+            failure.slide(counter);
+            let life = counter_life(&failure, key, counter);
+            entry.life.expires = life.expires;
+            entry.life.protect(life.protected);
+            if key.scope().is_none() {
+                protected = budget::later(protected, life.protected);
+            }
+            counts.push(counter.clone());
+            // The cost settles on the counter's new size (its failure times).
+            let bytes = budget::counter(key_len, counter);
+            state.counter_bytes = state.counter_bytes + bytes - entry.bytes;
+            entry.bytes = bytes;
+        }
+        let Some(attempt_key) = attempt_key else {
+            return Ok(counts);
+        };
+        if state.attempts.get(&attempt_key).is_some() {
+            state.attempts.update(&attempt_key, |record, life| {
+                record.bump(&failure);
+                life.expires = failure
+                    .window
+                    .for_count(record.failures)
+                    .and_then(|w| record.attempt_time.checked_add(w));
+                life.protect(protected);
+            });
+        } else {
+            let record = AccessAttempt::first(&failure);
+            let life = Lifetime {
+                expires: failure
+                    .window
+                    .for_count(1)
+                    .and_then(|w| record.attempt_time.checked_add(w)),
+                protected,
+            };
+            state.attempts.insert(attempt_key, record, life);
+        }
+        Ok(counts)
+    }
+
+    async fn reset(
+        &self,
+        filter: &AttemptFilter,
+        groups: &[LockoutGroup],
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        if *filter == AttemptFilter::All {
+            let removed = state.attempts.len() as u64;
+            state.attempts.clear();
+            state.counters.clear();
+            state.counter_bytes = 0;
+            state.full_until = None;
+            return Ok(removed);
+        }
+        let doomed: Vec<String> = state
+            .attempts
+            .filtered(filter)
+            .into_iter()
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        for key in &doomed {
+            let Some(attempt) = state.attempts.remove(key) else {
+                continue;
+            };
+            for counter_key in attempt.lockout_keys(groups) {
+                let encoded = counter_key.encode();
+                let emptied = state.counters.get_mut(&encoded).is_some_and(|entry| {
+                    entry.counter.failures =
+                        entry.counter.failures.saturating_sub(attempt.failures);
+                    entry.counter.failures == 0
+                });
+                if emptied {
+                    state.remove_counter(&encoded);
+                }
+            }
+        }
+        state.full_until = None;
+        Ok(doomed.len() as u64)
+    }
+
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        Ok(keys
+            .iter()
+            .filter(|key| state.remove_counter(&key.encode()).is_some())
+            .count() as u64)
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let state = self.lock();
+        let mut attempts: Vec<AccessAttempt> = state
+            .attempts
+            .filtered(filter)
+            .into_iter()
+            .map(|(_, attempt)| attempt.clone())
+            .collect();
+        attempts.sort_by_key(|a| std::cmp::Reverse(a.attempt_time));
+        Ok(attempts)
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        state.retain_counters(|e| e.counter.last_failure >= before);
+        Ok(state.retain_attempts(|t| t.record.attempt_time >= before) as u64)
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let max_bytes = self.log_budget();
+        state
+            .access_logs
+            .push(entry.clone(), self.max_keys, max_bytes);
+        Ok(())
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        Ok(state.access_logs.log_out(username, session_hash, at))
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        let state = self.lock();
+        let mut logs: Vec<AccessLog> = state
+            .access_logs
+            .iter()
+            .filter(|e| filter.matches_parts(e.ip_address, Some(&e.username)))
+            .cloned()
+            .collect();
+        logs.sort_by_key(|e| std::cmp::Reverse(e.attempt_time));
+        Ok(logs)
+    }
+
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        Ok(self
+            .lock()
+            .access_logs
+            .latest_login(username, ip, user_agent))
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        Ok(state.access_logs.retain_since(before))
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let cost = budget::failure_log(entry);
+        if cost > self.log_budget() {
+            return Ok(());
+        }
+        while state.failure_logs.len() >= self.max_keys
+            || state.failure_log_bytes + cost > self.log_budget()
+        {
+            let Some(old) = state.failure_logs.pop_front() else {
+                break;
+            };
+            state.failure_log_bytes -= budget::failure_log(&old);
+        }
+        state.failure_logs.push_back(entry.clone());
+        state.failure_log_bytes += cost;
+        let same_user = |e: &AccessFailureLog| e.username == entry.username;
+        let mut excess = state
+            .failure_logs
+            .iter()
+            .filter(|e| same_user(e))
+            .count()
+            .saturating_sub(per_user_limit as usize);
+        // Entries are in insertion order: the first ones are the oldest.
+        let mut freed = 0;
+        state.failure_logs.retain(|e| {
+            if excess > 0 && same_user(e) {
+                excess -= 1;
+                freed += budget::failure_log(e);
+                false
+            } else {
+                true
+            }
+        });
+        state.failure_log_bytes -= freed;
+        Ok(())
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        let state = self.lock();
+        let mut logs: Vec<AccessFailureLog> = state
+            .failure_logs
+            .iter()
+            .filter(|e| filter.matches_parts(e.ip_address, e.username.as_deref()))
+            .cloned()
+            .collect();
+        logs.sort_by_key(|e| std::cmp::Reverse(e.attempt_time));
+        Ok(logs)
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let len = state.failure_logs.len();
+        let mut freed = 0;
+        state.failure_logs.retain(|e| {
+            let kept = e.attempt_time >= before;
+            if !kept {
+                freed += budget::failure_log(e);
+            }
+            kept
+        });
+        state.failure_log_bytes -= freed;
+        Ok((len - state.failure_logs.len()) as u64)
+    }
+
+    async fn acquire_in_flight(
+        &self,
+        keys: &[LockoutKey],
+        at: SystemTime,
+        ttl: Duration,
+    ) -> Result<Vec<u64>, StoreError> {
+        Ok(self.in_flight.acquire(keys, at, ttl))
+    }
+
+    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+        self.in_flight.release(keys);
+        Ok(())
+    }
+}
