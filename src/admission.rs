@@ -1,36 +1,71 @@
-//! Admission before dispatch: the lockout check, then one more attempt in
-//! flight, so concurrent attempts count toward the limit.
+//! Admission before dispatch: the lockout check, and a slot in flight per
+//! lockout key, so concurrent attempts count toward the limit.
 //!
 //! django-axes checks, lets the application verify the password, and only
 //! then records the failure: every request that passed the check before the
 //! first failure was stored gets a guess (its known issue #592). With
 //! `bound_in_flight` (the default) each admitted attempt holds a slot per
-//! lockout key until it is recorded or released, and an attempt is admitted
+//! lockout key until its outcome is recorded, and an attempt is admitted
 //! only while failures and slots together stay within the limit.
+//!
+//! An attempt beyond the bound waits its turn ([`Gates`]): it is admitted
+//! as soon as an attempt ahead of it finishes, refused as soon as the key
+//! locks, and refused as busy only when `in_flight_wait` runs out or
+//! `in_flight_queue` attempts already wait on the key. Slots are given back
+//! on every path (recorded, refused, the client gone, the handler
+//! panicking): an [`Attempt`] gives them back when dropped.
+//!
+//! On a store that shares attempts in flight (PostgreSQL, Redis), a slot
+//! freed by another app server is noticed by the first attempt in line,
+//! which asks the store again after a back-off (10 ms, doubling, at most
+//! 200 ms): the cost of not polling in a tight loop is up to 200 ms more
+//! wait behind another server's attempts.
 
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use crate::axes::{Axes, AxesError, Decision, Prepared};
+use crate::axes::{Axes, AxesError, Decision, Prepared, ReadKeys};
 use crate::client::{ClientInfo, LockoutKey};
+use crate::in_flight::Ticket;
 use crate::policy::{Listing, Lockout, LockoutReason};
-use crate::store::StoreError;
+use crate::store::{SlotRequest, Slots};
 
-/// How long an attempt's slot is held at most, should its process die
-/// before releasing it.
-pub const IN_FLIGHT_TTL: Duration = Duration::from_secs(300);
+/// The first back-off of a waiting attempt on a shared store.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The longest back-off of a waiting attempt on a shared store.
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
 
 /// What admission decided, and the slots the attempt holds.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+/// use std::time::Duration;
+/// use axes::{Axes, AxesConfig, ClientInfo, Decision, LockoutReason, MemoryStore};
+/// let config = AxesConfig::builder()
+///     .failure_limit(2)
+///     .in_flight_wait(Duration::from_millis(50))
+///     .build()
+///     .unwrap();
+/// let axes = Axes::new(config, MemoryStore::new());
+/// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+/// let first = axes.admit(&client).await?;
+/// let second = axes.admit(&client).await?;
+/// assert!(matches!(first.decision(), Decision::Allowed { .. }));
+/// assert!(matches!(second.decision(), Decision::Allowed { .. }));
+/// // A third waits for one of them; none finishes in time here.
+/// let third = axes.admit(&client).await?;
+/// assert_eq!(third.decision().lockout().unwrap().reason, LockoutReason::TooManyInFlight);
+/// first.release().await;
+/// let fourth = axes.admit(&client).await?;
+/// assert!(matches!(fourth.decision(), Decision::Allowed { .. }), "the first one's slot");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "release the held slots with `Admission::release` once the attempt is recorded"]
 pub struct Admission {
     decision: Decision,
-    held: Option<Held>,
-}
-
-#[derive(Debug)]
-struct Held {
-    axes: Axes,
-    keys: Vec<LockoutKey>,
+    attempt: Attempt,
 }
 
 impl Admission {
@@ -40,172 +75,431 @@ impl Admission {
     }
 
     /// Gives the attempt's slots back. Call it after the outcome is
-    /// recorded; dropping the admission releases them in the background.
+    /// recorded; dropping the admission gives them back too.
     pub async fn release(mut self) {
-        if let Some(held) = self.held.take() {
-            held.release().await;
-        }
+        self.attempt.release().await;
     }
 }
 
-impl Held {
-    async fn release(self) {
-        if let Err(error) = self.axes.store().release_in_flight(&self.keys).await {
-            tracing::warn!(target: "axes", %error, "releasing attempts in flight failed; they expire on their own");
-        }
-    }
+/// One login attempt's place in the in-flight bound: the keys it was
+/// checked under, and the slots it holds, all under one id.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    axes: Axes,
+    id: u64,
+    /// The keys an admission checked.
+    checked: Vec<LockoutKey>,
+    /// The keys it holds a slot under.
+    held: Vec<LockoutKey>,
+    /// Whether the slots are the store's (shared) or this process's.
+    shared: bool,
+    /// When it first took slots.
+    since: Option<Instant>,
 }
 
-impl Drop for Admission {
-    fn drop(&mut self) {
-        if let Some(held) = self.held.take() {
-            // The request was dropped (the client went away): release anyway.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(held.release());
-            }
-        }
+impl Attempt {
+    /// Whether every key of `keys` was checked already.
+    pub fn checked(&self, keys: &[LockoutKey]) -> bool {
+        keys.iter().all(|key| self.checked.contains(key))
     }
-}
 
-impl Axes {
-    /// Decides whether `client` may attempt a login now, counting attempts
-    /// in flight toward the limit (with `bound_in_flight`). An admitted
-    /// attempt holds its slots until [`Admission::release`]. A refused
-    /// attempt is recorded as a failure when
-    /// `reset_cool_off_on_failure_during_lockout = true`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
-    /// use axes::{Axes, AxesConfig, ClientInfo, Decision, MemoryStore};
-    /// let axes = Axes::new(AxesConfig::builder().failure_limit(2).build().unwrap(), MemoryStore::new());
-    /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
-    /// let first = axes.admit(&client).await?;
-    /// let second = axes.admit(&client).await?;
-    /// let third = axes.admit(&client).await?;
-    /// assert!(matches!(first.decision(), Decision::Allowed { .. }));
-    /// assert!(matches!(second.decision(), Decision::Allowed { .. }));
-    /// assert!(third.decision().lockout().is_some(), "two are in flight already");
-    /// first.release().await;
-    /// # second.release().await; third.release().await;
-    /// # Ok(()) }
-    /// ```
-    pub async fn admit(&self, client: &ClientInfo) -> Result<Admission, AxesError> {
-        // The slot is taken before the counters are read: an attempt that
-        // finished meanwhile recorded its failure before giving its slot
-        // back, so every earlier attempt is seen as a slot or a failure.
-        let prepared = self.prepare(client, None);
-        let held = if self.config().bound_in_flight {
-            self.hold(&prepared).await?
-        } else {
-            None
-        };
-        let (decision, failures) = match self.evaluate(&prepared).await {
-            Ok(evaluated) => evaluated,
-            Err(error) => {
-                if let Some((held, _)) = held {
-                    held.release().await;
-                }
-                return Err(error);
-            }
-        };
-        let decision = match decision {
-            Decision::LockedOut(lockout) => {
-                if let Some((held, _)) = held {
-                    held.release().await;
-                }
-                return Ok(Admission {
-                    decision: Decision::LockedOut(self.refused(client, lockout).await?),
-                    held: None,
-                });
-            }
-            decision => decision,
-        };
-        let Some((held, in_flight)) = held else {
-            return Ok(Admission {
-                decision,
-                held: None,
-            });
-        };
-        if !matches!(decision, Decision::Allowed { .. }) {
-            held.release().await;
-            return Ok(Admission {
-                decision,
-                held: None,
-            });
-        }
-        let rules = &prepared.rules;
-        let limit = u64::from(rules.failure_limit);
-        // A key already at the limit that did not lock the client (a
-        // trusted client's username) does not bound it either.
-        let busiest = failures
-            .iter()
-            .zip(&in_flight)
-            .filter(|(failures, _)| **failures < limit)
-            .map(|(failures, in_flight)| failures + in_flight)
-            .max()
-            .unwrap_or(0);
-        if busiest <= limit {
-            return Ok(Admission {
-                decision,
-                held: Some(held),
-            });
-        }
-        held.release().await;
-        Ok(Admission {
-            decision: Decision::LockedOut(Lockout {
-                reason: LockoutReason::TooManyInFlight,
-                failures: busiest - 1,
-                failure_limit: rules.failure_limit,
-                locked_until: None,
-                cooloff: rules.cooloff_for(busiest - 1),
-                username: client.username().map(str::to_owned),
-            }),
-            held: None,
+    /// The slots to give back with a write, for a store that shares them.
+    pub fn shared_slots(&self) -> Option<Slots<'_>> {
+        (self.shared && !self.held.is_empty()).then(|| Slots {
+            keys: &self.held,
+            id: self.id,
         })
     }
 
-    /// The lockout of an attempt refused before dispatch. With
-    /// `reset_cool_off_on_failure_during_lockout = true` the refused attempt
-    /// is recorded as a failure (django-axes' backend flow), so the cool-off
-    /// restarts and tiers escalate: the lockout returned is the new one.
-    async fn refused(&self, client: &ClientInfo, lockout: Lockout) -> Result<Lockout, AxesError> {
-        if lockout.reason != LockoutReason::TooManyFailures
-            || self.config().reset_cool_off_on_failure_during_lockout != Some(true)
-        {
-            return Ok(lockout);
+    /// The store gave the slots back with a write: wake those waiting here.
+    pub fn given_back_by_store(&mut self) {
+        if self.shared && !self.held.is_empty() {
+            self.axes.inner.gates.wake(&self.held);
+            self.settle();
         }
-        let outcome = self.login_failed(client).await?;
-        Ok(outcome.lockout.unwrap_or(lockout))
     }
 
-    /// Takes one slot per lockout key of a counted client; `None` when
-    /// nothing is to be bounded (exempt, no key, no lockout, or a store that
-    /// cannot track attempts in flight).
-    async fn hold(
+    /// Gives the slots back (after the outcome is recorded, or with none).
+    pub async fn release(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        if self.shared {
+            let slots = Slots {
+                keys: &self.held,
+                id: self.id,
+            };
+            if let Err(error) = self.axes.inner.store.release(slots).await {
+                tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
+            }
+            self.axes.inner.gates.wake(&self.held);
+        } else {
+            self.axes.inner.gates.give_back(&self.held, true);
+        }
+        self.settle();
+    }
+
+    /// The slots are given back: note how long they were held.
+    fn settle(&mut self) {
+        self.held.clear();
+        if let Some(since) = self.since.take() {
+            self.axes.note_hold(since.elapsed());
+        }
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        // Dropped before its outcome was recorded: the client went away,
+        // or the handler panicked.
+        if !self.shared {
+            self.axes.inner.gates.give_back(&self.held, true);
+            self.held.clear();
+            return;
+        }
+        let mut orphan = Attempt {
+            axes: self.axes.clone(),
+            id: self.id,
+            checked: Vec::new(),
+            held: std::mem::take(&mut self.held),
+            shared: true,
+            since: self.since.take(),
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { orphan.release().await });
+            }
+            // No runtime to give them back on: the lease lapses.
+            Err(_) => orphan.held.clear(),
+        }
+    }
+}
+
+/// What one try at admission found.
+enum Try {
+    /// Decided: admitted (holding its slots) or refused.
+    Done(Decision),
+    /// Over the bound on this key: wait for a turn.
+    Busy { key: LockoutKey, failures: u64 },
+}
+
+impl Axes {
+    /// A new attempt, holding nothing yet.
+    pub(crate) fn attempt(&self) -> Attempt {
+        Attempt {
+            axes: self.clone(),
+            id: self.inner.next_attempt.fetch_add(1, Ordering::Relaxed),
+            checked: Vec::new(),
+            held: Vec::new(),
+            shared: self.inner.store.shares_in_flight(),
+            since: None,
+        }
+    }
+
+    /// Decides whether `client` may attempt a login now, counting attempts
+    /// in flight toward the limit (with `bound_in_flight`): an attempt
+    /// beyond the bound waits its turn. An admitted attempt holds its slots
+    /// until [`Admission::release`]. A refused attempt is recorded as a
+    /// failure when `reset_cool_off_on_failure_during_lockout = true`.
+    pub async fn admit(&self, client: &ClientInfo) -> Result<Admission, AxesError> {
+        let mut attempt = self.attempt();
+        let decision = self.admit_in(&mut attempt, client).await?;
+        Ok(Admission { decision, attempt })
+    }
+
+    /// How many attempts hold a slot under `key` now: on a store that
+    /// shares attempts in flight, those of every app server using it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+    /// use axes::{Axes, AxesConfig, ClientInfo, LockoutGroup, LockoutParameter, MemoryStore};
+    /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+    /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+    /// let key = client.lockout_key(&LockoutGroup::single(LockoutParameter::IpAddress)).unwrap();
+    /// let admission = axes.admit(&client).await?;
+    /// assert_eq!(axes.in_flight(&key).await?, 1);
+    /// admission.release().await;
+    /// assert_eq!(axes.in_flight(&key).await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
+        if !self.inner.store.shares_in_flight() {
+            return Ok(self.inner.gates.held(key));
+        }
+        let slots = Slots {
+            keys: std::slice::from_ref(key),
+            id: 0,
+        };
+        let request = SlotRequest::new(slots, false, self.config().in_flight_lease);
+        let admitted = self.inner.store.admit(&[], Some(request)).await?;
+        Ok(admitted
+            .holders
+            .and_then(|holders| holders.first().copied())
+            .unwrap_or(0))
+    }
+
+    /// Whether every lockout key of `client` was checked for `attempt`.
+    pub(crate) fn checked_in(&self, attempt: &Attempt, client: &ClientInfo) -> bool {
+        attempt.checked(&self.prepare(client, None).keys)
+    }
+
+    /// Admits `client` as part of `attempt`: the keys the attempt already
+    /// holds are not taken again, the others are (waiting for a turn when
+    /// the bound is reached). Every key of the client is checked.
+    pub(crate) async fn admit_in(
         &self,
+        attempt: &mut Attempt,
+        client: &ClientInfo,
+    ) -> Result<Decision, AxesError> {
+        let prepared = self.prepare(client, None);
+        for key in &prepared.keys {
+            if !attempt.checked.contains(key) {
+                attempt.checked.push(key.clone());
+            }
+        }
+        let config = self.config();
+        let bounded = config.bound_in_flight
+            && prepared.listing == Listing::Counted
+            && prepared.rules.lock_out_at_failure;
+        let new: Vec<LockoutKey> = if bounded {
+            prepared
+                .keys
+                .iter()
+                .filter(|key| !attempt.held.contains(key))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if new.is_empty() {
+            let (decision, _) = self.evaluate(&prepared).await?;
+            return self.settled(client, decision).await;
+        }
+
+        let gates = &self.inner.gates;
+        let deadline = Instant::now() + config.in_flight_wait;
+        let mut backoff = FIRST_BACKOFF;
+        // First come, first served: behind those already waiting.
+        let mut ticket: Option<Ticket> = match gates.queued(&new) {
+            Some(key) => match gates.join(key, config.in_flight_queue) {
+                Some(ticket) => Some(ticket),
+                None => return self.queue_full(client, &prepared, key).await,
+            },
+            None => None,
+        };
+        let mut failures = 0;
+        loop {
+            if let Some(waiting) = &ticket {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let key = waiting.key().clone();
+                    return Ok(self.busy(client, &prepared, &key, failures));
+                }
+                // Only the first in line asks a shared store again on its
+                // own: the others are woken in turn.
+                let poll = attempt.shared && gates.waiting_ahead(waiting) == 0;
+                let wait = if poll { left.min(backoff) } else { left };
+                if !waiting.wait(wait).await && poll {
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+            match self.try_admit(attempt, &prepared, &new).await? {
+                Try::Done(decision) => {
+                    if let Some(ticket) = ticket {
+                        ticket.pass_on();
+                    }
+                    return self.settled(client, decision).await;
+                }
+                Try::Busy { key, failures: f } => {
+                    failures = f;
+                    if ticket.as_ref().is_none_or(|t| *t.key() != key) {
+                        // Waiting on another key now: this one's turn goes on.
+                        if let Some(previous) = ticket.take() {
+                            previous.pass_on();
+                        }
+                        match gates.join(&key, config.in_flight_queue) {
+                            Some(joined) => ticket = Some(joined),
+                            None => return self.queue_full(client, &prepared, &key).await,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One try: take a slot under each of `new`, read the counters (one
+    /// store round trip), and decide; over the bound, give the slots back.
+    async fn try_admit(
+        &self,
+        attempt: &mut Attempt,
         prepared: &Prepared<'_, '_>,
-    ) -> Result<Option<(Held, Vec<u64>)>, AxesError> {
-        let keys = &prepared.keys;
-        if prepared.listing != Listing::Counted
-            || keys.is_empty()
-            || !prepared.rules.lock_out_at_failure
-        {
-            return Ok(None);
-        }
-        match self
-            .store()
-            .acquire_in_flight(keys, self.now(), IN_FLIGHT_TTL)
-            .await
-        {
-            Ok(in_flight) => Ok(Some((
-                Held {
-                    axes: self.clone(),
-                    keys: keys.clone(),
+        new: &[LockoutKey],
+    ) -> Result<Try, AxesError> {
+        let read = ReadKeys::of(self.config(), prepared);
+        let store = &self.inner.store;
+        // This process's slots are taken before the counters are read: an
+        // attempt that finished meanwhile recorded its failure before giving
+        // its slot back, so every earlier attempt is seen as one or the other.
+        let local = (!attempt.shared).then(|| self.inner.gates.take(new));
+        let slots = attempt.shared.then(|| {
+            SlotRequest::new(
+                Slots {
+                    keys: new,
+                    id: attempt.id,
                 },
-                in_flight,
-            ))),
-            Err(StoreError::Unsupported(_)) => Ok(None),
-            Err(error) => Err(error.into()),
+                true,
+                self.config().in_flight_lease,
+            )
+        });
+        let admitted = match store.admit(&read.all, slots).await {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                self.give_back_try(attempt, new, local.is_some()).await;
+                return Err(error.into());
+            }
+        };
+        let holders = match (local, admitted.holders) {
+            (Some(local), _) => local,
+            (None, Some(shared)) => shared,
+            (None, None) => vec![1; new.len()],
+        };
+        let decided = self.decide(prepared, &read, admitted.counters).await;
+        let (decision, live) = match decided {
+            Ok(decided) => decided,
+            Err(error) => {
+                self.give_back_try(attempt, new, !attempt.shared).await;
+                return Err(error);
+            }
+        };
+        if !matches!(decision, Decision::Allowed { .. }) {
+            self.give_back_try(attempt, new, !attempt.shared).await;
+            return Ok(Try::Done(decision));
         }
+        // Failures and slots of each new key; a key already at the limit
+        // that did not lock the client (a trusted client's username) does
+        // not bound it either.
+        let limit = u64::from(prepared.rules.failure_limit);
+        let busiest = new
+            .iter()
+            .zip(&holders)
+            .filter_map(|(key, holders)| {
+                let index = prepared.keys.iter().position(|k| k == key)?;
+                let failures = live.get(index).copied().unwrap_or(0);
+                (failures < limit).then_some((key, failures, failures + holders))
+            })
+            .max_by_key(|(_, _, total)| *total);
+        match busiest {
+            Some((key, failures, total)) if total > limit => {
+                let key = key.clone();
+                self.give_back_try(attempt, new, !attempt.shared).await;
+                Ok(Try::Busy { key, failures })
+            }
+            _ => {
+                attempt.held.extend_from_slice(new);
+                attempt.since.get_or_insert_with(Instant::now);
+                Ok(Try::Done(decision))
+            }
+        }
+    }
+
+    /// Gives back the slots one try took under `new`.
+    async fn give_back_try(&self, attempt: &Attempt, new: &[LockoutKey], local: bool) {
+        if local {
+            // Its own slots, only just taken: nobody waited on them.
+            self.inner.gates.give_back(new, false);
+        } else if attempt.shared {
+            let slots = Slots {
+                keys: new,
+                id: attempt.id,
+            };
+            if let Err(error) = self.inner.store.release(slots).await {
+                tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
+            }
+        }
+    }
+
+    /// The answer to an attempt that finds `in_flight_queue` attempts
+    /// waiting on `key` already: refused at once, as locked out if it is,
+    /// else as busy.
+    async fn queue_full(
+        &self,
+        client: &ClientInfo,
+        prepared: &Prepared<'_, '_>,
+        key: &LockoutKey,
+    ) -> Result<Decision, AxesError> {
+        let (decision, live) = self.evaluate(prepared).await?;
+        if decision.lockout().is_some() {
+            return self.settled(client, decision).await;
+        }
+        let index = prepared.keys.iter().position(|k| k == key);
+        let failures = index.and_then(|i| live.get(i)).copied().unwrap_or(0);
+        Ok(self.busy(client, prepared, key, failures))
+    }
+
+    /// The refusal of an attempt that found no slot in time, or no place in
+    /// the queue: not a lockout, and `Retry-After` is the expected wait.
+    fn busy(
+        &self,
+        client: &ClientInfo,
+        prepared: &Prepared<'_, '_>,
+        key: &LockoutKey,
+        failures: u64,
+    ) -> Decision {
+        let rules = &prepared.rules;
+        let queued = self.inner.gates.waiting(key) as u64;
+        let limit = u64::from(rules.failure_limit).max(1);
+        let wait = self.expected_hold() * u32::try_from(queued / limit + 1).unwrap_or(u32::MAX);
+        let wait = wait.max(Duration::from_secs(1));
+        let lockout = Lockout {
+            reason: LockoutReason::TooManyInFlight,
+            failures,
+            failure_limit: rules.failure_limit,
+            locked_until: self.now().checked_add(wait),
+            cooloff: None,
+            username: client.username().map(str::to_owned),
+        };
+        Decision::LockedOut(lockout)
+    }
+
+    /// A decision made final: a refusal for failures is recorded as a
+    /// failure with `reset_cool_off_on_failure_during_lockout = true`
+    /// (django-axes' backend flow), so the cool-off restarts and tiers
+    /// escalate: the lockout returned is the new one.
+    async fn settled(
+        &self,
+        client: &ClientInfo,
+        decision: Decision,
+    ) -> Result<Decision, AxesError> {
+        match decision {
+            Decision::LockedOut(lockout)
+                if lockout.reason == LockoutReason::TooManyFailures
+                    && self.config().reset_cool_off_on_failure_during_lockout == Some(true) =>
+            {
+                let outcome = self.login_failed(client).await?;
+                Ok(Decision::LockedOut(outcome.lockout.unwrap_or(lockout)))
+            }
+            decision => Ok(decision),
+        }
+    }
+
+    /// Notes how long an attempt held its slots, for the expected wait.
+    pub(crate) fn note_hold(&self, held: Duration) {
+        let sample = u64::try_from(held.as_micros()).unwrap_or(u64::MAX);
+        let average = &self.inner.hold_micros;
+        let old = average.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        average.store(new, Ordering::Relaxed);
+    }
+
+    /// How long an attempt holds its slots, on average lately.
+    fn expected_hold(&self) -> Duration {
+        Duration::from_micros(self.inner.hold_micros.load(Ordering::Relaxed))
     }
 }

@@ -11,11 +11,12 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue};
 use tokio::sync::broadcast;
 
+use crate::admission::Attempt;
 use crate::attempt_data::cleansed_data;
 use crate::builder::AxesBuilder;
 use crate::client::{ClientInfo, LockoutKey};
 use crate::clock::Clock;
-use crate::config::AxesConfig;
+use crate::config::{AxesConfig, LockoutGroup};
 use crate::detectors;
 use crate::device;
 use crate::escalation::{self, Escalation};
@@ -94,6 +95,87 @@ pub(crate) struct Prepared<'a, 'c> {
     pub keys: Vec<LockoutKey>,
 }
 
+/// The keys `filter` names outright: those of the lockout groups whose
+/// parameters are exactly the filter's parts (an IP, a username, or both).
+fn named_keys(filter: &AttemptFilter, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
+    use crate::config::LockoutParameter::{IpAddress, Username};
+    let parts: Vec<(Option<IpAddr>, Option<&str>)> = match filter {
+        AttemptFilter::All => Vec::new(),
+        AttemptFilter::Ip(ip) => vec![(Some(*ip), None)],
+        AttemptFilter::Username(u) => vec![(None, Some(u))],
+        AttemptFilter::IpAndUsername(ip, u) => vec![(Some(*ip), Some(u))],
+        AttemptFilter::IpOrUsername(ip, u) => {
+            vec![(Some(*ip), None), (None, Some(u)), (Some(*ip), Some(u))]
+        }
+    };
+    let mut keys = Vec::new();
+    for (ip, username) in parts {
+        for group in groups {
+            let params = group.parameters();
+            let exact = params.iter().all(|p| match p {
+                IpAddress => ip.is_some(),
+                Username => username.is_some(),
+                _ => false,
+            }) && ip.is_none_or(|_| params.contains(&IpAddress))
+                && username.is_none_or(|_| params.contains(&Username));
+            if let Some(key) = exact
+                .then(|| LockoutKey::for_group(group, ip, username, None))
+                .flatten()
+            {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// The keys one check reads, in one round trip: the client's lockout
+/// keys, then its detectors' keys, then its lockout histories'.
+pub(crate) struct ReadKeys {
+    pub all: Vec<LockoutKey>,
+    keys: usize,
+    detectors: usize,
+}
+
+impl ReadKeys {
+    /// What a check of `prepared` reads (nothing for a listed client).
+    pub fn of(config: &AxesConfig, prepared: &Prepared<'_, '_>) -> Self {
+        if prepared.listing != Listing::Counted || prepared.keys.is_empty() {
+            return Self {
+                all: Vec::new(),
+                keys: 0,
+                detectors: 0,
+            };
+        }
+        let keys = &prepared.keys;
+        let detectors = detectors::keys(config, keys, &prepared.client);
+        let histories = escalation::history_keys(config, keys);
+        Self {
+            keys: keys.len(),
+            detectors: detectors.len(),
+            all: [keys.as_slice(), &detectors, &histories].concat(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    fn detectors_end(&self) -> usize {
+        self.keys + self.detectors
+    }
+
+    fn detectors(&self) -> &[LockoutKey] {
+        &self.all[self.keys..self.detectors_end()]
+    }
+
+    fn histories(&self) -> &[LockoutKey] {
+        &self.all[self.detectors_end()..]
+    }
+}
+
 /// What recording a failure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -145,6 +227,12 @@ pub(crate) struct Inner {
     pub(crate) last_purge_ms: AtomicI64,
     /// Signs `device_cookie` tokens and draws each lockout's jitter.
     pub(crate) secret: crate::secret::Secret,
+    /// Attempts in flight in this process, and those waiting for a slot.
+    pub(crate) gates: Arc<crate::in_flight::Gates>,
+    /// The id of the next attempt.
+    pub(crate) next_attempt: std::sync::atomic::AtomicU64,
+    /// How long attempts hold their slots, on average lately (µs).
+    pub(crate) hold_micros: std::sync::atomic::AtomicU64,
     /// Refusals, summarised in one log line a minute.
     pub(crate) refusals: Every,
     /// Store failures, logged at most once every ten seconds.
@@ -284,10 +372,27 @@ impl Axes {
     }
 
     /// The decision for a prepared client, and the live failure count of
-    /// each of its lockout keys (empty when none was read).
+    /// each of its lockout keys (empty when none was read): one read.
     pub(crate) async fn evaluate(
         &self,
         prepared: &Prepared<'_, '_>,
+    ) -> Result<(Decision, Vec<u64>), AxesError> {
+        let read = ReadKeys::of(self.config(), prepared);
+        let counters = if read.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.store.counters(&read.all).await?
+        };
+        self.decide(prepared, &read, counters).await
+    }
+
+    /// The decision for a prepared client from the counters of `read`, and
+    /// the live failure count of each of its lockout keys.
+    pub(crate) async fn decide(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        read: &ReadKeys,
+        mut counters: Vec<Option<store::Counter>>,
     ) -> Result<(Decision, Vec<u64>), AxesError> {
         let Prepared {
             listing,
@@ -308,15 +413,8 @@ impl Axes {
             return Ok((Decision::Allowed { failures: 0 }, Vec::new()));
         }
         let config = &self.inner.config;
-        let detector_keys = detectors::keys(config, keys, client);
-        let history_keys = escalation::history_keys(config, keys);
         let now = self.now();
-        let mut counters = self
-            .inner
-            .store
-            .counters(&[keys.as_slice(), &detector_keys, &history_keys].concat())
-            .await?;
-        let histories = counters.split_off(keys.len() + detector_keys.len());
+        let histories = counters.split_off(read.detectors_end());
         let detector_counters = counters.split_off(keys.len());
         let live = counters
             .iter()
@@ -329,7 +427,7 @@ impl Axes {
                 rules,
                 keys,
                 &counters,
-                (&history_keys, &histories),
+                (read.histories(), &histories),
                 standing,
             )
             .await?;
@@ -338,7 +436,7 @@ impl Axes {
                 config,
                 rules,
                 client,
-                &detector_keys,
+                read.detectors(),
                 &detector_counters,
                 now,
             )
@@ -482,7 +580,7 @@ impl Axes {
     /// Records a failed login of `client` (django-axes' `user_login_failed`)
     /// in one atomic store write, and says whether it is now locked out.
     pub async fn login_failed(&self, client: &ClientInfo) -> Result<FailureOutcome, AxesError> {
-        self.failed_with(client, None).await
+        self.failed_with(client, None, None).await
     }
 
     /// [`login_failed`](Self::login_failed) with the handler's credentials,
@@ -491,7 +589,29 @@ impl Axes {
         &self,
         client: &ClientInfo,
         credentials: Option<&Credentials>,
+        attempt: Option<&mut Attempt>,
     ) -> Result<FailureOutcome, AxesError> {
+        let slots = attempt.as_deref().and_then(Attempt::shared_slots);
+        let result = self.record_failed(client, credentials, slots).await;
+        // The attempt's slots go back once its failure is recorded: with
+        // the write itself on a store that shares them.
+        if let Some(attempt) = attempt {
+            match &result {
+                Ok((_, true)) => attempt.given_back_by_store(),
+                _ => attempt.release().await,
+            }
+        }
+        result.map(|(outcome, _)| outcome)
+    }
+
+    /// Records a failure, giving back `slots` with the write; the outcome,
+    /// and whether the slots went back with it.
+    async fn record_failed(
+        &self,
+        client: &ClientInfo,
+        credentials: Option<&Credentials>,
+        slots: Option<store::Slots<'_>>,
+    ) -> Result<(FailureOutcome, bool), AxesError> {
         let config = &self.inner.config;
         let now = self.now();
         let Prepared {
@@ -509,12 +629,13 @@ impl Axes {
                 recorded: false,
                 at: now,
             });
-            return Ok(FailureOutcome {
+            let outcome = FailureOutcome {
                 recorded: false,
                 failures: 0,
                 lockout: (listing == Listing::Blacklisted)
                     .then(|| policy::blacklisted(&rules, client)),
-            });
+            };
+            return Ok((outcome, false));
         }
 
         if config.reset_cool_off_on_failure_during_lockout == Some(false) {
@@ -538,11 +659,12 @@ impl Axes {
                 .await?;
             if let Some(lockout) = lockout {
                 tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
-                return Ok(FailureOutcome {
+                let outcome = FailureOutcome {
                     recorded: false,
                     failures: lockout.failures,
                     lockout: Some(lockout),
-                });
+                };
+                return Ok((outcome, false));
             }
         }
 
@@ -577,15 +699,15 @@ impl Axes {
         } else {
             u64::MAX
         };
-        let mut counters = self
-            .inner
-            .store
-            .record_failure(
-                FailureRecord::new(&[keys.as_slice(), &tripped].concat(), client, now, &window)
-                    .with_data(&get_data, &post_data)
-                    .locking(lock_at, self.retention(&window)),
-            )
-            .await?;
+        let all_keys = [keys.as_slice(), &tripped].concat();
+        let mut record = FailureRecord::new(&all_keys, client, now, &window)
+            .with_data(&get_data, &post_data)
+            .locking(lock_at, self.retention(&window));
+        if let Some(slots) = slots {
+            record = record.releasing(slots);
+        }
+        let released = slots.is_some();
+        let mut counters = self.inner.store.record_failure(record).await?;
         let tripped_counters: Vec<_> = counters
             .split_off(keys.len())
             .into_iter()
@@ -650,11 +772,12 @@ impl Axes {
         }
         let kept = self.retention(&window);
         self.purge_if_due(now, kept).await;
-        Ok(FailureOutcome {
+        let outcome = FailureOutcome {
             recorded: true,
             failures: standing.failures,
             lockout,
-        })
+        };
+        Ok((outcome, released))
     }
 
     /// How long anything recorded under `window` can matter after it
@@ -785,9 +908,40 @@ impl Axes {
     /// `user_logged_in`). With `reset_on_success`, the failures of that
     /// username from that IP are cleared — never other users' failures.
     pub async fn logged_in(&self, client: &ClientInfo, username: &str) -> Result<(), AxesError> {
+        self.logged_in_with(client, username, None).await
+    }
+
+    /// [`logged_in`](Self::logged_in) for an attempt in flight, whose slots
+    /// go back with the access log entry.
+    pub(crate) async fn logged_in_with(
+        &self,
+        client: &ClientInfo,
+        username: &str,
+        attempt: Option<&mut Attempt>,
+    ) -> Result<(), AxesError> {
+        let result = self
+            .record_success(client, username, attempt.as_deref())
+            .await;
+        if let Some(attempt) = attempt {
+            match &result {
+                Ok(true) => attempt.given_back_by_store(),
+                _ => attempt.release().await,
+            }
+        }
+        result.map(|_| ())
+    }
+
+    /// Records a success, giving back `attempt`'s shared slots with it;
+    /// whether they went back.
+    async fn record_success(
+        &self,
+        client: &ClientInfo,
+        username: &str,
+        attempt: Option<&Attempt>,
+    ) -> Result<bool, AxesError> {
         let config = &self.inner.config;
         if !config.enabled {
-            return Ok(());
+            return Ok(false);
         }
         if config.reset_on_success && !username.is_empty() {
             let filter = self.counted_filter(AttemptFilter::IpAndUsername(
@@ -801,26 +955,30 @@ impl Axes {
                 .await?;
             tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
         }
-        if !config.disable_access_log {
+        let slots = attempt.and_then(Attempt::shared_slots);
+        let entry = (!config.disable_access_log).then(|| {
             // Kept as counted, as attempt records are: the trusted-client
             // check looks the client up in those terms.
             let named = client.clone().with_username(username);
             let counted = self.counted(&named);
-            let entry = AccessLog::login(
+            AccessLog::login(
                 &counted,
                 counted.username().unwrap_or(username),
                 &client.session_hash(),
                 self.now(),
-            );
-            self.inner.store.record_login(&entry).await?;
-        }
+            )
+        });
+        self.inner
+            .store
+            .record_success(entry.as_ref(), slots)
+            .await?;
         tracing::debug!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
         self.emit(AxesEvent::LoggedIn {
             client: client.clone(),
             username: username.to_owned(),
             at: self.now(),
         });
-        Ok(())
+        Ok(slots.is_some())
     }
 
     /// Records a logout (django-axes' `user_logged_out`).
@@ -922,7 +1080,21 @@ impl Axes {
             Vec::new()
         };
         let removed = store.reset(filter, &config.lockout_parameters).await?;
-        store.delete_counters(&histories).await?;
+        // The counters the filter names outright (`Ip` names the IP's key,
+        // `Username` the username's, `IpAndUsername` the pair's) go whole,
+        // with their slots in flight and their quick-succession counters:
+        // they are the filter's, whatever records the store still holds.
+        let mut doomed: Vec<LockoutKey> = named_keys(filter, &config.lockout_parameters)
+            .into_iter()
+            .filter(|key| forget(key))
+            .flat_map(|key| [key.scoped(store::QUICK_SCOPE), key])
+            .collect();
+        doomed.extend(histories);
+        store.delete_counters(&doomed).await?;
+        // The slots of the keys reset go too (the store's own go with its reset).
+        self.inner
+            .gates
+            .clear(|key| filter.matches_parts(key.ip_address(), key.username()));
         Ok(removed)
     }
 

@@ -69,6 +69,7 @@ mod device;
 mod escalation;
 mod events;
 mod hooks;
+mod in_flight;
 mod ip;
 pub mod layer;
 mod log_limit;
@@ -80,7 +81,7 @@ mod secret;
 pub mod store;
 
 pub use crate::axes::{Axes, AxesError, Decision, FailureOutcome};
-pub use admission::{Admission, IN_FLIGHT_TTL};
+pub use admission::Admission;
 pub use attempt_data::{cleansed_data, MASK, MAX_DATA_BYTES};
 pub use builder::AxesBuilder;
 pub use checks::{config_warnings, ConfigWarning};
@@ -89,7 +90,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AxesConfig, AxesConfigBuilder, ConfigError, CooloffBackoff, IpMatcher, LockoutGroup,
     LockoutParameter, LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit,
-    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_LOCKOUT_HISTORY, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_IN_FLIGHT_LEASE, DEFAULT_IN_FLIGHT_QUEUE,
+    DEFAULT_IN_FLIGHT_WAIT, DEFAULT_LOCKOUT_HISTORY, DEFAULT_MAX_BODY_BYTES,
 };
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
 pub use hooks::{
@@ -100,10 +102,10 @@ pub use ip::{ProxyConfig, ProxyOrder};
 pub use layer::{AxesLayer, AxesService};
 pub use normalize::{ipv6_prefix, UsernameNormalization};
 pub use policy::{Lockout, LockoutReason};
-pub use report::{AxesReport, Credentials, MissingAxesLayer};
+pub use report::{AxesRefusal, AxesReport, Credentials, MissingAxesLayer};
 pub use response::{
-    iso8601_duration, LockoutCallable, LockoutContext, LockoutTemplate, COOLOFF_MESSAGE,
-    PERMALOCK_MESSAGE,
+    iso8601_duration, LockoutCallable, LockoutContext, LockoutTemplate, BUSY_MESSAGE,
+    COOLOFF_MESSAGE, PERMALOCK_MESSAGE,
 };
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
@@ -112,8 +114,8 @@ pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, MemoryStore,
-    Store, StoreError, Window,
+    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
+    MemoryStore, SlotRequest, Slots, Store, StoreError, Window,
 };
 
 /// The README's examples, compiled as doctests.

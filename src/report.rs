@@ -11,7 +11,13 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
+use http::HeaderMap;
+
+use crate::admission::Attempt;
+use crate::axes::{Axes, Decision};
 use crate::client::ClientInfo;
+use crate::config::OnStoreError;
+use crate::policy::Lockout;
 
 /// What the handler knows about the credentials of a failed attempt: the
 /// username, when it could read one (django-axes' `credentials` dict).
@@ -103,36 +109,86 @@ pub(crate) enum Outcome {
 /// after the handler returns.
 #[derive(Clone)]
 pub(crate) struct ReportSlot {
-    client: Arc<ClientInfo>,
-    outcome: Arc<Mutex<Option<Outcome>>>,
-    session_id: Arc<Mutex<Option<String>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: ClientInfo,
+    axes: Axes,
+    /// The headers of the request, to shape a refusal by.
+    headers: HeaderMap,
+    outcome: Mutex<Option<Outcome>>,
+    session_id: Mutex<Option<String>>,
+    /// The attempt in flight, until the layer takes it back.
+    attempt: tokio::sync::Mutex<Option<Attempt>>,
+    /// Why [`AxesReport::admit`] refused the attempt, if it did: the layer
+    /// then answers with that refusal whatever the handler does.
+    refusal: Mutex<Option<Refusal>>,
+}
+
+/// Why an attempt was refused after dispatch.
+#[derive(Debug, Clone)]
+pub(crate) enum Refusal {
+    /// A lockout (or the in-flight bound).
+    Lockout(Lockout),
+    /// The store failed, and `on_store_error` fails closed.
+    StoreUnavailable,
+}
+
+impl Refusal {
+    /// The response it is answered with.
+    pub(crate) fn response(&self, axes: &Axes, headers: &HeaderMap) -> Response {
+        match self {
+            Self::Lockout(lockout) => axes.lockout_response(lockout, headers),
+            Self::StoreUnavailable => crate::response::store_unavailable(),
+        }
+    }
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ReportSlot {
-    pub(crate) fn new(client: ClientInfo) -> Self {
+    pub(crate) fn new(
+        client: ClientInfo,
+        axes: Axes,
+        headers: HeaderMap,
+        attempt: Attempt,
+    ) -> Self {
         Self {
-            client: Arc::new(client),
-            outcome: Arc::default(),
-            session_id: Arc::default(),
+            shared: Arc::new(Shared {
+                client,
+                axes,
+                headers,
+                outcome: Mutex::default(),
+                session_id: Mutex::default(),
+                attempt: tokio::sync::Mutex::new(Some(attempt)),
+                refusal: Mutex::default(),
+            }),
         }
     }
 
     pub(crate) fn take_session_id(&self) -> Option<String> {
-        self.session_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+        locked(&self.shared.session_id).take()
     }
 
     pub(crate) fn take(&self) -> Option<Outcome> {
-        self.outcome
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+        locked(&self.shared.outcome).take()
+    }
+
+    /// The refusal [`AxesReport::admit`] gave, if any.
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        locked(&self.shared.refusal).clone()
+    }
+
+    /// The attempt, taken back by the layer once the handler returned.
+    pub(crate) async fn take_attempt(&self) -> Option<Attempt> {
+        self.shared.attempt.lock().await.take()
     }
 
     fn set(&self, outcome: Outcome) {
-        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        *locked(&self.shared.outcome) = Some(outcome);
     }
 }
 
@@ -174,7 +230,7 @@ pub struct AxesReport {
 impl fmt::Debug for AxesReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AxesReport")
-            .field("client", &self.slot.client)
+            .field("client", &self.slot.shared.client)
             .finish_non_exhaustive()
     }
 }
@@ -202,19 +258,139 @@ impl AxesReport {
     /// `logged_out`): the access log keeps its SHA-256 hash, so a logout
     /// closes only that session's entry.
     pub fn session_id(&self, session_id: impl Into<String>) {
-        *self
-            .slot
-            .session_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(session_id.into());
+        *locked(&self.slot.shared.session_id) = Some(session_id.into());
     }
 
     /// The client as the layer resolved it (IP, user agent, path, and the
     /// username read from the body).
     pub fn client(&self) -> &ClientInfo {
-        &self.slot.client
+        &self.slot.shared.client
+    }
+
+    /// Checks `username` before the handler verifies its password — the
+    /// counterpart of django-axes' `AxesBackend.authenticate`. `Err` holds
+    /// the lockout response to send: the username (with the client's IP
+    /// and user agent, as the lockout parameters combine them) is locked
+    /// out, or the in-flight bound found no slot in time. The check takes
+    /// part in that bound, so parallel guesses are bounded even for
+    /// usernames the layer could not read from the body.
+    ///
+    /// Once refused, the attempt is answered with the refusal whatever the
+    /// handler goes on to do or report. Without this call the layer checks
+    /// a username it did not read after the handler returns, before its
+    /// verdict can show; calling it spares the password check and bounds
+    /// the guesses in flight. When the layer reads the username from the
+    /// body itself (JSON, form, multipart field `username_form_field`),
+    /// the call finds it checked already and costs nothing.
+    ///
+    /// ```
+    /// use axum::{http::StatusCode, response::{IntoResponse, Response}, routing::post, Json, Router};
+    /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Login { user: String, password: String }
+    ///
+    /// async fn login(report: AxesReport, Json(form): Json<Login>) -> Response {
+    ///     // `user` is not `username_form_field`: the layer could not read it.
+    ///     if let Err(refusal) = report.admit(&form.user).await {
+    ///         return refusal.into_response();
+    ///     }
+    ///     if form.password == "wonderland" {
+    ///         report.succeeded(form.user);
+    ///         StatusCode::OK.into_response()
+    ///     } else {
+    ///         report.failed(form.user);
+    ///         StatusCode::FORBIDDEN.into_response()
+    ///     }
+    /// }
+    ///
+    /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+    /// let app: Router = Router::new()
+    ///     .route("/login", post(login))
+    ///     .layer(AxesLayer::new(axes));
+    /// ```
+    pub async fn admit(&self, username: impl AsRef<str>) -> Result<(), AxesRefusal> {
+        let shared = &self.slot.shared;
+        if let Some(refusal) = locked(&shared.refusal).clone() {
+            return Err(AxesRefusal(refusal.response(&shared.axes, &shared.headers)));
+        }
+        let axes = &shared.axes;
+        if !axes.config().enabled {
+            return Ok(());
+        }
+        let mut client = shared.client.clone();
+        let credentials = Credentials::from(username.as_ref());
+        axes.resolve_username(&mut client, Some(&credentials));
+        let mut attempt = shared.attempt.lock().await;
+        let Some(attempt) = attempt.as_mut() else {
+            // The layer has the attempt back already: nothing left to guard.
+            return Ok(());
+        };
+        let refusal = match axes.admit_in(attempt, &client).await {
+            Ok(Decision::LockedOut(lockout)) => {
+                axes.note_refusal(&client, &lockout);
+                Refusal::Lockout(lockout)
+            }
+            Ok(_) => return Ok(()),
+            Err(error) => match axes.config().on_store_error {
+                OnStoreError::FailOpen => {
+                    axes.note_store_failure(
+                        &error,
+                        "admitting the username (on_store_error = fail_open)",
+                    );
+                    return Ok(());
+                }
+                OnStoreError::FailClosed => {
+                    axes.note_store_failure(
+                        &error,
+                        "refusing the login (on_store_error = fail_closed)",
+                    );
+                    Refusal::StoreUnavailable
+                }
+            },
+        };
+        let response = refusal.response(axes, &shared.headers);
+        *locked(&shared.refusal) = Some(refusal);
+        Err(AxesRefusal(response))
     }
 }
+
+/// The answer [`AxesReport::admit`] refuses an attempt with: the lockout
+/// response (or `503` when the store fails and `on_store_error` fails
+/// closed). Return it from the handler.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// # async fn handler(report: axes::AxesReport) -> axum::response::Response {
+/// match report.admit("alice").await {
+///     Err(refusal) => refusal.into_response(),
+///     Ok(()) => "verify the password here".into_response(),
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AxesRefusal(Response);
+
+impl AxesRefusal {
+    /// The status of the refusal.
+    pub fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+}
+
+impl IntoResponse for AxesRefusal {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl fmt::Display for AxesRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "login attempt refused ({})", self.0.status())
+    }
+}
+
+impl std::error::Error for AxesRefusal {}
 
 /// Rejection of [`AxesReport`] on a route the [`AxesLayer`](crate::AxesLayer)
 /// does not wrap: a `500` naming the missing layer.

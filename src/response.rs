@@ -20,6 +20,11 @@ pub const COOLOFF_MESSAGE: &str =
 pub const PERMALOCK_MESSAGE: &str =
     "Account locked: too many login attempts. Contact an admin to unlock your account.";
 
+/// The message of an attempt refused because too many attempts of its
+/// client were in flight: not a lockout, only a moment's wait.
+pub const BUSY_MESSAGE: &str =
+    "Too many login attempts are in progress for this account or address. Please try again in a moment.";
+
 /// What a lockout response is made from: handed to the
 /// [`lockout_callable`](crate::AxesBuilder::lockout_callable) and
 /// [`lockout_template`](crate::AxesBuilder::lockout_template) hooks.
@@ -76,7 +81,10 @@ pub(crate) fn lockout_response(
     // the settings.
     let lasts_until_reset =
         lockout.reason == LockoutReason::TooManyFailures && lockout.locked_until.is_none();
-    let message = if !lasts_until_reset && (config.has_cooloff() || cooloff.is_some()) {
+    let busy = lockout.reason == LockoutReason::TooManyInFlight;
+    let message = if busy {
+        BUSY_MESSAGE
+    } else if !lasts_until_reset && (config.has_cooloff() || cooloff.is_some()) {
         &config.cooloff_message
     } else {
         &config.permalock_message
@@ -110,7 +118,8 @@ pub(crate) fn lockout_response(
     } else {
         html(status, escape_html(message))
     };
-    if config.enable_retry_after_header {
+    // A busy refusal always says how long to wait; a lockout when enabled.
+    if config.enable_retry_after_header || busy {
         if let Some(wait) = context.retry_after {
             response
                 .headers_mut()

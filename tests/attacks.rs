@@ -215,3 +215,186 @@ async fn long_multi_byte_fields_stay_within_the_bounds() {
         assert!(record.post_data.len() <= axes::MAX_DATA_BYTES, "{name}");
     }
 }
+
+/// The response modes an answer can take, as policy lines.
+const RESPONSE_MODES: [&str; 4] = [
+    "",
+    "lockout_url = \"/locked\"",
+    "lockout_response = \"indistinguishable\"\nbad_credentials_status = 403\nbad_credentials_body = \"nope\"",
+    "http_response_code = 403",
+];
+
+/// The attack of the review: after alice is locked out, guess her password
+/// through a request the layer reads differently from the handler. Here
+/// the handler reads the username from a field the layer does not know
+/// (`user`); the review used `text/plain` and padded usernames, which
+/// `bodies_the_layer_reads_like_the_handler` covers. The right and the
+/// wrong password must get the same answer, byte for byte, and no guess
+/// may be recorded.
+#[tokio::test]
+async fn a_locked_username_answers_alike_whatever_the_password() {
+    for (name, store) in common::stores::all().await {
+        for mode in RESPONSE_MODES {
+            let policy = format!(
+                "lockout_parameters = [[\"username\", \"ip_address\"]]\ncooloff_time = \"10m\"\nenable_retry_after_header = true\n{mode}"
+            );
+            let app = App::with_shared_store(&policy, store.clone());
+            let ip = format!(
+                "192.0.2.{}",
+                20 + RESPONSE_MODES.iter().position(|m| *m == mode).unwrap()
+            );
+            for _ in 0..3 {
+                app.exchange(
+                    &ip,
+                    "/custom",
+                    json!({"user": "alice", "password": "guess"}),
+                )
+                .await;
+            }
+            app.clock.advance(std::time::Duration::from_secs(7));
+            let before = app.axes.attempts(axes::AttemptFilter::All).await.unwrap();
+            let wrong = app
+                .exchange(
+                    &ip,
+                    "/custom",
+                    json!({"user": "alice", "password": "guess-2"}),
+                )
+                .await;
+            let right = app
+                .exchange(
+                    &ip,
+                    "/custom",
+                    json!({"user": "alice", "password": "wonderland"}),
+                )
+                .await;
+            let wrong_again = app
+                .exchange(
+                    &ip,
+                    "/custom",
+                    json!({"user": "alice", "password": "guess-3"}),
+                )
+                .await;
+            assert_eq!(wrong, right, "{name} [{mode}]");
+            assert_eq!(wrong_again, right, "{name} [{mode}]");
+            assert_ne!(right.0, 200, "{name} [{mode}]");
+            let after = app.axes.attempts(axes::AttemptFilter::All).await.unwrap();
+            assert_eq!(before, after, "{name} [{mode}]: no guess recorded");
+            // A refusal before dispatch looks the same.
+            let refused = app
+                .exchange(
+                    &ip,
+                    "/login",
+                    json!({"username": "alice", "password": "wonderland"}),
+                )
+                .await;
+            assert_eq!(refused, right, "{name} [{mode}]");
+            app.axes.reset(axes::AttemptFilter::All).await.unwrap();
+        }
+    }
+}
+
+/// Bodies the layer used to read differently from the handler: a JSON
+/// body sent as `text/plain` or with no content type, a padded username,
+/// a `+json` media type in capitals, deep nesting before the username.
+/// Each is refused before the handler runs once alice is locked out.
+#[tokio::test]
+async fn bodies_the_layer_reads_like_the_handler() {
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "text/plain",
+            r#"{"username":"alice","password":"wonderland"}"#.to_owned(),
+        ),
+        (
+            "",
+            r#"{"username":"alice","password":"wonderland"}"#.to_owned(),
+        ),
+        (
+            "application/json",
+            r#"{"username":"  alice ","password":"wonderland"}"#.to_owned(),
+        ),
+        (
+            "APPLICATION/VND.API+JSON; charset=utf-8",
+            r#"{"username":"alice","password":"wonderland"}"#.to_owned(),
+        ),
+        (
+            "application/json",
+            format!(r#"{{"x":{deep},"username":"alice","password":"wonderland"}}"#),
+        ),
+        (
+            "application/octet-stream",
+            r#"{"username":"alice","password":"wonderland"}"#.to_owned(),
+        ),
+    ];
+    for (name, store) in common::stores::all().await {
+        let app = App::with_shared_store(
+            "lockout_parameters = [[\"username\", \"ip_address\"]]",
+            store,
+        );
+        assert_eq!(app.fail_n(IP, "alice", 3).await, [403, 403, 429], "{name}");
+        let calls = app.calls();
+        for (content_type, body) in &cases {
+            let mut request = common::raw_request(IP, "POST", "/login", content_type, body.clone());
+            if content_type.is_empty() {
+                request.headers_mut().remove("content-type");
+            }
+            let status = app.send(request).await.status();
+            assert_eq!(status, 429, "{name}: {content_type:?} {body:.60}");
+        }
+        assert_eq!(app.calls(), calls, "{name}: the handler never ran");
+    }
+}
+
+/// `AxesReport::admit` checks the username the handler verifies before the
+/// password is looked at, and takes part in the in-flight bound: 200
+/// parallel guesses for a username the layer cannot read reach the
+/// password check at most `failure_limit` times, and the right password
+/// among the later ones is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_through_admit_are_bounded() {
+    for (name, store) in common::stores::all().await {
+        let app = App::with_shared_store(
+            "lockout_parameters = [\"username\"]\nfailure_limit = 3",
+            store,
+        );
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let router = app.router.clone();
+                let password = if i == 150 { "wonderland" } else { "guess" };
+                tokio::spawn(async move {
+                    use tower::ServiceExt;
+                    let body = json!({"user": "alice", "password": password});
+                    let request = json_request(
+                        &format!("10.9.{}.{}", i / 200, i % 200 + 1),
+                        "/custom-admit",
+                        body,
+                    );
+                    router.oneshot(request).await.unwrap().status().as_u16()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        assert!(app.calls() <= 3, "{name}: {} password checks", app.calls());
+        assert_ne!(statuses[150], 200, "{name}: the right password was refused");
+        assert!(
+            statuses.iter().all(|s| *s == 403 || *s == 429),
+            "{name}: {statuses:?}"
+        );
+        // Without `admit`, the layer checks the reported username after the
+        // handler: the right password's verdict does not show either.
+        assert_eq!(
+            app.exchange(
+                "10.9.9.9",
+                "/custom",
+                json!({"user": "alice", "password": "wonderland"})
+            )
+            .await
+            .0,
+            429,
+            "{name}"
+        );
+    }
+}

@@ -73,7 +73,17 @@ async fn store_in(schema: &str) -> Option<PostgresStore> {
     Some(connect_scoped(&url()?, schema).await)
 }
 
-store_conformance!(postgres, async { crate::store_in(&crate::schema()).await });
+store_conformance!(
+    postgres,
+    async { crate::store_in(&crate::schema()).await },
+    async {
+        let schema = crate::schema();
+        Some((
+            crate::store_in(&schema).await?,
+            crate::store_in(&schema).await?,
+        ))
+    }
+);
 
 shared_store_tests!();
 
@@ -124,13 +134,18 @@ mod lock_order {
                                 .purge_expired(t(f64::from(round) - 2.0))
                                 .await
                                 .map(drop),
-                            3 => match store
-                                .acquire_in_flight(&k, at, Duration::from_secs(60))
-                                .await
-                            {
-                                Ok(_) => store.release_in_flight(&k).await,
-                                Err(e) => Err(e),
-                            },
+                            3 => {
+                                let slots = axes::Slots {
+                                    keys: &k,
+                                    id: u64::from(n),
+                                };
+                                let request =
+                                    axes::SlotRequest::new(slots, true, Duration::from_secs(60));
+                                match store.admit(&k, Some(request)).await {
+                                    Ok(_) => store.release(slots).await,
+                                    Err(e) => Err(e),
+                                }
+                            }
                             4 => match store.record_failure_log(&log, 5).await {
                                 Ok(()) => store
                                     .purge_failure_logs(t(f64::from(round) - 1.0))

@@ -91,20 +91,19 @@ async fn slots_are_released_after_each_attempt() {
         assert_eq!(status, expected);
     }
     // A success in between gives its slot back too.
-    let other = App::new("failure_limit = 2");
+    let other = App::new("failure_limit = 2\nin_flight_wait = \"1ms\"");
     for _ in 0..5 {
         assert_eq!(other.login("192.0.2.11", "alice", "wonderland").await, 200);
     }
-    let key = axes::ClientInfo::new("192.0.2.11".parse().unwrap())
-        .lockout_key(&axes::LockoutGroup::single(
-            axes::LockoutParameter::IpAddress,
-        ))
-        .unwrap();
-    let in_flight = other
-        .axes
-        .store()
-        .acquire_in_flight(&[key], other.axes.now(), axes::IN_FLIGHT_TTL)
-        .await
-        .unwrap();
-    assert_eq!(in_flight, [1], "no slot was left behind");
+    // No slot was left behind: two fit, and a third does not.
+    let client = axes::ClientInfo::new("192.0.2.11".parse().unwrap());
+    let first = other.axes.admit(&client).await.unwrap();
+    let second = other.axes.admit(&client).await.unwrap();
+    let third = other.axes.admit(&client).await.unwrap();
+    assert!(first.decision().lockout().is_none());
+    assert!(second.decision().lockout().is_none());
+    assert_eq!(
+        third.decision().lockout().unwrap().reason,
+        axes::LockoutReason::TooManyInFlight
+    );
 }

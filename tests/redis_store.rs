@@ -34,7 +34,17 @@ async fn store_in(prefix: &str) -> Option<RedisStore> {
     Some(connect_scoped(&url()?, prefix).await)
 }
 
-store_conformance!(redis, async { crate::store_in(&crate::schema()).await });
+store_conformance!(
+    redis,
+    async { crate::store_in(&crate::schema()).await },
+    async {
+        let schema = crate::schema();
+        Some((
+            crate::store_in(&schema).await?,
+            crate::store_in(&schema).await?,
+        ))
+    }
+);
 
 shared_store_tests!();
 

@@ -69,6 +69,12 @@ impl AxesConfigBuilder {
         body_read_timeout: Duration,
         /// See [`AxesConfig::bound_in_flight`].
         bound_in_flight: bool,
+        /// See [`AxesConfig::in_flight_wait`].
+        in_flight_wait: Duration,
+        /// See [`AxesConfig::in_flight_queue`].
+        in_flight_queue: usize,
+        /// See [`AxesConfig::in_flight_lease`].
+        in_flight_lease: Duration,
         /// See [`AxesConfig::store_timeout`].
         store_timeout: Duration,
         /// See [`AxesConfig::lockout_response`].

@@ -44,6 +44,15 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long reading a login body may take by default (10 s).
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an attempt beyond the in-flight bound waits by default (10 s).
+pub const DEFAULT_IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
+
+/// How many attempts may wait per key by default.
+pub const DEFAULT_IN_FLIGHT_QUEUE: usize = 256;
+
+/// How long a shared store's slots outlive their app server by default (10 s).
+pub const DEFAULT_IN_FLIGHT_LEASE: Duration = Duration::from_secs(10);
+
 /// How long a key's past lockouts are remembered by default (24 h).
 pub const DEFAULT_LOCKOUT_HISTORY: Duration = Duration::from_secs(24 * 3600);
 
@@ -229,8 +238,21 @@ pub struct AxesConfig {
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
     /// Count attempts in flight toward the limit, so that however many
-    /// arrive at once, at most `failure_limit` reach the handler.
+    /// arrive at once, at most `failure_limit` reach the handler; the
+    /// others wait their turn.
     pub bound_in_flight: bool,
+    /// How long an attempt beyond the in-flight bound waits for a slot
+    /// before it is refused (`Retry-After` then says how long to wait).
+    #[serde(with = "humantime_serde")]
+    pub in_flight_wait: Duration,
+    /// How many attempts may wait per key; one more is refused at once.
+    pub in_flight_queue: usize,
+    /// How long the slots an app server holds in a shared store (PostgreSQL,
+    /// Redis) outlive it: each server renews its lease while it holds
+    /// slots, so a killed server's slots lapse this long after its last
+    /// renewal.
+    #[serde(with = "humantime_serde")]
+    pub in_flight_lease: Duration,
     /// How long one store call may take before it counts as a store failure.
     #[serde(with = "humantime_serde")]
     pub store_timeout: Duration,
@@ -288,6 +310,9 @@ impl Default for AxesConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             bound_in_flight: true,
+            in_flight_wait: DEFAULT_IN_FLIGHT_WAIT,
+            in_flight_queue: DEFAULT_IN_FLIGHT_QUEUE,
+            in_flight_lease: DEFAULT_IN_FLIGHT_LEASE,
             store_timeout: DEFAULT_STORE_TIMEOUT,
             on_store_error: OnStoreError::FailClosed,
         }

@@ -187,6 +187,12 @@ impl AxesConfig {
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
+        if self.in_flight_lease < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "in_flight_lease",
+                "must be at least one second (servers renew it every third of it)",
+            ));
+        }
         Ok(())
     }
 

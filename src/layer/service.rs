@@ -7,6 +7,7 @@ use tower_service::Service;
 
 use super::request;
 use super::ResponseFuture;
+use crate::admission::Attempt;
 use crate::axes::{Axes, AxesError, Decision};
 use crate::client::ClientInfo;
 use crate::config::OnStoreError;
@@ -61,7 +62,8 @@ where
     }
 }
 
-/// One login request: resolve, check, dispatch, record.
+/// One login request: resolve, check, dispatch, check again if the
+/// handler reports a username that was not checked, record.
 async fn guard<S, ResBody>(
     axes: Axes,
     mut inner: S,
@@ -85,16 +87,14 @@ where
     };
     let headers = request.headers().clone();
 
-    let mut admission = None;
+    let mut attempt = axes.attempt();
     if config.enabled && check_before_dispatch {
-        match axes.admit(&client).await {
-            Ok(admitted) => {
-                if let Decision::LockedOut(lockout) = admitted.decision() {
-                    axes.note_refusal(&client, lockout);
-                    return Ok(axes.lockout_response(lockout, &headers));
-                }
-                admission = Some(admitted);
+        match axes.admit_in(&mut attempt, &client).await {
+            Ok(Decision::LockedOut(lockout)) => {
+                axes.note_refusal(&client, &lockout);
+                return Ok(axes.lockout_response(&lockout, &headers));
             }
+            Ok(_) => {}
             Err(error) => {
                 if let Some(answer) = store_failed(&axes, error) {
                     return Ok(answer);
@@ -103,17 +103,27 @@ where
         }
     }
 
-    let slot = ReportSlot::new(client.clone());
+    let slot = ReportSlot::new(client.clone(), axes.clone(), headers.clone(), attempt);
     request.extensions_mut().insert(slot.clone());
+    // A panic in the handler drops the slot, and with it the attempt,
+    // which gives its slots back.
     let response = inner.call(request).await?.map(Body::new);
+    let Some(mut attempt) = slot.take_attempt().await else {
+        return Ok(response);
+    };
     if !config.enabled {
         return Ok(response);
+    }
+    // Refused by the handler's own check: that refusal stands.
+    if let Some(refusal) = slot.refusal() {
+        attempt.release().await;
+        return Ok(refusal.response(&axes, &headers));
     }
     let answer = match slot.take() {
         None => response,
         Some(outcome) => {
             let client = client_with_session(client, &slot);
-            match apply(&axes, client, outcome, &headers, check_before_dispatch).await {
+            match apply(&axes, client, outcome, &headers, &mut attempt).await {
                 Ok(Answer::Keep) => response,
                 Ok(Answer::Replace(replacement)) => replacement,
                 Ok(Answer::SetCookie(cookie)) => {
@@ -127,10 +137,8 @@ where
             }
         }
     };
-    // The outcome is recorded: the attempt no longer holds its slots.
-    if let Some(admission) = admission {
-        admission.release().await;
-    }
+    // Recorded (its slots went back with the record) or not to be.
+    attempt.release().await;
     Ok(answer)
 }
 
@@ -152,34 +160,40 @@ enum Answer {
 }
 
 /// Records what the handler reported and says what becomes of its response.
+///
+/// The lockout is authoritative: when the handler reports a failure or a
+/// success for a username whose keys were not checked (the layer read
+/// none, or another), that username is checked first, and a locked one is
+/// answered exactly as a refusal before dispatch, recording nothing of the
+/// outcome: the answer never depends on the password.
 async fn apply(
     axes: &Axes,
     mut client: ClientInfo,
     outcome: Outcome,
     headers: &HeaderMap,
-    prechecked: bool,
+    attempt: &mut Attempt,
 ) -> Result<Answer, AxesError> {
     match outcome {
         Outcome::Failed(credentials) => {
             axes.resolve_username(&mut client, Some(&credentials));
-            let outcome = axes.failed_with(&client, Some(&credentials)).await?;
+            if let Some(refusal) = check_unchecked(axes, &client, headers, attempt).await? {
+                return Ok(Answer::Replace(refusal));
+            }
+            let outcome = axes
+                .failed_with(&client, Some(&credentials), Some(attempt))
+                .await?;
             Ok(match outcome.lockout {
                 Some(lockout) => Answer::Replace(axes.lockout_response(&lockout, headers)),
                 None => Answer::Keep,
             })
         }
         Outcome::Succeeded(username) => {
-            // The pre-check saw the username of the body; when the handler
-            // logged in another (normalised, say), or nothing was checked
-            // before dispatch, that username must not be locked either.
-            if !prechecked || client.username() != Some(username.as_str()) {
-                client.set_username(Some(username.clone()));
-                if let Decision::LockedOut(lockout) = axes.check(&client).await? {
-                    axes.note_refusal(&client, &lockout);
-                    return Ok(Answer::Replace(axes.lockout_response(&lockout, headers)));
-                }
+            client.set_username(Some(username.clone()));
+            if let Some(refusal) = check_unchecked(axes, &client, headers, attempt).await? {
+                return Ok(Answer::Replace(refusal));
             }
-            axes.logged_in(&client, &username).await?;
+            axes.logged_in_with(&client, &username, Some(attempt))
+                .await?;
             Ok(match axes.device_cookie(&client, &username) {
                 Some(cookie) => Answer::SetCookie(cookie),
                 None => Answer::Keep,
@@ -189,6 +203,26 @@ async fn apply(
             axes.logged_out(&client, username.as_deref()).await?;
             Ok(Answer::Keep)
         }
+    }
+}
+
+/// Checks `client` unless each of its keys was checked for this attempt;
+/// the refusal to answer with, if it is refused.
+async fn check_unchecked(
+    axes: &Axes,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+    attempt: &mut Attempt,
+) -> Result<Option<Response>, AxesError> {
+    if axes.checked_in(attempt, client) {
+        return Ok(None);
+    }
+    match axes.admit_in(attempt, client).await? {
+        Decision::LockedOut(lockout) => {
+            axes.note_refusal(client, &lockout);
+            Ok(Some(axes.lockout_response(&lockout, headers)))
+        }
+        _ => Ok(None),
     }
 }
 

@@ -21,7 +21,8 @@ use crate::client::{ClientInfo, LockoutKey};
 use crate::config::LockoutGroup;
 
 mod connect;
-mod in_flight;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod lease;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -43,7 +44,7 @@ pub use self::redis::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use connect::connect;
-pub use memory::{MemoryStore, DEFAULT_MAX_BYTES, DEFAULT_MAX_KEYS};
+pub use memory::{MemoryStore, DEFAULT_MAX_BYTES};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 pub(crate) use records::{HISTORY_SCOPE, QUICK_SCOPE, SPRAY_SCOPE};
 
@@ -311,6 +312,10 @@ pub struct FailureRecord<'a> {
     /// How long after its last failure a counter that locks may go on
     /// locking; `None`: until reset.
     pub lock_span: Option<Duration>,
+    /// The slots of the attempt that failed, given back in the same write
+    /// by a store that shares attempts in flight: every admission then sees
+    /// the attempt as a slot or as a failure, never as neither.
+    pub release: Option<Slots<'a>>,
 }
 
 impl<'a> FailureRecord<'a> {
@@ -331,7 +336,14 @@ impl<'a> FailureRecord<'a> {
             record_attempt: true,
             lock_at: u64::MAX,
             lock_span: None,
+            release: None,
         }
+    }
+
+    /// Gives back `slots` in the same write.
+    pub fn releasing(mut self, slots: Slots<'a>) -> Self {
+        self.release = Some(slots);
+        self
     }
 
     /// Says which counters lock: those with at least `lock_at` failures
@@ -490,22 +502,109 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes failure log entries logged before `before`; returns how many.
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError>;
 
-    /// Marks one more attempt in flight under each of `keys` and returns
-    /// how many each has now (this one included). Entries not acquired or
-    /// released again for `ttl` after `at` are forgotten, so a crashed
-    /// process cannot hold them for ever.
-    ///
-    /// A store that cannot track attempts in flight may answer
-    /// [`StoreError::Unsupported`]; the engine then admits without the bound.
-    async fn acquire_in_flight(
-        &self,
-        keys: &[LockoutKey],
-        at: SystemTime,
-        ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError>;
+    /// Whether attempts in flight are counted in the store, shared by
+    /// every app server using it ([`admit`](Self::admit) counts slots and
+    /// [`release`](Self::release) gives them back). `false` (the default):
+    /// the engine counts them in its own process.
+    fn shares_in_flight(&self) -> bool {
+        false
+    }
 
-    /// Marks one attempt under each of `keys` as no longer in flight.
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError>;
+    /// Reads the counters of `read`, as [`counters`](Self::counters), and —
+    /// for a store whose attempts in flight are shared by every app server
+    /// using it — counts the slots held under `slots`' keys, first taking
+    /// one for this attempt when [`take`](SlotRequest::take) says so: one
+    /// round trip, atomic with respect to other admissions of those keys.
+    ///
+    /// The default reads the counters only and answers
+    /// [`holders`](Admitted::holders) `None`: the engine then counts
+    /// attempts in flight in its own process, which is exact for a store
+    /// one process owns.
+    async fn admit(
+        &self,
+        read: &[LockoutKey],
+        slots: Option<SlotRequest<'_>>,
+    ) -> Result<Admitted, StoreError> {
+        let _ = slots;
+        Ok(Admitted {
+            counters: self.counters(read).await?,
+            holders: None,
+        })
+    }
+
+    /// Gives back the slots an attempt took (a store that shares them).
+    /// Giving back a slot that is not held (again, or after a reset) does
+    /// nothing.
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        let _ = slots;
+        Ok(())
+    }
+
+    /// Records a successful login: its access log entry, if one is kept,
+    /// and the attempt's slots given back, in one round trip where the
+    /// store can.
+    async fn record_success(
+        &self,
+        entry: Option<&AccessLog>,
+        release: Option<Slots<'_>>,
+    ) -> Result<(), StoreError> {
+        if let Some(entry) = entry {
+            self.record_login(entry).await?;
+        }
+        if let Some(slots) = release {
+            self.release(slots).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The slots of one attempt in flight: a slot under each key, all under
+/// one id (unique among the attempts of one engine).
+#[derive(Debug, Clone, Copy)]
+pub struct Slots<'a> {
+    /// The keys it holds a slot under.
+    pub keys: &'a [LockoutKey],
+    /// The attempt.
+    pub id: u64,
+}
+
+/// What an admission asks of a store that shares attempts in flight.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SlotRequest<'a> {
+    /// The slots to count, and take.
+    pub slots: Slots<'a>,
+    /// Whether to take them, or only count those held.
+    pub take: bool,
+    /// How long this app server's slots outlive its last renewal of its
+    /// lease (see [`AxesConfig::in_flight_lease`](crate::AxesConfig::in_flight_lease)).
+    pub lease: Duration,
+}
+
+impl<'a> SlotRequest<'a> {
+    /// A request to count (`take = false`) or take `slots`, under `lease`.
+    pub fn new(slots: Slots<'a>, take: bool, lease: Duration) -> Self {
+        Self { slots, take, lease }
+    }
+}
+
+/// What an admission read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Admitted {
+    /// The counters, in the order of the keys read.
+    pub counters: Vec<Option<Counter>>,
+    /// The slots held under each key of the slot request, by every app
+    /// server (this attempt's included once taken); `None` when the store
+    /// does not share attempts in flight.
+    pub holders: Option<Vec<u64>>,
+}
+
+impl Admitted {
+    /// What a store read: `counters`, and `holders` if it shares attempts in flight.
+    pub fn new(counters: Vec<Option<Counter>>, holders: Option<Vec<u64>>) -> Self {
+        Self { counters, holders }
+    }
 }
 
 /// Milliseconds since the Unix epoch, as SQL stores keep time.

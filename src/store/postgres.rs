@@ -5,14 +5,16 @@
 //! unlocked read-then-write (a sliding window's failure times are rewritten
 //! while the upsert holds the row). Every statement that locks several rows
 //! takes the locks in one global order — the attempt record before any
-//! counter, counters and in-flight entries by key (byte order,
-//! `COLLATE "C"`, as Rust sorts the ASCII keys), log entries by id. A later
+//! counter, counters by key (byte order, `COLLATE "C"`, as Rust sorts the
+//! ASCII keys), slots in flight last, log entries by id. Admissions of one
+//! key take turns on an advisory lock. A later
 //! statement of a transaction can still meet rows committed after its first
 //! statement locked theirs, so under concurrent resets PostgreSQL may abort
 //! one transaction of a cycle; [`retry_conflicts`] runs it again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -20,12 +22,13 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow, Postgr
 use sqlx::query::Query;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
+use super::lease::{Leases, Renew};
 use super::sql::{
-    self, attempt_from_row, count, counter_from_row, db_count, get, numbered, ATTEMPT_COLUMNS,
+    self, attempt_from_row, counter_from_row, db_count, get, numbered, ATTEMPT_COLUMNS,
 };
 use super::{
-    encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
-    AttemptFilter, Counter, FailureRecord, Store, StoreError,
+    from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter,
+    Counter, FailureRecord, SlotRequest, Slots, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -66,6 +69,7 @@ type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    leases: Arc<Leases>,
 }
 
 impl PostgresStore {
@@ -148,7 +152,10 @@ impl PostgresStore {
     /// # Ok(()) }
     /// ```
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            leases: Leases::new(),
+        }
     }
 
     /// Applies the schema migrations; running it again, or from several
@@ -273,14 +280,6 @@ fn encode(keys: &[LockoutKey]) -> Vec<String> {
     keys.iter().map(LockoutKey::encode).collect()
 }
 
-/// `keys` sorted, without duplicates: the order their rows are locked in.
-fn lock_order(keys: &[String]) -> Vec<String> {
-    let mut sorted = keys.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    sorted
-}
-
 /// The `(key, value)` rows of an upsert, in the order of `keys`.
 fn in_key_order<T: Clone>(
     keys: &[String],
@@ -336,6 +335,10 @@ async fn take_off_counters(
         )
         .await?;
     }
+    // A reset gives back the slots of the keys it resets (after the
+    // counters: every transaction locks slots last).
+    let slots = "DELETE FROM axes_slots WHERE lockout_key = ANY($1)";
+    execute(sqlx::query(slots).bind(&keys), &mut *conn).await?;
     Ok(())
 }
 
@@ -344,79 +347,51 @@ impl PostgresStore {
         &self,
         failure: FailureRecord<'_>,
     ) -> Result<Vec<Counter>, StoreError> {
-        let at = to_millis(failure.at);
         let window = failure.window;
-        let attempt_continues = sql::continues(
-            "axes_attempts",
-            "attempt_time_ms",
-            window,
-            "excluded.attempt_time_ms",
-        );
-        let counter_continues = sql::continues(
-            "axes_counters",
-            "last_failure_ms",
-            window,
-            "excluded.last_failure_ms",
-        );
-        let attempt = format!(
-            "INSERT INTO axes_attempts (attempt_key, username, ip_address, user_agent, path_info, \
-             http_accept, get_data, post_data, failures, attempt_time_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) \
-             ON CONFLICT (attempt_key) DO UPDATE SET \
-             failures = CASE WHEN {attempt_continues} THEN axes_attempts.failures + 1 ELSE 1 END, \
-             attempt_time_ms = \
-             GREATEST(axes_attempts.attempt_time_ms, excluded.attempt_time_ms), \
-             path_info = excluded.path_info, http_accept = excluded.http_accept, \
-             get_data = excluded.get_data, post_data = excluded.post_data"
-        );
-        // Rows are inserted, and so locked, in the order of the array.
-        let counters = format!(
-            "INSERT INTO axes_counters (lockout_key, failures, last_failure_ms) \
-             SELECT k, 1, $2 FROM UNNEST($1::text[]) AS k \
-             ON CONFLICT (lockout_key) DO UPDATE SET \
-             failures = CASE WHEN {counter_continues} THEN axes_counters.failures + 1 ELSE 1 END, \
-             last_failure_ms = \
-             GREATEST(axes_counters.last_failure_ms, excluded.last_failure_ms) \
-             RETURNING lockout_key, failures, last_failure_ms, recent"
-        );
+        let (steps_from, steps_window): (Vec<i64>, Vec<i64>) = window
+            .steps()
+            .iter()
+            .map(|(from, length)| (db_count(*from), millis(*length)))
+            .unzip();
+        let client = failure.client;
+        let attempt = failure
+            .record_attempt
+            .then(|| client.attempt_key().encode());
+        let (release, slot) = match failure.release {
+            Some(slots) => (encode(slots.keys), db_count(slots.id)),
+            None => (Vec::new(), 0),
+        };
         let encoded = encode(failure.keys);
-
-        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-        // The attempt record first: every transaction locks it before counters.
-        if failure.record_attempt {
-            let query = sql::bind_attempt(sqlx::query(&attempt), &failure, at);
-            execute(query, &mut *tx).await?;
+        let query = sqlx::query(
+            "SELECT * FROM axes_record_failure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+             $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&encoded)
+        .bind(to_millis(failure.at))
+        .bind(steps_from)
+        .bind(steps_window)
+        .bind(window.longest().map(millis))
+        .bind(
+            window
+                .keep()
+                .map_or(0, |keep| i32::try_from(keep).unwrap_or(i32::MAX)),
+        )
+        .bind(attempt)
+        .bind(client.username())
+        .bind(client.ip_address().to_string())
+        .bind(client.user_agent())
+        .bind(client.path())
+        .bind(client.http_accept())
+        .bind(failure.get_data)
+        .bind(failure.post_data)
+        .bind(release)
+        .bind(self.leases.instance())
+        .bind(slot);
+        let rows = fetch(query, &self.pool).await?;
+        if let Some(slots) = failure.release {
+            self.leases.given_back(slots.id);
         }
-        let query = sqlx::query(&counters).bind(lock_order(&encoded)).bind(at);
-        let rows = fetch(query, &mut *tx).await?;
-        let mut bumped = in_key_order(&encoded, &rows, counter_from_row)?;
-        // The rows are locked by the upsert: slide their failure times.
-        let mut slid = false;
-        for counter in &mut bumped {
-            slid |= failure.slide(counter);
-        }
-        if slid {
-            let slide = "UPDATE axes_counters AS c SET failures = u.f, recent = u.r \
-                         FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS u(k, f, r) \
-                         WHERE c.lockout_key = u.k";
-            let query = sqlx::query(slide)
-                .bind(&encoded)
-                .bind(
-                    bumped
-                        .iter()
-                        .map(|c| db_count(c.failures))
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    bumped
-                        .iter()
-                        .map(|c| encode_times(&c.recent))
-                        .collect::<Vec<_>>(),
-                );
-            execute(query, &mut *tx).await?;
-        }
-        tx.commit().await.map_err(StoreError::backend)?;
-        Ok(bumped)
+        in_key_order(&encoded, &rows, counter_from_row)
     }
 
     async fn reset_once(
@@ -437,6 +412,7 @@ impl PostgresStore {
             let every = locked("axes_counters", "lockout_key", "TRUE", KEY_ORDER);
             let statement = format!("DELETE FROM axes_counters WHERE {every}");
             execute(sqlx::query(&statement), &mut *tx).await?;
+            execute(sqlx::query("DELETE FROM axes_slots"), &mut *tx).await?;
         } else {
             take_off_counters(&mut tx, &rows, groups).await?;
         }
@@ -457,7 +433,13 @@ impl PostgresStore {
                 KEY_ORDER
             )
         );
-        execute(sqlx::query(&statement).bind(encode(keys)), &self.pool).await
+        let encoded = encode(keys);
+        let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
+        let deleted = execute(sqlx::query(&statement).bind(&encoded), &mut *tx).await?;
+        let slots = "DELETE FROM axes_slots WHERE lockout_key = ANY($1)";
+        execute(sqlx::query(slots).bind(&encoded), &mut *tx).await?;
+        tx.commit().await.map_err(StoreError::backend)?;
+        Ok(deleted)
     }
 
     async fn purge_expired_once(&self, before: SystemTime) -> Result<u64, StoreError> {
@@ -475,9 +457,14 @@ impl PostgresStore {
                 KEY_ORDER
             )
         );
+        // Servers that have held no lease for an hour are gone.
+        let instances = "DELETE FROM axes_instances AS i \
+                         WHERE i.lease_until_ms < axes_now_ms() - 3600000 \
+                         AND NOT EXISTS (SELECT 1 FROM axes_slots AS s WHERE s.instance = i.instance)";
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         let removed = execute(sqlx::query(&attempts).bind(before), &mut *tx).await?;
         execute(sqlx::query(&counters).bind(before), &mut *tx).await?;
+        execute(sqlx::query(instances), &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(removed)
     }
@@ -666,49 +653,169 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn acquire_in_flight(
-        &self,
-        keys: &[LockoutKey],
-        at: SystemTime,
-        ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let at = to_millis(at);
-        let expires = at.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        let encoded = encode(keys);
-        let query = sqlx::query(
-            "INSERT INTO axes_in_flight (lockout_key, holders, expires_ms) \
-             SELECT k, 1, $2 FROM UNNEST($1::text[]) AS k \
-             ON CONFLICT (lockout_key) DO UPDATE SET \
-             holders = CASE WHEN axes_in_flight.expires_ms < $3 THEN 1 \
-                            ELSE axes_in_flight.holders + 1 END, \
-             expires_ms = excluded.expires_ms \
-             RETURNING lockout_key, holders",
-        )
-        .bind(lock_order(&encoded))
-        .bind(expires)
-        .bind(at);
-        let rows = fetch(query, &self.pool).await?;
-        in_key_order(&encoded, &rows, |row| Ok(count(get(row, 1)?)))
+    fn shares_in_flight(&self) -> bool {
+        true
     }
 
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
+    async fn admit(
+        &self,
+        read: &[LockoutKey],
+        slots: Option<SlotRequest<'_>>,
+    ) -> Result<Admitted, StoreError> {
+        let read_keys = encode(read);
+        let (hold, slot, take, lease) = match slots {
+            Some(request) => (
+                encode(request.slots.keys),
+                request.slots.id,
+                request.take,
+                request.lease,
+            ),
+            None => (Vec::new(), 0, false, Duration::ZERO),
+        };
+        let rows = retry_conflicts(|| {
+            let query = sqlx::query("SELECT * FROM axes_admit($1, $2, $3, $4, $5, $6)")
+                .bind(&read_keys)
+                .bind(&hold)
+                .bind(self.leases.instance())
+                .bind(db_count(slot))
+                .bind(take)
+                .bind(millis(lease));
+            fetch(query, &self.pool)
+        })
+        .await?;
+        let mut counters = HashMap::with_capacity(read.len());
+        let mut holders = HashMap::with_capacity(hold.len());
+        for row in &rows {
+            let key: String = get(row, 0)?;
+            match get::<_, Option<i64>>(row, 4)? {
+                Some(count) => {
+                    holders.insert(key, count_of(count));
+                }
+                None => {
+                    counters.insert(key, counter_from_row(row)?);
+                }
+            }
         }
-        let statement = format!(
-            "UPDATE axes_in_flight SET holders = GREATEST(holders - 1, 0) WHERE {}",
-            locked(
-                "axes_in_flight",
-                "lockout_key",
-                "lockout_key = ANY($1)",
-                KEY_ORDER
-            )
-        );
-        execute(sqlx::query(&statement).bind(encode(keys)), &self.pool)
-            .await
-            .map(drop)
+        if take && !hold.is_empty() {
+            self.leases.taken(slot, lease, &self.lease_renewer());
+        }
+        Ok(Admitted::new(
+            read_keys.iter().map(|key| counters.remove(key)).collect(),
+            slots.map(|_| {
+                hold.iter()
+                    .map(|key| holders.get(key).copied().unwrap_or(0))
+                    .collect()
+            }),
+        ))
     }
+
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        let keys = encode(slots.keys);
+        self.leases.given_back(slots.id);
+        let renewer = self.lease_renewer();
+        if let Err(error) = renewer
+            .release(self.leases.instance(), &keys, slots.id)
+            .await
+        {
+            self.leases.retry_later(keys, slots.id);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn record_success(
+        &self,
+        entry: Option<&AccessLog>,
+        release: Option<Slots<'_>>,
+    ) -> Result<(), StoreError> {
+        let (keys, slot) = match release {
+            Some(slots) => (encode(slots.keys), db_count(slots.id)),
+            None => (Vec::new(), 0),
+        };
+        let released =
+            "DELETE FROM axes_slots WHERE lockout_key = ANY($1) AND instance = $2 AND slot = $3";
+        let result = match entry {
+            Some(entry) => {
+                let statement = format!(
+                    "WITH released AS ({released}) \
+                     INSERT INTO axes_access_logs (username, ip_address, user_agent, path_info, \
+                     http_accept, session_hash, attempt_time_ms, logout_time_ms) \
+                     VALUES ($4, $5, $6, $7, $8, $9, $10, $11)"
+                );
+                let query = sqlx::query(&statement)
+                    .bind(&keys)
+                    .bind(self.leases.instance())
+                    .bind(slot)
+                    .bind(&entry.username)
+                    .bind(entry.ip_address.map(|ip| ip.to_string()))
+                    .bind(&entry.user_agent)
+                    .bind(&entry.path_info)
+                    .bind(&entry.http_accept)
+                    .bind(&entry.session_hash)
+                    .bind(to_millis(entry.attempt_time))
+                    .bind(entry.logout_time.map(to_millis));
+                execute(query, &self.pool).await
+            }
+            None if release.is_some() => {
+                let query = sqlx::query(released)
+                    .bind(&keys)
+                    .bind(self.leases.instance())
+                    .bind(slot);
+                execute(query, &self.pool).await
+            }
+            None => return Ok(()),
+        };
+        result?;
+        if let Some(slots) = release {
+            self.leases.given_back(slots.id);
+        }
+        Ok(())
+    }
+}
+
+/// Renews this store's lease and retries its releases, on the pool.
+#[derive(Clone)]
+struct PgLeases {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl Renew for PgLeases {
+    async fn renew(&self, instance: &str, lease: Duration) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE axes_instances SET lease_until_ms = GREATEST(lease_until_ms, axes_now_ms() + $2) \
+             WHERE instance = $1",
+        )
+        .bind(instance)
+        .bind(millis(lease));
+        execute(query, &self.pool).await.map(|_| ())
+    }
+
+    async fn release(&self, instance: &str, keys: &[String], slot: u64) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "DELETE FROM axes_slots WHERE lockout_key = ANY($1) AND instance = $2 AND slot = $3",
+        )
+        .bind(keys)
+        .bind(instance)
+        .bind(db_count(slot));
+        execute(query, &self.pool).await.map(|_| ())
+    }
+}
+
+impl PostgresStore {
+    fn lease_renewer(&self) -> PgLeases {
+        PgLeases {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+/// A duration in whole milliseconds, as the SQL functions take it.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A count read back from the database.
+fn count_of(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }

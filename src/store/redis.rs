@@ -2,15 +2,17 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands, Script, ScriptInvocation};
 use async_trait::async_trait;
 
+use super::lease::{Leases, Renew};
 use super::{
-    decode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
-    AttemptFilter, Counter, FailureRecord, Store, StoreError,
+    decode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog, Admitted,
+    AttemptFilter, Counter, FailureRecord, SlotRequest, Slots, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -26,10 +28,11 @@ const TTL_MARGIN_MS: u64 = 60_000;
 /// record, by the window of each one's current count; under a sliding
 /// window (keep > 0) a counter also keeps its failure times (field `r`).
 ///
-/// KEYS: counters…, attempt hash, attempts zset, counters set, ip set, user set (or "").
+/// KEYS: counters…, attempt hash, attempts zset, counters set, ip set, user set (or ""),
+///       in-flight hashes of the slots to give back….
 /// ARGV: at, margin, n_counters, n_steps, (from, window)…, attempt key, ip, ua,
 ///       path, accept, get, post, username (or "" with has_username = 0), has_username,
-///       keep (0: not sliding), record_attempt (1/0).
+///       keep (0: not sliding), record_attempt (1/0), n_release, slot field.
 /// Returns {count, last, times} per counter.
 const RECORD_FAILURE: &str = r#"
 local at = tonumber(ARGV[1])
@@ -92,6 +95,9 @@ for i = 1, n do
   redis.call('SADD', KEYS[n + 3], KEYS[i])
   out[i] = {result[1], result[2], text}
 end
+for i = 1, tonumber(ARGV[a + 12]) do
+  redis.call('HDEL', KEYS[n + 5 + i], ARGV[a + 13])
+end
 if ARGV[a + 11] ~= '1' then return out end
 local attempt = KEYS[n + 1]
 local result = bump(attempt, 'failures', 'time')
@@ -122,6 +128,8 @@ while i <= #ARGV do
   if failures then
     for j = 1, n do
       local counter = ARGV[i + 3 + j]
+      -- A reset gives back the slots of the keys it resets.
+      redis.call('DEL', ARGV[1] .. 'i:' .. string.sub(counter, #ARGV[1] + 3))
       local left = tonumber(redis.call('HGET', counter, 'f'))
       if left then
         left = left - failures
@@ -168,33 +176,70 @@ end
 return id
 "#;
 
-/// Counts one more attempt in flight per key.
+/// An admission: the counters of the keys read, and the live slots under
+/// each key held, taking one for this attempt first when asked. A slot is a
+/// field `<instance>:<attempt>` of the key's in-flight hash; it counts while
+/// its instance's lease key exists, and is deleted once it lapsed.
 ///
-/// KEYS: in-flight keys…; ARGV: at, ttl.
-const ACQUIRE: &str = r#"
-local at = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
+/// KEYS: counters read…, in-flight hashes…, this instance's lease key, the
+///       set of in-flight hashes.
+/// ARGV: n_read, n_hold, instance, slot field, take (1/0), lease (ms), the
+///       lease key prefix.
+/// Returns {failures, last, times} per key read, then one count per key held.
+const ADMIT: &str = r#"
+local n_read, n_hold = tonumber(ARGV[1]), tonumber(ARGV[2])
+local instance, field, take = ARGV[3], ARGV[4], ARGV[5] == '1'
+local lease, lease_prefix = tonumber(ARGV[6]), ARGV[7]
 local out = {}
-for i = 1, #KEYS do
-  local old = redis.call('HMGET', KEYS[i], 'h', 'e')
-  local holders = tonumber(old[1]) or 0
-  local expires = tonumber(old[2]) or 0
-  if expires < at then holders = 0 end
-  holders = holders + 1
-  redis.call('HSET', KEYS[i], 'h', holders, 'e', at + ttl)
-  redis.call('PEXPIRE', KEYS[i], ttl + 60000)
-  out[i] = holders
+for i = 1, n_read do
+  local c = redis.call('HMGET', KEYS[i], 'f', 'l', 'r')
+  out[#out + 1] = c[1]
+  out[#out + 1] = c[2]
+  out[#out + 1] = c[3]
+end
+if n_hold == 0 then return out end
+redis.call('SET', KEYS[n_read + n_hold + 1], '1', 'PX', lease)
+local alive = {[instance] = true}
+for j = 1, n_hold do
+  local key = KEYS[n_read + j]
+  if take then
+    redis.call('HSET', key, field, '1')
+    redis.call('SADD', KEYS[n_read + n_hold + 2], key)
+  end
+  local count = 0
+  for _, slot in ipairs(redis.call('HKEYS', key)) do
+    local owner = string.match(slot, '^(.*):[^:]*$') or slot
+    if alive[owner] == nil then
+      alive[owner] = redis.call('EXISTS', lease_prefix .. owner) == 1
+    end
+    if alive[owner] then count = count + 1 else redis.call('HDEL', key, slot) end
+  end
+  out[#out + 1] = count
 end
 return out
 "#;
 
-/// One fewer attempt in flight per key. KEYS: in-flight keys….
-const RELEASE: &str = r#"
-for i = 1, #KEYS do
-  local holders = tonumber(redis.call('HGET', KEYS[i], 'h'))
-  if holders and holders > 0 then redis.call('HSET', KEYS[i], 'h', holders - 1) end
-end
-return 0
+/// A successful login: its access log entry (unless none is kept) and the
+/// attempt's slots given back, in one step.
+///
+/// KEYS: log id counter, logs zset, open-sessions set, trust hash,
+///       in-flight hashes….
+/// ARGV: log entry prefix, time, trust field, has_entry (1/0), logged_out
+///       (1/0), slot field, n_fields, (field, value)….
+const RECORD_SUCCESS: &str = r#"
+local n_fields = tonumber(ARGV[7])
+for i = 5, #KEYS do redis.call('HDEL', KEYS[i], ARGV[6]) end
+if ARGV[4] ~= '1' then return 0 end
+local id = redis.call('INCR', KEYS[1])
+local key = ARGV[1] .. id
+local fields = {}
+for i = 8, 7 + 2 * n_fields do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', key, unpack(fields))
+redis.call('HSET', key, 'tk', KEYS[4], 'tf', ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), key)
+if ARGV[5] ~= '1' then redis.call('SADD', KEYS[3], key) end
+return id
 "#;
 
 /// Deletes access log entries and forgets the trusted-client index entries
@@ -223,7 +268,8 @@ return #ARGV
 /// | key | holds | lifetime |
 /// |---|---|---|
 /// | `c:<lockout key>` | hash: failures, last failure (ms) | the window of its count, plus a minute; none for a lockout that lasts until reset |
-/// | `i:<lockout key>` | hash: attempts in flight, expiry | the in-flight TTL |
+/// | `i:<lockout key>` | hash: one field per slot in flight, `<instance>:<attempt>` | its slots; lapsed ones go when seen |
+/// | `lease:<instance>` | an app server's lease on its slots | `in_flight_lease`, renewed while it holds slots |
 /// | `a:<attempt key>` | hash: one attempt record | until reset or purged |
 /// | `attempts`, `counters` | sorted set of records by time, set of counter keys | kept with them |
 /// | `ip:<ip>`, `user:<username>` | sets of record keys, for resets and listings | kept with them |
@@ -246,6 +292,7 @@ return #ARGV
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
+    leases: Arc<Leases>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -285,6 +332,7 @@ impl RedisStore {
         Ok(Self {
             connection,
             prefix: prefix.to_owned(),
+            leases: Leases::new(),
         })
     }
 
@@ -294,6 +342,22 @@ impl RedisStore {
 
     fn counter_key(&self, key: &LockoutKey) -> String {
         self.key("c", &key.encode())
+    }
+
+    fn in_flight_key(&self, key: &LockoutKey) -> String {
+        self.key("i", &key.encode())
+    }
+
+    /// The field of this instance's slot for attempt `id`.
+    fn slot_field(&self, id: u64) -> String {
+        format!("{}:{id}", self.leases.instance())
+    }
+
+    fn renewer(&self) -> RedisLeases {
+        RedisLeases {
+            connection: self.connection.clone(),
+            lease_prefix: self.key("lease", ""),
+        }
     }
 
     fn ip_set(&self, ip: IpAddr) -> String {
@@ -483,6 +547,10 @@ impl Store for RedisStore {
                     .map(|u| self.user_set(u))
                     .unwrap_or_default(),
             );
+        let release = failure.release.map_or(&[][..], |slots| slots.keys);
+        for key in release {
+            call.key(self.in_flight_key(key));
+        }
         call.arg(to_millis(failure.at))
             .arg(TTL_MARGIN_MS)
             .arg(failure.keys.len())
@@ -504,11 +572,22 @@ impl Store for RedisStore {
                 "0"
             })
             .arg(failure.window.keep().unwrap_or(0))
-            .arg(if failure.record_attempt { "1" } else { "0" });
-        let counters: Vec<(i64, i64, String)> = call
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(backend)?;
+            .arg(if failure.record_attempt { "1" } else { "0" })
+            .arg(release.len())
+            .arg(
+                failure
+                    .release
+                    .map(|slots| self.slot_field(slots.id))
+                    .unwrap_or_default(),
+            );
+        let result: Result<Vec<(i64, i64, String)>, _> =
+            call.invoke_async(&mut self.connection.clone()).await;
+        // Given back with the write; after an error, the engine releases
+        // them again (a release is idempotent and retried until it lands).
+        let counters = result.map_err(backend)?;
+        if let Some(slots) = failure.release {
+            self.leases.given_back(slots.id);
+        }
         counters
             .into_iter()
             .map(|(failures, last, times)| {
@@ -554,6 +633,14 @@ impl Store for RedisStore {
                 pipe.del(counter).ignore();
             }
             pipe.del(self.key("counters", "all")).ignore();
+            let in_flight: Vec<String> = con
+                .smembers(self.key("inflight", "all"))
+                .await
+                .map_err(backend)?;
+            for key in &in_flight {
+                pipe.del(key).ignore();
+            }
+            pipe.del(self.key("inflight", "all")).ignore();
             pipe.query_async::<()>(&mut con).await.map_err(backend)?;
         }
         Ok(removed)
@@ -575,10 +662,12 @@ impl Store for RedisStore {
             return Ok(0);
         }
         let counter_keys: Vec<String> = keys.iter().map(|key| self.counter_key(key)).collect();
-        let (deleted, _): (u64, u64) = ::redis::pipe()
+        let in_flight: Vec<String> = keys.iter().map(|key| self.in_flight_key(key)).collect();
+        let (deleted, _, _): (u64, u64, u64) = ::redis::pipe()
             .atomic()
             .del(&counter_keys)
             .srem(self.key("counters", "all"), &counter_keys)
+            .del(&in_flight)
             .query_async(&mut self.connection.clone())
             .await
             .map_err(backend)?;
@@ -624,51 +713,7 @@ impl Store for RedisStore {
     }
 
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
-        let mut con = self.connection.clone();
-        let id: u64 = con.incr(self.key("log", "id"), 1).await.map_err(backend)?;
-        let key = self.key("log", &id.to_string());
-        let open = self.key(
-            "open",
-            &format!("{}:{}", part(&entry.username), entry.session_hash),
-        );
-        let (trust_key, trust_field) =
-            self.trust_field(&entry.username, entry.ip_address, &entry.user_agent);
-        let mut pipe = ::redis::pipe();
-        pipe.atomic()
-            .hset(&trust_key, &trust_field, to_millis(entry.attempt_time))
-            .ignore()
-            .hset_multiple(
-                &key,
-                &[
-                    ("tk", trust_key.clone()),
-                    ("tf", trust_field.clone()),
-                    ("username", entry.username.clone()),
-                    (
-                        "ip",
-                        entry
-                            .ip_address
-                            .map(|ip| ip.to_string())
-                            .unwrap_or_default(),
-                    ),
-                    ("ua", entry.user_agent.clone()),
-                    ("path", entry.path_info.clone()),
-                    ("accept", entry.http_accept.clone()),
-                    ("session", entry.session_hash.clone()),
-                    ("time", to_millis(entry.attempt_time).to_string()),
-                ],
-            )
-            .ignore()
-            .zadd(self.key("logs", "all"), &key, to_millis(entry.attempt_time))
-            .ignore();
-        match entry.logout_time {
-            Some(logout) => {
-                pipe.hset(&key, "logout", to_millis(logout)).ignore();
-            }
-            None => {
-                pipe.sadd(&open, &key).ignore();
-            }
-        }
-        pipe.query_async::<()>(&mut con).await.map_err(backend)
+        self.record_success(Some(entry), None).await
     }
 
     async fn record_logout(
@@ -821,39 +866,196 @@ impl Store for RedisStore {
         self.purge_logs("flogs", before).await
     }
 
-    async fn acquire_in_flight(
+    fn shares_in_flight(&self) -> bool {
+        true
+    }
+
+    async fn admit(
         &self,
-        keys: &[LockoutKey],
-        at: SystemTime,
-        ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let script = Script::new(ACQUIRE);
+        read: &[LockoutKey],
+        slots: Option<SlotRequest<'_>>,
+    ) -> Result<Admitted, StoreError> {
+        let script = Script::new(ADMIT);
         let mut call = script.prepare_invoke();
-        for key in keys {
-            call.key(self.key("i", &key.encode()));
+        for key in read {
+            call.key(self.counter_key(key));
         }
-        call.arg(to_millis(at)).arg(ms(ttl));
-        call.invoke_async(&mut self.connection.clone())
+        let hold = slots.map_or(&[][..], |request| request.slots.keys);
+        for key in hold {
+            call.key(self.in_flight_key(key));
+        }
+        call.key(self.key("lease", self.leases.instance()))
+            .key(self.key("inflight", "all"));
+        call.arg(read.len())
+            .arg(hold.len())
+            .arg(self.leases.instance())
+            .arg(
+                slots
+                    .map(|r| self.slot_field(r.slots.id))
+                    .unwrap_or_default(),
+            )
+            .arg(if slots.is_some_and(|r| r.take) {
+                "1"
+            } else {
+                "0"
+            })
+            .arg(slots.map_or(0, |r| ms(r.lease).max(1)))
+            .arg(self.key("lease", ""));
+        let values: Vec<::redis::Value> = call
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        if let Some(request) = slots.filter(|r| r.take && !hold.is_empty()) {
+            self.leases
+                .taken(request.slots.id, request.lease, &self.renewer());
+        }
+        let text = |value: &::redis::Value| -> Result<Option<String>, StoreError> {
+            match value {
+                ::redis::Value::Nil => Ok(None),
+                other => ::redis::from_redis_value_ref(other)
+                    .map(Some)
+                    .map_err(|e| StoreError::InvalidData(e.to_string())),
+            }
+        };
+        let mut counters = Vec::with_capacity(read.len());
+        for chunk in values.chunks(3).take(read.len()) {
+            let [f, l, r] = chunk else {
+                return Err(StoreError::InvalidData("a short admission reply".into()));
+            };
+            counters.push(match (text(f)?, text(l)?) {
+                (Some(f), Some(l)) => Some(
+                    Counter::new(f.parse().unwrap_or(0), from_millis(l.parse().unwrap_or(0)))
+                        .with_recent(decode_times(text(r)?.as_deref().unwrap_or(""))?),
+                ),
+                _ => None,
+            });
+        }
+        let holders = slots.map(|_| {
+            values[3 * read.len()..]
+                .iter()
+                .map(|v| ::redis::from_redis_value_ref::<u64>(v).unwrap_or(0))
+                .collect()
+        });
+        Ok(Admitted::new(counters, holders))
+    }
+
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        let keys: Vec<String> = slots.keys.iter().map(|k| self.in_flight_key(k)).collect();
+        self.leases.given_back(slots.id);
+        let renewer = self.renewer();
+        if let Err(error) = renewer
+            .release(self.leases.instance(), &keys, slots.id)
+            .await
+        {
+            self.leases.retry_later(keys, slots.id);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn record_success(
+        &self,
+        entry: Option<&AccessLog>,
+        release: Option<Slots<'_>>,
+    ) -> Result<(), StoreError> {
+        let release_keys: Vec<String> = release
+            .map(|slots| slots.keys.iter().map(|k| self.in_flight_key(k)).collect())
+            .unwrap_or_default();
+        if entry.is_none() && release_keys.is_empty() {
+            return Ok(());
+        }
+        let script = Script::new(RECORD_SUCCESS);
+        let mut call = script.prepare_invoke();
+        let (username, ip, user_agent) = entry.map_or(("", None, ""), |e| {
+            (e.username.as_str(), e.ip_address, e.user_agent.as_str())
+        });
+        let (trust_key, trust_field) = self.trust_field(username, ip, user_agent);
+        let open =
+            entry.map(|e| self.key("open", &format!("{}:{}", part(&e.username), e.session_hash)));
+        call.key(self.key("log", "id"))
+            .key(self.key("logs", "all"))
+            .key(open.unwrap_or_default())
+            .key(&trust_key);
+        for key in &release_keys {
+            call.key(key);
+        }
+        let fields: Vec<(&str, String)> = match entry {
+            Some(e) => {
+                let mut fields = vec![
+                    ("username", e.username.clone()),
+                    (
+                        "ip",
+                        e.ip_address.map(|ip| ip.to_string()).unwrap_or_default(),
+                    ),
+                    ("ua", e.user_agent.clone()),
+                    ("path", e.path_info.clone()),
+                    ("accept", e.http_accept.clone()),
+                    ("session", e.session_hash.clone()),
+                    ("time", to_millis(e.attempt_time).to_string()),
+                ];
+                if let Some(logout) = e.logout_time {
+                    fields.push(("logout", to_millis(logout).to_string()));
+                }
+                fields
+            }
+            None => Vec::new(),
+        };
+        call.arg(self.key("log", ""))
+            .arg(entry.map_or(0, |e| to_millis(e.attempt_time)))
+            .arg(&trust_field)
+            .arg(if entry.is_some() { "1" } else { "0" })
+            .arg(if entry.is_some_and(|e| e.logout_time.is_some()) {
+                "1"
+            } else {
+                "0"
+            })
+            .arg(release.map(|s| self.slot_field(s.id)).unwrap_or_default())
+            .arg(fields.len());
+        for (name, value) in &fields {
+            call.arg(*name).arg(value);
+        }
+        let result = call.invoke_async::<i64>(&mut self.connection.clone()).await;
+        result.map_err(backend)?;
+        if let Some(slots) = release {
+            self.leases.given_back(slots.id);
+        }
+        Ok(())
+    }
+}
+
+/// Renews this store's lease and retries its releases.
+#[derive(Clone)]
+struct RedisLeases {
+    connection: ConnectionManager,
+    lease_prefix: String,
+}
+
+#[async_trait]
+impl Renew for RedisLeases {
+    async fn renew(&self, instance: &str, lease: Duration) -> Result<(), StoreError> {
+        let key = format!("{}{instance}", self.lease_prefix);
+        ::redis::cmd("SET")
+            .arg(key)
+            .arg("1")
+            .arg("PX")
+            .arg(ms(lease).max(1))
+            .query_async::<()>(&mut self.connection.clone())
             .await
             .map_err(backend)
     }
 
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
+    async fn release(&self, instance: &str, keys: &[String], slot: u64) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }
-        let script = Script::new(RELEASE);
-        let mut call = script.prepare_invoke();
+        let field = format!("{instance}:{slot}");
+        let mut pipe = ::redis::pipe();
         for key in keys {
-            call.key(self.key("i", &key.encode()));
+            pipe.hdel(key, &field).ignore();
         }
-        call.invoke_async::<i64>(&mut self.connection.clone())
+        pipe.query_async::<()>(&mut self.connection.clone())
             .await
-            .map_err(backend)?;
-        Ok(())
+            .map_err(backend)
     }
 }
 

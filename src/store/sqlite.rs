@@ -12,7 +12,6 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::in_flight::InFlight;
 use super::sql::{
     self, attempt_from_row, counter_from_row, db_count, question_marks, ATTEMPT_COLUMNS,
 };
@@ -49,9 +48,6 @@ pub struct SqliteStore {
     /// This process's writes, one at a time: they queue here, in order,
     /// rather than in SQLite's busy handler, which polls with sleeps.
     writing: Arc<Mutex<()>>,
-    /// Attempts in flight: a SQLite file is one process's store, so they
-    /// are counted in its memory, sparing two write transactions a login.
-    in_flight: Arc<InFlight>,
 }
 
 impl SqliteStore {
@@ -86,7 +82,6 @@ impl SqliteStore {
         Self {
             pool,
             writing: Arc::new(Mutex::new(())),
-            in_flight: Arc::new(InFlight::new(super::DEFAULT_MAX_KEYS)),
         }
     }
 
@@ -504,19 +499,5 @@ impl Store for SqliteStore {
                 .map_err(StoreError::backend)?
                 .rows_affected(),
         )
-    }
-
-    async fn acquire_in_flight(
-        &self,
-        keys: &[LockoutKey],
-        at: SystemTime,
-        ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError> {
-        Ok(self.in_flight.acquire(keys, at, ttl))
-    }
-
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        self.in_flight.release(keys);
-        Ok(())
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Store,
-    StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
+    SlotRequest, Slots, Store, StoreError,
 };
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
@@ -114,21 +114,32 @@ impl Store for TimedStore {
         self.bounded(self.inner.purge_failure_logs(before)).await
     }
 
-    async fn acquire_in_flight(
+    fn shares_in_flight(&self) -> bool {
+        self.inner.shares_in_flight()
+    }
+
+    async fn admit(
         &self,
-        keys: &[LockoutKey],
-        at: SystemTime,
-        ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError> {
-        self.bounded(self.inner.acquire_in_flight(keys, at, ttl))
+        read: &[LockoutKey],
+        slots: Option<SlotRequest<'_>>,
+    ) -> Result<Admitted, StoreError> {
+        self.bounded(self.inner.admit(read, slots)).await
+    }
+
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        self.bounded(self.inner.release(slots)).await
+    }
+
+    async fn record_success(
+        &self,
+        entry: Option<&AccessLog>,
+        release: Option<Slots<'_>>,
+    ) -> Result<(), StoreError> {
+        self.bounded(self.inner.record_success(entry, release))
             .await
     }
 
     async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         self.bounded(self.inner.delete_counters(keys)).await
-    }
-
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        self.bounded(self.inner.release_in_flight(keys)).await
     }
 }

@@ -84,6 +84,16 @@ impl App {
             )
             .route("/echo", post(echo).layer(AxesLayer::new(axes.clone())))
             .route("/slow", post(slow).layer(AxesLayer::new(axes.clone())))
+            .route(
+                "/slow-login",
+                post(slow_login).layer(AxesLayer::new(axes.clone())),
+            )
+            .route("/custom", post(custom).layer(AxesLayer::new(axes.clone())))
+            .route(
+                "/custom-admit",
+                post(custom_admit).layer(AxesLayer::new(axes.clone())),
+            )
+            .route("/panic", post(panics).layer(AxesLayer::new(axes.clone())))
             .route("/unguarded", post(|_report: AxesReport| async { "never" }))
             .with_state(state);
         Self {
@@ -120,6 +130,29 @@ impl App {
 
     pub fn calls(&self) -> usize {
         self.handler_calls.load(Ordering::SeqCst)
+    }
+
+    /// POSTs `body` to `path` from `ip`; status, headers and body text.
+    pub async fn exchange(
+        &self,
+        ip: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Vec<(String, String)>, String) {
+        let response = self.send(json_request(ip, path, body)).await;
+        let status = response.status().as_u16();
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        headers.sort();
+        (status, headers, body_text(response).await)
     }
 }
 
@@ -208,6 +241,60 @@ async fn logout(
         report.logged_out(username);
     }
     StatusCode::OK
+}
+
+/// The seed's login, taking 20 ms to verify the password, so concurrent
+/// attempts overlap.
+async fn slow_login(
+    state: State<AppState>,
+    report: AxesReport,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    login(state, report, headers, body).await
+}
+
+/// A login whose JSON names the user `user`, not `username_form_field`:
+/// the layer cannot read it, only the handler's report names it.
+async fn custom(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Response {
+    verify_custom(&state, &report, &body, false).await
+}
+
+/// [`custom`], checking the username with `AxesReport::admit` before
+/// verifying the password.
+async fn custom_admit(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Response {
+    verify_custom(&state, &report, &body, true).await
+}
+
+async fn verify_custom(
+    state: &AppState,
+    report: &AxesReport,
+    body: &[u8],
+    admit: bool,
+) -> Response {
+    let form: Value = serde_json::from_slice(body).unwrap_or_default();
+    let user = form["user"].as_str().unwrap_or("").trim().to_owned();
+    if admit {
+        if let Err(refusal) = report.admit(&user).await {
+            return refusal.into_response();
+        }
+    }
+    // The password check: counted, and slow enough for attempts to overlap.
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    if state.users.get(&user).map(String::as_str) == form["password"].as_str() {
+        report.succeeded(user);
+        Json(json!({"message": "success!"})).into_response()
+    } else {
+        report.failed(user);
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// Panics after the layer admitted the attempt.
+async fn panics(_report: AxesReport) -> StatusCode {
+    panic!("the handler failed");
 }
 
 /// Takes 20 ms to find the password wrong, so concurrent attempts overlap.
@@ -360,18 +447,40 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.purge_failure_logs(before).await
     }
 
-    async fn acquire_in_flight(
-        &self,
-        keys: &[axes::LockoutKey],
-        at: SystemTime,
-        ttl: std::time::Duration,
-    ) -> Result<Vec<u64>, axes::StoreError> {
-        self.check().await?;
-        self.inner.acquire_in_flight(keys, at, ttl).await
+    fn shares_in_flight(&self) -> bool {
+        self.inner.shares_in_flight()
     }
 
-    async fn release_in_flight(&self, keys: &[axes::LockoutKey]) -> Result<(), axes::StoreError> {
+    async fn admit(
+        &self,
+        read: &[axes::LockoutKey],
+        slots: Option<axes::SlotRequest<'_>>,
+    ) -> Result<axes::Admitted, axes::StoreError> {
         self.check().await?;
-        self.inner.release_in_flight(keys).await
+        self.inner.admit(read, slots).await
+    }
+
+    async fn release(&self, slots: axes::Slots<'_>) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.release(slots).await
+    }
+
+    async fn record_success(
+        &self,
+        entry: Option<&axes::AccessLog>,
+        release: Option<axes::Slots<'_>>,
+    ) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.record_success(entry, release).await
+    }
+
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: std::net::IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, axes::StoreError> {
+        self.check().await?;
+        self.inner.latest_login(username, ip, user_agent).await
     }
 }

@@ -72,3 +72,46 @@ pub async fn all() -> Vec<(&'static str, Arc<dyn Store>)> {
     }
     stores
 }
+
+/// The app servers of each store: one on the stores a process owns, two
+/// sharing one state on PostgreSQL and Redis.
+pub async fn app_servers(policy: &str) -> Vec<(&'static str, Vec<super::App>)> {
+    let mut servers = vec![(
+        "memory",
+        vec![super::App::with_store(policy, axes::MemoryStore::new())],
+    )];
+    #[cfg(feature = "sqlite")]
+    servers.push((
+        "sqlite",
+        vec![super::App::with_shared_store(policy, sqlite().await)],
+    ));
+    #[cfg(feature = "postgres")]
+    if let Ok(url) = std::env::var("AXES_TEST_POSTGRES_URL") {
+        let schema = unique_name("axes_test");
+        let mut apps = Vec::new();
+        for _ in 0..2 {
+            let store = axes::PostgresStore::connect_with_schema(&url, &schema)
+                .await
+                .expect("PostgreSQL at AXES_TEST_POSTGRES_URL");
+            apps.push(super::App::with_store(policy, store));
+        }
+        servers.push(("postgres", apps));
+    } else {
+        eprintln!("skipped on PostgreSQL: AXES_TEST_POSTGRES_URL is not set");
+    }
+    #[cfg(feature = "redis")]
+    if let Ok(url) = std::env::var("AXES_TEST_REDIS_URL") {
+        let prefix = format!("{}:", unique_name("axes-test"));
+        let mut apps = Vec::new();
+        for _ in 0..2 {
+            let store = axes::RedisStore::connect_with_prefix(&url, &prefix)
+                .await
+                .expect("Redis at AXES_TEST_REDIS_URL");
+            apps.push(super::App::with_store(policy, store));
+        }
+        servers.push(("redis", apps));
+    } else {
+        eprintln!("skipped on Redis: AXES_TEST_REDIS_URL is not set");
+    }
+    servers
+}

@@ -9,7 +9,9 @@
 //! The expression gives `Option<impl Store>`: `None` skips every test of
 //! the suite (a server store whose `AXES_TEST_*_URL` is unset), and the test
 //! says so. Each evaluation must give an empty store of its own (a fresh
-//! database, schema or key prefix), as the tests run in parallel.
+//! database, schema or key prefix), as the tests run in parallel. A store
+//! shared by app servers passes a third expression giving two instances on
+//! one fresh state: `Option<(impl Store, impl Store)>`.
 #![allow(dead_code)]
 
 use std::net::IpAddr;
@@ -61,6 +63,11 @@ pub fn keys(client: &ClientInfo, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
 #[macro_export]
 macro_rules! store_conformance {
     ($name:ident, $make:expr) => {
+        $crate::store_conformance!($name, $make, async {
+            None::<(axes::MemoryStore, axes::MemoryStore)>
+        });
+    };
+    ($name:ident, $make:expr, $pair:expr) => {
         mod $name {
             use std::sync::Arc;
             use std::time::Duration;
@@ -68,6 +75,13 @@ macro_rules! store_conformance {
             use axes::{AccessFailureLog, AccessLog, AttemptFilter, FailureRecord, Store, Window};
 
             use super::store_suite::*;
+
+            /// Two instances of the store under test sharing one state (two app
+            /// servers), or `None` when it is not a shared store.
+            async fn twin_or_skip() -> Option<(Arc<dyn Store>, Arc<dyn Store>)> {
+                let (first, second) = $pair.await?;
+                Some((Arc::new(first), Arc::new(second)))
+            }
 
             /// The store under test, or `None` to skip.
             async fn store_or_skip() -> Option<impl Store> {
@@ -707,37 +721,114 @@ macro_rules! store_conformance {
             }
 
             #[tokio::test]
-            async fn attempts_in_flight_are_counted_released_and_forgotten() {
+            async fn slots_in_flight_are_taken_counted_and_given_back() {
+                use axes::{SlotRequest, Slots};
                 let Some(store) = store_or_skip().await else {
                     return;
                 };
                 let alice = client("192.0.2.1", Some("alice"));
                 let k = keys(&alice, &[by_ip(), by_username()]);
-                let ttl = Duration::from_secs(60);
+                let lease = Duration::from_secs(30);
+                let admit = |keys: &[axes::LockoutKey], id: u64, take: bool| {
+                    let store = &store;
+                    let keys = keys.to_vec();
+                    let read = k.clone();
+                    async move {
+                        let request = SlotRequest::new(Slots { keys: &keys, id }, take, lease);
+                        let admitted = store.admit(&read, Some(request)).await.unwrap();
+                        assert_eq!(admitted.counters.len(), 2, "the counters are read too");
+                        admitted.holders
+                    }
+                };
+                if !store.shares_in_flight() {
+                    // Counted by the engine in its own process.
+                    assert_eq!(admit(&k, 1, true).await, None);
+                    return;
+                }
+                assert_eq!(admit(&k, 1, true).await, Some(vec![1, 1]));
+                assert_eq!(admit(&k[..1], 2, true).await, Some(vec![2]));
                 assert_eq!(
-                    store.acquire_in_flight(&k, t(0.0), ttl).await.unwrap(),
-                    [1, 1]
+                    admit(&k, 3, false).await,
+                    Some(vec![2, 1]),
+                    "counted, not taken"
                 );
+                store.release(Slots { keys: &k, id: 1 }).await.unwrap();
+                store.release(Slots { keys: &k, id: 1 }).await.unwrap();
                 assert_eq!(
-                    store.acquire_in_flight(&k[..1], t(1.0), ttl).await.unwrap(),
-                    [2]
+                    admit(&k, 3, false).await,
+                    Some(vec![1, 0]),
+                    "given back once"
                 );
-                store.release_in_flight(&k).await.unwrap();
-                assert_eq!(
-                    store.acquire_in_flight(&k, t(2.0), ttl).await.unwrap(),
-                    [2, 1]
-                );
-                // Entries left for longer than the TTL are forgotten.
-                assert_eq!(
-                    store.acquire_in_flight(&k, t(200.0), ttl).await.unwrap(),
-                    [1, 1]
-                );
-                store.release_in_flight(&[]).await.unwrap();
-                assert!(store
-                    .acquire_in_flight(&[], t(0.0), ttl)
+                // A failure gives its slots back in the same write.
+                let window = axes::Window::forever();
+                let held = &k[..1];
+                store
+                    .record_failure(
+                        FailureRecord::new(held, &alice, t(1.0), &window)
+                            .releasing(Slots { keys: held, id: 2 }),
+                    )
                     .await
-                    .unwrap()
-                    .is_empty());
+                    .unwrap();
+                assert_eq!(admit(&k, 3, false).await, Some(vec![0, 0]));
+                // So does a success.
+                assert_eq!(admit(&k, 4, true).await, Some(vec![1, 1]));
+                let entry = AccessLog::login(&alice, "alice", "", t(2.0));
+                store
+                    .record_success(Some(&entry), Some(Slots { keys: &k, id: 4 }))
+                    .await
+                    .unwrap();
+                assert_eq!(admit(&k, 5, false).await, Some(vec![0, 0]));
+                assert_eq!(
+                    store.access_logs(&AttemptFilter::All).await.unwrap().len(),
+                    1
+                );
+                // A reset gives back the slots of the keys it resets.
+                assert_eq!(admit(&k, 6, true).await, Some(vec![1, 1]));
+                store
+                    .record_failure(FailureRecord::new(&k, &alice, t(3.0), &window))
+                    .await
+                    .unwrap();
+                store
+                    .reset(
+                        &AttemptFilter::Ip(ip("192.0.2.1")),
+                        &[by_ip(), by_username()],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(admit(&k, 7, false).await, Some(vec![0, 0]));
+                assert_eq!(admit(&k, 8, true).await, Some(vec![1, 1]));
+                store.reset(&AttemptFilter::All, &[by_ip()]).await.unwrap();
+                assert_eq!(admit(&k, 9, false).await, Some(vec![0, 0]));
+                // Deleting counters outright deletes their slots too.
+                assert_eq!(admit(&k, 10, true).await, Some(vec![1, 1]));
+                store.delete_counters(&k[1..]).await.unwrap();
+                assert_eq!(admit(&k, 11, false).await, Some(vec![1, 0]));
+            }
+
+            #[tokio::test]
+            async fn slots_of_another_instance_count_until_given_back() {
+                use axes::{SlotRequest, Slots};
+                let Some((store, other)) = twin_or_skip().await else {
+                    return;
+                };
+                let k = keys(&client("192.0.2.1", Some("alice")), &[by_ip()]);
+                let lease = Duration::from_secs(30);
+                let take = |store: &Arc<dyn Store>, id: u64, take: bool| {
+                    let store = store.clone();
+                    let keys = k.clone();
+                    async move {
+                        let request = SlotRequest::new(Slots { keys: &keys, id }, take, lease);
+                        store.admit(&[], Some(request)).await.unwrap().holders
+                    }
+                };
+                assert_eq!(take(&store, 1, true).await, Some(vec![1]));
+                assert_eq!(
+                    take(&other, 1, true).await,
+                    Some(vec![2]),
+                    "same id, another instance"
+                );
+                other.release(Slots { keys: &k, id: 1 }).await.unwrap();
+                assert_eq!(take(&store, 2, false).await, Some(vec![1]));
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

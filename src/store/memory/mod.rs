@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use self::access_log::AccessLogBuffer;
 use self::attempts::AttemptIndex;
 use self::budget::Lifetime;
-use super::in_flight::InFlight;
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Store,
     StoreError,
@@ -23,10 +22,6 @@ use super::{
 use crate::client::LockoutKey;
 use crate::config::LockoutGroup;
 use crate::log_limit::Every;
-
-/// The default number of attempts in flight tracked at once by the stores
-/// that count them in process memory.
-pub const DEFAULT_MAX_KEYS: usize = 100_000;
 
 /// The default memory budget of a [`MemoryStore`] (64 MiB).
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -62,7 +57,6 @@ pub struct MemoryStore {
     max_bytes: usize,
     max_keys: usize,
     state: Mutex<State>,
-    in_flight: InFlight,
     full: Every,
 }
 
@@ -99,7 +93,6 @@ impl MemoryStore {
             max_bytes,
             max_keys: usize::MAX,
             state: Mutex::new(State::default()),
-            in_flight: InFlight::new(DEFAULT_MAX_KEYS),
             full: Every::new(Duration::from_secs(60)),
         }
     }
@@ -571,19 +564,5 @@ impl Store for MemoryStore {
         });
         state.failure_log_bytes -= freed;
         Ok((len - state.failure_logs.len()) as u64)
-    }
-
-    async fn acquire_in_flight(
-        &self,
-        keys: &[LockoutKey],
-        at: SystemTime,
-        ttl: Duration,
-    ) -> Result<Vec<u64>, StoreError> {
-        Ok(self.in_flight.acquire(keys, at, ttl))
-    }
-
-    async fn release_in_flight(&self, keys: &[LockoutKey]) -> Result<(), StoreError> {
-        self.in_flight.release(keys);
-        Ok(())
     }
 }
