@@ -174,6 +174,12 @@ async fn login(State(demo): State<Demo>, report: AxesReport, body: Bytes) -> Res
         )
             .into_response();
     };
+    // django-axes' AxesBackend checks the username before the password is
+    // verified; the layer read it from the body already, so this finds it
+    // checked, but a handler that reads the username its own way needs it.
+    if let Err(refusal) = report.admit(&username).await {
+        return refusal.into_response();
+    }
     if demo.users.get(&username) == Some(&password) {
         report.succeeded(username);
         Json(json!({"message": "success!"})).into_response()

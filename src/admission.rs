@@ -95,6 +95,9 @@ pub(crate) struct Attempt {
     shared: bool,
     /// When it first took slots.
     since: Option<Instant>,
+    /// Given back in the background after it was dropped: dropped again
+    /// (its runtime shutting down), it leaves its slots to their lease.
+    orphan: bool,
 }
 
 impl Attempt {
@@ -160,6 +163,10 @@ impl Drop for Attempt {
             self.held.clear();
             return;
         }
+        if self.orphan {
+            self.held.clear();
+            return;
+        }
         let mut orphan = Attempt {
             axes: self.axes.clone(),
             id: self.id,
@@ -167,6 +174,7 @@ impl Drop for Attempt {
             held: std::mem::take(&mut self.held),
             shared: true,
             since: self.since.take(),
+            orphan: true,
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -196,6 +204,7 @@ impl Axes {
             held: Vec::new(),
             shared: self.inner.store.shares_in_flight(),
             since: None,
+            orphan: false,
         }
     }
 
@@ -280,6 +289,14 @@ impl Axes {
         }
 
         let gates = &self.inner.gates;
+        // A key found locked lately is read before a slot is taken: a
+        // locked client's flood costs one read per attempt.
+        if gates.recently_locked(&prepared.keys, self.now()) {
+            let (decision, _) = self.evaluate(&prepared).await?;
+            if decision.lockout().is_some() {
+                return self.settled(client, decision).await;
+            }
+        }
         let deadline = Instant::now() + config.in_flight_wait;
         let mut backoff = FIRST_BACKOFF;
         // First come, first served: behind those already waiting.
@@ -375,6 +392,12 @@ impl Axes {
             }
         };
         if !matches!(decision, Decision::Allowed { .. }) {
+            if let Decision::LockedOut(lockout) = &decision {
+                // Until it ends, or a minute for one that does not.
+                let minute = self.now() + Duration::from_secs(60);
+                let until = lockout.locked_until.unwrap_or(minute).min(minute);
+                self.inner.gates.note_locked(&prepared.keys, until);
+            }
             self.give_back_try(attempt, new, !attempt.shared).await;
             return Ok(Try::Done(decision));
         }

@@ -755,6 +755,10 @@ impl Axes {
             at: now,
         });
         if let Some(lockout) = &lockout {
+            // The next attempt of the client reads before it takes a slot.
+            let minute = now + Duration::from_secs(60);
+            let until = lockout.locked_until.unwrap_or(minute).min(minute);
+            self.inner.gates.note_locked(&keys, until);
             // A lockout begins with the failure that takes a key to a
             // threshold, or trips a detector.
             let began = !escalation::begun(&rules, &counters, now).is_empty()

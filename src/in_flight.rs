@@ -11,7 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
@@ -21,7 +21,14 @@ use crate::client::LockoutKey;
 #[derive(Debug, Default)]
 pub(crate) struct Gates {
     gates: Mutex<HashMap<String, Gate>>,
+    /// Keys found locked lately, and until when: an attempt on one reads
+    /// before it takes a slot, so a locked client's flood costs one store
+    /// round trip per attempt, not a take and a give-back.
+    locked: Mutex<HashMap<String, SystemTime>>,
 }
+
+/// How many recently locked keys are remembered at most.
+const MAX_RECENTLY_LOCKED: usize = 10_000;
 
 #[derive(Debug)]
 struct Gate {
@@ -135,6 +142,30 @@ impl Gates {
             .unwrap_or(0)
     }
 
+    /// Remembers that `keys` were found locked until `until`.
+    pub fn note_locked(&self, keys: &[LockoutKey], until: SystemTime) {
+        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        if locked.len() + keys.len() > MAX_RECENTLY_LOCKED {
+            let now = SystemTime::now().min(until);
+            locked.retain(|_, until| *until > now);
+            if locked.len() + keys.len() > MAX_RECENTLY_LOCKED {
+                locked.clear();
+            }
+        }
+        for key in keys {
+            locked.insert(key.encode(), until);
+        }
+    }
+
+    /// Whether one of `keys` was found locked until after `now`.
+    pub fn recently_locked(&self, keys: &[LockoutKey], now: SystemTime) -> bool {
+        let locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        !locked.is_empty()
+            && keys
+                .iter()
+                .any(|key| locked.get(&key.encode()).is_some_and(|until| *until > now))
+    }
+
     /// A place at the back of `key`'s queue, unless `max` attempts wait
     /// there already.
     pub fn join(self: &Arc<Self>, key: &LockoutKey, max: usize) -> Option<Ticket> {
@@ -159,6 +190,10 @@ impl Gates {
     /// Forgets the slots held under the keys `matches` picks (a reset) and
     /// wakes everyone waiting on them.
     pub fn clear(&self, matches: impl Fn(&LockoutKey) -> bool) {
+        self.locked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let mut gates = self.lock();
         gates.retain(|_, gate| {
             if !matches(&gate.key) {

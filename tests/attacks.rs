@@ -398,3 +398,37 @@ async fn parallel_guesses_through_admit_are_bounded() {
         );
     }
 }
+
+/// The trusted-client check runs on every attempt a username lockout
+/// refuses; it reads the client's own latest login, never the access log
+/// (which a flood of logins makes as long as it likes).
+#[tokio::test]
+async fn the_trusted_client_check_never_reads_the_access_log() {
+    for (name, store, counts) in common::stores::counted().await {
+        let app = App::with_shared_store(
+            "lockout_parameters = [\"username\"]\ntrusted_client_window = \"30d\"",
+            store,
+        );
+        for i in 0..50 {
+            app.login(&format!("10.3.0.{}", i + 1), "bob", "builder")
+                .await;
+        }
+        assert_eq!(
+            app.login("192.0.2.50", "alice", "wonderland").await,
+            200,
+            "{name}"
+        );
+        app.fail_n("203.0.113.9", "alice", 3).await;
+        assert_eq!(
+            app.login("203.0.113.9", "alice", "wonderland").await,
+            429,
+            "{name}"
+        );
+        assert_eq!(
+            app.login("192.0.2.50", "alice", "wonderland").await,
+            200,
+            "{name}: trusted"
+        );
+        assert_eq!(counts.access_log_reads(), 0, "{name}");
+    }
+}

@@ -249,3 +249,31 @@ async fn a_reset_clears_the_slots_of_what_it_resets() {
         drop(stuck);
     }
 }
+
+/// One round trip each way: taking the slots and reading the counters is
+/// one store call; recording the outcome and giving the slots back is one
+/// more — for a failure and for a success, counted at the store.
+#[tokio::test]
+async fn an_attempt_costs_one_store_call_each_way() {
+    for (name, store, counts) in common::stores::counted().await {
+        let app = App::with_shared_store("", store);
+        for (password, status) in [("wonderland", 200), ("wrong", 403)] {
+            let before = counts.calls();
+            assert_eq!(
+                app.login("192.0.2.49", "alice", password).await,
+                status,
+                "{name}"
+            );
+            assert_eq!(counts.calls() - before, 2, "{name}: {password}");
+        }
+        // A refusal before dispatch is one.
+        app.fail_n("192.0.2.49", "alice", 2).await;
+        let before = counts.calls();
+        assert_eq!(
+            app.login("192.0.2.49", "alice", "wonderland").await,
+            429,
+            "{name}"
+        );
+        assert_eq!(counts.calls() - before, 1, "{name}: refusal");
+    }
+}

@@ -179,3 +179,125 @@ fn an_invalid_setting_stops_the_server_with_the_key_named() {
         "never ready"
     );
 }
+
+/// `count` correct logins from `from`, `at_once` at a time, each on a
+/// connection of its own; how many were not answered 200.
+async fn correct_logins(demo_addr: SocketAddr, from: &str, count: usize, at_once: usize) -> usize {
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    let mut refused = 0;
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(at_once);
+        left -= n;
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let from = from.to_owned();
+                tokio::spawn(async move { post_to(demo_addr, &from, "/login", right).await })
+            })
+            .collect();
+        for task in tasks {
+            if task.await.unwrap() != Some(200) {
+                refused += 1;
+            }
+        }
+    }
+    refused
+}
+
+/// POSTs a JSON body; the status, or `None` when the server went away.
+async fn post_to(addr: SocketAddr, from: &str, path: &str, body: &str) -> Option<u16> {
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(from.parse().ok()?, 0)).ok()?;
+    let mut stream = socket.connect(addr).await.ok()?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: demo\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer.get(9..12)?.parse().ok()
+}
+
+/// The attack on availability: an app server killed mid-load leaves its
+/// slots in the shared store. Once its lease has lapsed, the surviving
+/// server refuses nobody for them, and no slot is left behind.
+async fn a_killed_server_blocks_nobody_once_its_lease_lapsed(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "in_flight_lease = \"1s\"\n").unwrap();
+    let from = format!(
+        "127.0.{}.{}",
+        100 + std::process::id() % 100,
+        2 + std::process::id() % 250
+    );
+    let doomed = Demo::start(url, &config);
+    let survivor = Demo::start(url, &config);
+    // Load on the doomed server, killed in the middle of it.
+    let addr = doomed.addr;
+    let load = {
+        let from = from.clone();
+        tokio::spawn(async move { correct_logins(addr, &from, 2_000, 48).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(doomed); // SIGKILL: no slot is given back
+    let _ = load.await;
+    // The slots in the store, as any app server counts them.
+    let store = axes::store::connect(url).await.unwrap();
+    let probe = axes::Axes::builder(axes::AxesConfig::default())
+        .shared_store(store)
+        .build();
+    let key = axes::ClientInfo::new(from.parse().unwrap())
+        .lockout_key(&axes::LockoutGroup::single(
+            axes::LockoutParameter::IpAddress,
+        ))
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(probe.in_flight(&key).await.unwrap(), 0, "{url}: lapsed");
+    let refused = correct_logins(survivor.addr, &from, 640, 32).await;
+    assert_eq!(refused, 0, "{url}: {refused} correct logins refused");
+    assert_eq!(
+        probe.in_flight(&key).await.unwrap(),
+        0,
+        "{url}: none left behind"
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_postgres_app_server_blocks_nobody() {
+    match std::env::var("AXES_TEST_POSTGRES_URL") {
+        Ok(url) => a_killed_server_blocks_nobody_once_its_lease_lapsed(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_redis_app_server_blocks_nobody() {
+    match std::env::var("AXES_TEST_REDIS_URL") {
+        Ok(url) => a_killed_server_blocks_nobody_once_its_lease_lapsed(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_REDIS_URL is not set"),
+    }
+}
+
+/// On SQLite the slots are the process's own: a killed server takes them
+/// with it, and the restarted one refuses nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_sqlite_app_server_blocks_nobody_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let doomed = Demo::start(&url, &config);
+    let addr = doomed.addr;
+    let load = tokio::spawn(async move { correct_logins(addr, "127.0.0.9", 2_000, 48).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(doomed);
+    let _ = load.await;
+    let restarted = Demo::start(&url, &config);
+    assert_eq!(
+        correct_logins(restarted.addr, "127.0.0.9", 640, 32).await,
+        0
+    );
+}

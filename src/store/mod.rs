@@ -367,10 +367,12 @@ impl<'a> FailureRecord<'a> {
         )
     }
 
-    /// Adds the cleansed request data stored on the attempt record.
+    /// Adds the cleansed request data stored on the attempt record, each cut
+    /// to [`MAX_DATA_BYTES`](crate::MAX_DATA_BYTES) (on a character
+    /// boundary): no store keeps more of it.
     pub fn with_data(mut self, get_data: &'a str, post_data: &'a str) -> Self {
-        self.get_data = get_data;
-        self.post_data = post_data;
+        self.get_data = cut(get_data, crate::attempt_data::MAX_DATA_BYTES);
+        self.post_data = cut(post_data, crate::attempt_data::MAX_DATA_BYTES);
         self
     }
 
@@ -605,6 +607,18 @@ impl Admitted {
     pub fn new(counters: Vec<Option<Counter>>, holders: Option<Vec<u64>>) -> Self {
         Self { counters, holders }
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Milliseconds since the Unix epoch, as SQL stores keep time.

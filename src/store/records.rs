@@ -184,10 +184,16 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    /// The entry for `username` logging in as `client` at `at`.
+    /// The entry for `username` logging in as `client` at `at` (the username
+    /// bounded as [`ClientInfo::with_username`] bounds it).
     pub fn login(client: &ClientInfo, username: &str, session_hash: &str, at: SystemTime) -> Self {
+        let username = ClientInfo::new(client.ip_address())
+            .with_username(username)
+            .username()
+            .unwrap_or_default()
+            .to_owned();
         Self {
-            username: username.to_owned(),
+            username,
             ip_address: Some(client.ip_address()),
             user_agent: client.user_agent().to_owned(),
             path_info: client.path().to_owned(),

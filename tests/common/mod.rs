@@ -313,6 +313,23 @@ async fn echo(State(state): State<AppState>, report: AxesReport, body: Bytes) ->
     body
 }
 
+/// The call counters of a [`FlakyStore`].
+#[derive(Clone)]
+pub struct FlakyCounts {
+    pub calls: Arc<AtomicUsize>,
+    pub access_log_reads: Arc<AtomicUsize>,
+}
+
+impl FlakyCounts {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn access_log_reads(&self) -> usize {
+        self.access_log_reads.load(Ordering::SeqCst)
+    }
+}
+
 /// A store that fails every call while `broken` is set, every other call
 /// while `alternate` is set, hangs while `stalled` is set, and otherwise
 /// passes calls to the store it wraps.
@@ -321,7 +338,10 @@ pub struct FlakyStore<S> {
     pub broken: Arc<std::sync::atomic::AtomicBool>,
     pub alternate: Arc<std::sync::atomic::AtomicBool>,
     pub stalled: Arc<std::sync::atomic::AtomicBool>,
-    calls: AtomicUsize,
+    /// Every call made to the store: its round trips.
+    pub calls: Arc<AtomicUsize>,
+    /// Calls that read the access log.
+    pub access_log_reads: Arc<AtomicUsize>,
 }
 
 impl<S> FlakyStore<S> {
@@ -331,7 +351,8 @@ impl<S> FlakyStore<S> {
             broken: Arc::default(),
             alternate: Arc::default(),
             stalled: Arc::default(),
-            calls: AtomicUsize::new(0),
+            calls: Arc::default(),
+            access_log_reads: Arc::default(),
         }
     }
 
@@ -416,6 +437,7 @@ impl<S: Store> Store for FlakyStore<S> {
         &self,
         filter: &axes::AttemptFilter,
     ) -> Result<Vec<axes::AccessLog>, axes::StoreError> {
+        self.access_log_reads.fetch_add(1, Ordering::SeqCst);
         self.check().await?;
         self.inner.access_logs(filter).await
     }

@@ -115,3 +115,45 @@ pub async fn app_servers(policy: &str) -> Vec<(&'static str, Vec<super::App>)> {
     }
     servers
 }
+
+/// Each store wrapped so that its calls are counted: the store, and the
+/// counters of its calls and of its access-log reads.
+pub async fn counted() -> Vec<(&'static str, Arc<dyn Store>, super::FlakyCounts)> {
+    fn wrap<S: Store>(
+        name: &'static str,
+        store: S,
+    ) -> (&'static str, Arc<dyn Store>, super::FlakyCounts) {
+        let flaky = super::FlakyStore::new(store);
+        let counts = super::FlakyCounts {
+            calls: flaky.calls.clone(),
+            access_log_reads: flaky.access_log_reads.clone(),
+        };
+        (name, Arc::new(flaky), counts)
+    }
+    let mut stores = vec![wrap("memory", axes::MemoryStore::new())];
+    #[cfg(feature = "sqlite")]
+    {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let url = format!("sqlite://{}", dir.join("axes.sqlite3").display());
+        stores.push(wrap(
+            "sqlite",
+            axes::SqliteStore::connect(&url).await.unwrap(),
+        ));
+    }
+    #[cfg(feature = "postgres")]
+    if let Ok(url) = std::env::var("AXES_TEST_POSTGRES_URL") {
+        let store = axes::PostgresStore::connect_with_schema(&url, &unique_name("axes_test"))
+            .await
+            .unwrap();
+        stores.push(wrap("postgres", store));
+    }
+    #[cfg(feature = "redis")]
+    if let Ok(url) = std::env::var("AXES_TEST_REDIS_URL") {
+        let prefix = format!("{}:", unique_name("axes-test"));
+        let store = axes::RedisStore::connect_with_prefix(&url, &prefix)
+            .await
+            .unwrap();
+        stores.push(wrap("redis", store));
+    }
+    stores
+}
