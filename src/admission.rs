@@ -117,7 +117,7 @@ impl Attempt {
     /// The store gave the slots back with a write: wake those waiting here.
     pub fn given_back_by_store(&mut self) {
         if self.shared && !self.held.is_empty() {
-            self.axes.inner.gates.wake(&self.held);
+            self.axes.inner.gates.wake(&self.held, None);
             self.settle();
         }
     }
@@ -135,9 +135,9 @@ impl Attempt {
             if let Err(error) = self.axes.inner.store.release(slots).await {
                 tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
             }
-            self.axes.inner.gates.wake(&self.held);
+            self.axes.inner.gates.wake(&self.held, None);
         } else {
-            self.axes.inner.gates.give_back(&self.held, true);
+            self.axes.inner.gates.give_back(&self.held, None);
         }
         self.settle();
     }
@@ -159,7 +159,7 @@ impl Drop for Attempt {
         // Dropped before its outcome was recorded: the client went away,
         // or the handler panicked.
         if !self.shared {
-            self.axes.inner.gates.give_back(&self.held, true);
+            self.axes.inner.gates.give_back(&self.held, None);
             self.held.clear();
             return;
         }
@@ -308,8 +308,11 @@ impl Axes {
             None => None,
         };
         let mut failures = 0;
+        // Whether to try before waiting: the first time, and after joining
+        // a queue at its front (a slot given back before then woke nobody).
+        let mut try_first = ticket.is_none();
         loop {
-            if let Some(waiting) = &ticket {
+            if let Some(waiting) = ticket.as_ref().filter(|_| !try_first) {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     let key = waiting.key().clone();
@@ -323,7 +326,11 @@ impl Axes {
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
-            match self.try_admit(attempt, &prepared, &new).await? {
+            try_first = false;
+            match self
+                .try_admit(attempt, &prepared, &new, ticket.as_ref())
+                .await?
+            {
                 Try::Done(decision) => {
                     if let Some(ticket) = ticket {
                         ticket.pass_on();
@@ -338,7 +345,10 @@ impl Axes {
                             previous.pass_on();
                         }
                         match gates.join(&key, config.in_flight_queue) {
-                            Some(joined) => ticket = Some(joined),
+                            Some(joined) => {
+                                try_first = gates.waiting_ahead(&joined) == 0;
+                                ticket = Some(joined);
+                            }
                             None => return self.queue_full(client, &prepared, &key).await,
                         }
                     }
@@ -354,6 +364,7 @@ impl Axes {
         attempt: &mut Attempt,
         prepared: &Prepared<'_, '_>,
         new: &[LockoutKey],
+        ticket: Option<&Ticket>,
     ) -> Result<Try, AxesError> {
         let read = ReadKeys::of(self.config(), prepared);
         let store = &self.inner.store;
@@ -374,7 +385,7 @@ impl Axes {
         let admitted = match store.admit(&read.all, slots).await {
             Ok(admitted) => admitted,
             Err(error) => {
-                self.give_back_try(attempt, new, local.is_some()).await;
+                self.give_back_try(attempt, new, ticket).await;
                 return Err(error.into());
             }
         };
@@ -387,7 +398,7 @@ impl Axes {
         let (decision, live) = match decided {
             Ok(decided) => decided,
             Err(error) => {
-                self.give_back_try(attempt, new, !attempt.shared).await;
+                self.give_back_try(attempt, new, ticket).await;
                 return Err(error);
             }
         };
@@ -398,26 +409,23 @@ impl Axes {
                 let until = lockout.locked_until.unwrap_or(minute).min(minute);
                 self.inner.gates.note_locked(&prepared.keys, until);
             }
-            self.give_back_try(attempt, new, !attempt.shared).await;
+            self.give_back_try(attempt, new, ticket).await;
             return Ok(Try::Done(decision));
         }
-        // Failures and slots of each new key; a key already at the limit
-        // that did not lock the client (a trusted client's username) does
-        // not bound it either.
+        // The first new key whose failures and slots together pass the
+        // limit (always the same one while it does, so a waiter does not
+        // hop between queues); a key already at the limit that did not lock
+        // the client (a trusted client's username) does not bound it.
         let limit = u64::from(prepared.rules.failure_limit);
-        let busiest = new
-            .iter()
-            .zip(&holders)
-            .filter_map(|(key, holders)| {
-                let index = prepared.keys.iter().position(|k| k == key)?;
-                let failures = live.get(index).copied().unwrap_or(0);
-                (failures < limit).then_some((key, failures, failures + holders))
-            })
-            .max_by_key(|(_, _, total)| *total);
-        match busiest {
-            Some((key, failures, total)) if total > limit => {
+        let blocking = new.iter().zip(&holders).find_map(|(key, holders)| {
+            let index = prepared.keys.iter().position(|k| k == key)?;
+            let failures = live.get(index).copied().unwrap_or(0);
+            (failures < limit && failures + holders > limit).then_some((key, failures))
+        });
+        match blocking {
+            Some((key, failures)) => {
                 let key = key.clone();
-                self.give_back_try(attempt, new, !attempt.shared).await;
+                self.give_back_try(attempt, new, ticket).await;
                 Ok(Try::Busy { key, failures })
             }
             _ => {
@@ -428,12 +436,11 @@ impl Axes {
         }
     }
 
-    /// Gives back the slots one try took under `new`.
-    async fn give_back_try(&self, attempt: &Attempt, new: &[LockoutKey], local: bool) {
-        if local {
-            // Its own slots, only just taken: nobody waited on them.
-            self.inner.gates.give_back(new, false);
-        } else if attempt.shared {
+    /// Gives back the slots one try took under `new`; the attempt first in
+    /// line (unless that is this one) tries again, for the slots may have
+    /// kept it out.
+    async fn give_back_try(&self, attempt: &Attempt, new: &[LockoutKey], ticket: Option<&Ticket>) {
+        if attempt.shared {
             let slots = Slots {
                 keys: new,
                 id: attempt.id,
@@ -441,6 +448,9 @@ impl Axes {
             if let Err(error) = self.inner.store.release(slots).await {
                 tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
             }
+            self.inner.gates.wake(new, ticket);
+        } else {
+            self.inner.gates.give_back(new, ticket);
         }
     }
 

@@ -53,6 +53,15 @@ impl Waiter {
     }
 }
 
+/// Wakes the front of `gate`'s queue, unless it is `except`'s attempt.
+fn wake_front(gate: &mut Gate, except: Option<&Ticket>) {
+    if let Some(front) = gate.waiting.front() {
+        if !except.is_some_and(|ticket| Arc::ptr_eq(front, &ticket.waiter)) {
+            front.wake();
+        }
+    }
+}
+
 impl Gates {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Gate>> {
         // Counts of attempts in flight are advisory bookkeeping: a
@@ -76,9 +85,10 @@ impl Gates {
             .collect()
     }
 
-    /// Gives back one slot under each of `keys`; with `wake`, the attempt
-    /// at the front of each key's queue tries again.
-    pub fn give_back(&self, keys: &[LockoutKey], wake: bool) {
+    /// Gives back one slot under each of `keys`, and wakes the attempt at
+    /// the front of each key's queue to try again — unless that is `except`,
+    /// the attempt giving it back.
+    pub fn give_back(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
         let mut gates = self.lock();
         for key in keys {
             let encoded = key.encode();
@@ -86,24 +96,20 @@ impl Gates {
                 continue;
             };
             gate.held = gate.held.saturating_sub(1);
-            if wake {
-                if let Some(front) = gate.waiting.front() {
-                    front.wake();
-                }
-            }
+            wake_front(gate, except);
             if gate.held == 0 && gate.waiting.is_empty() {
                 gates.remove(&encoded);
             }
         }
     }
 
-    /// Wakes the attempt at the front of each key's queue: a slot was
-    /// given back elsewhere (in a shared store).
-    pub fn wake(&self, keys: &[LockoutKey]) {
-        let gates = self.lock();
+    /// Wakes the attempt at the front of each key's queue (unless that is
+    /// `except`): a slot was given back elsewhere (in a shared store).
+    pub fn wake(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
+        let mut gates = self.lock();
         for key in keys {
-            if let Some(front) = gates.get(&key.encode()).and_then(|g| g.waiting.front()) {
-                front.wake();
+            if let Some(gate) = gates.get_mut(&key.encode()) {
+                wake_front(gate, except);
             }
         }
     }
@@ -290,7 +296,7 @@ mod tests {
         let first = gates.join(&k, 2).unwrap();
         let second = gates.join(&k, 2).unwrap();
         assert!(gates.join(&k, 2).is_none(), "the queue is full");
-        gates.give_back(std::slice::from_ref(&k), true);
+        gates.give_back(std::slice::from_ref(&k), None);
         assert!(first.wait(Duration::from_secs(1)).await);
         assert!(!second.wait(Duration::from_secs(1)).await, "not its turn");
         // The first leaves having used its turn: the second tries next.
@@ -307,7 +313,7 @@ mod tests {
         let k = key("alice");
         let first = gates.join(&k, 8).unwrap();
         let second = gates.join(&k, 8).unwrap();
-        gates.wake(std::slice::from_ref(&k));
+        gates.wake(std::slice::from_ref(&k), None);
         drop(first); // gone (the client left) before acting on it
         assert!(second.wait(Duration::from_secs(1)).await);
     }
