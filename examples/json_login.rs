@@ -119,7 +119,7 @@ async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {
     let store = axes::store::connect(url)
         .await
         .map_err(|e| format!("AXES_DATABASE_URL: {e}"))?;
-    Ok(Axes::builder(config).shared_store(store).build())
+    Ok(Axes::builder(config, store).build())
 }
 
 fn parse_users(spec: &str) -> Result<HashMap<String, String>, Error> {

@@ -10,8 +10,8 @@
 //! * [`AxesReport`] is the extractor a handler reports with: `failed`,
 //!   `succeeded`, `logged_out` (django-axes' `user_login_failed`,
 //!   `user_logged_in`, `user_logged_out` signals).
-//! * [`Axes`] is the engine: `check`, `login_failed`, `logged_in`, `reset`,
-//!   `attempts`, `subscribe` — usable without the layer.
+//! * [`Axes`] is the engine: `check`, `admit`, `login_failed`, `logged_in`,
+//!   `reset`, `attempts`, `subscribe` — usable without the layer.
 //! * [`AxesConfig`] is the policy, with django-axes' setting names.
 //! * Stores: [`MemoryStore`] and [`SqliteStore`] (feature `sqlite`, default).
 //!
@@ -54,69 +54,39 @@
 //! ```
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod admin;
-mod admission;
-mod attempt_data;
-mod axes;
-mod builder;
-mod checks;
-mod client;
-mod clock;
-mod config;
-mod detectors;
-mod device;
-mod escalation;
-mod events;
-mod hooks;
-mod in_flight;
-mod ip;
-pub mod layer;
+// The layers, from the bottom up; no module depends on one above it.
+pub mod config; // the policy's settings
+pub mod engine; // the named steps of an attempt
+mod http; // the layer, the extractor, responses, the admin
+pub mod identity; // who attempts, and the keys their failures count under
+pub mod policy; // the pure decisions
+pub mod store; // the store contract and the backends
+
+// Leaves any layer may use.
+pub mod clock;
 mod log_limit;
-mod normalize;
-mod policy;
-mod report;
-mod response;
 mod secret;
-pub mod store;
 
-pub use crate::axes::{Axes, AxesError, Decision, FailureOutcome};
-pub use admission::Admission;
-pub use attempt_data::{cleansed_data, MASK, MAX_DATA_BYTES};
-pub use builder::AxesBuilder;
-pub use checks::{config_warnings, ConfigWarning};
-pub use client::{ClientInfo, LockoutKey, MAX_ACCEPT_CHARS, MAX_FIELD_CHARS, UNKNOWN};
+pub use http::{admin, layer};
+
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{
-    AxesConfig, AxesConfigBuilder, ConfigError, CooloffBackoff, IpMatcher, LockoutGroup,
-    LockoutParameter, LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit,
-    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_IN_FLIGHT_LEASE, DEFAULT_IN_FLIGHT_QUEUE,
-    DEFAULT_IN_FLIGHT_WAIT, DEFAULT_LOCKOUT_HISTORY, DEFAULT_MAX_BODY_BYTES,
+pub use config::{AxesConfig, ConfigError};
+pub use engine::{Admission, Axes, AxesBuilder, AxesError, AxesEvent, Decision, FailureOutcome};
+pub use http::{AxesRefusal, AxesReport, MissingAxesLayer};
+pub use identity::{
+    ClientInfo, Credentials, LockoutGroup, LockoutKey, LockoutParameter, LoginAttempt, RequestInfo,
 };
-pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
-pub use hooks::{
-    ClientIpCallable, CooloffCallable, FailureLimitCallable, LockoutParametersCallable,
-    RequestInfo, UsernameCallable, WhitelistCallable,
-};
-pub use ip::{ProxyConfig, ProxyOrder};
-pub use layer::{AxesLayer, AxesService};
-pub use normalize::{ipv6_prefix, UsernameNormalization};
+pub use layer::AxesLayer;
 pub use policy::{Lockout, LockoutReason};
-pub use report::{AxesRefusal, AxesReport, Credentials, MissingAxesLayer};
-pub use response::{
-    iso8601_duration, LockoutCallable, LockoutContext, LockoutTemplate, BUSY_MESSAGE,
-    COOLOFF_MESSAGE, PERMALOCK_MESSAGE,
-};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "redis")]
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{
-    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    MemoryStore, SlotRequest, Slots, Store, StoreError, Window,
-};
+pub use store::{AttemptFilter, MemoryStore, Store, StoreError};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -126,7 +126,7 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         None => AxesConfig::default(),
     };
     let store = axes::store::connect(&cli.database_url).await?;
-    let axes = Axes::builder(config).shared_store(store).build();
+    let axes = Axes::builder(config, store).build();
     let removed = |n: u64, what: &str| {
         if n == 0 {
             format!("No {what} found.\n")

@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use super::{
-    AxesConfig, ConfigError, CooloffBackoff, IpMatcher, LockoutGroup, LockoutResponseMode,
-    LockoutTier, OnStoreError, SprayLimit,
+    AxesConfig, ConfigError, CooloffBackoff, DuringLockout, LockoutResponseMode, LockoutTier,
+    OnStoreError, SprayLimit,
 };
-use crate::ip::ProxyOrder;
-use crate::normalize::UsernameNormalization;
+use crate::identity::{IpMatcher, LockoutGroup, ProxyOrder, UsernameNormalization};
 
 /// Builds an [`AxesConfig`] in code; [`build`](Self::build) validates it.
 ///
@@ -50,7 +49,7 @@ impl AxesConfigBuilder {
         /// See [`AxesConfig::use_attempt_expiration`].
         use_attempt_expiration: bool,
         /// See [`AxesConfig::reset_cool_off_on_failure_during_lockout`].
-        reset_cool_off_on_failure_during_lockout: Option<bool>,
+        reset_cool_off_on_failure_during_lockout: DuringLockout,
         /// See [`AxesConfig::http_response_code`].
         http_response_code: u16,
         /// See [`AxesConfig::enable_retry_after_header`].
@@ -152,7 +151,7 @@ impl AxesConfigBuilder {
     }
 
     /// See [`AxesConfig::lockout_parameters`]: each item is a single
-    /// [`LockoutParameter`] or a [`LockoutGroup`] combination.
+    /// [`LockoutParameter`](crate::LockoutParameter) or a [`LockoutGroup`](crate::LockoutGroup) combination.
     pub fn lockout_parameters<I, G>(mut self, groups: I) -> Self
     where
         I: IntoIterator<Item = G>,

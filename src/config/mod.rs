@@ -21,18 +21,33 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ip::ProxyOrder;
-use crate::normalize::UsernameNormalization;
+use crate::identity::{
+    IpMatcher, LockoutGroup, LockoutParameter, ProxyConfig, ProxyOrder, UsernameNormalization,
+};
 
 mod builder;
+mod checks;
 mod parts;
 mod validate;
 
 pub use builder::AxesConfigBuilder;
+pub use checks::{config_warnings, ConfigWarning};
 pub use parts::{
-    CooloffBackoff, IpMatcher, LockoutGroup, LockoutParameter, LockoutResponseMode, LockoutTier,
-    OnStoreError, SprayLimit,
+    CooloffBackoff, DuringLockout, LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit,
 };
+
+/// django-axes' message for a lockout that ends on its own.
+pub const COOLOFF_MESSAGE: &str =
+    "Account locked: too many login attempts. Please try again later.";
+
+/// django-axes' message for a lockout that lasts until reset.
+pub const PERMALOCK_MESSAGE: &str =
+    "Account locked: too many login attempts. Contact an admin to unlock your account.";
+
+/// The message of an attempt refused because too many attempts of its
+/// client were in flight: not a lockout, only a moment's wait.
+pub const BUSY_MESSAGE: &str =
+    "Too many login attempts are in progress for this account or address. Please try again in a moment.";
 
 /// The default number of bytes of a request body the layer buffers to read
 /// the username before dispatch (64 KiB).
@@ -124,17 +139,9 @@ pub struct AxesConfig {
     /// Whether a successful login clears the user's failures (`AXES_RESET_ON_SUCCESS`).
     pub reset_on_success: bool,
     /// What happens to attempts made while already locked out
-    /// (`AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`):
-    ///
-    /// - unset (the default): as django-axes does for a custom login view
-    ///   (`axes_dispatch`): attempts refused before dispatch are not
-    ///   recorded; a failure the handler reports while the client is locked
-    ///   is recorded and restarts the cool-off.
-    /// - `true`: as django-axes' authentication-backend flow: every attempt
-    ///   refused during a lockout is recorded as a failure too, so the
-    ///   cool-off restarts and tiers escalate while the client keeps trying.
-    /// - `false`: nothing made during a lockout is recorded.
-    pub reset_cool_off_on_failure_during_lockout: Option<bool>,
+    /// (`AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`; `true` and `false`
+    /// as in django-axes, unset by default): see [`DuringLockout`].
+    pub reset_cool_off_on_failure_during_lockout: DuringLockout,
     /// Status code of the lockout response (`AXES_HTTP_RESPONSE_CODE`).
     pub http_response_code: u16,
     /// Send `Retry-After` with the seconds remaining (`AXES_ENABLE_RETRY_AFTER_HEADER`).
@@ -271,11 +278,11 @@ impl Default for AxesConfig {
             lockout_tiers: Vec::new(),
             lockout_parameters: vec![LockoutGroup::single(LockoutParameter::IpAddress)],
             reset_on_success: false,
-            reset_cool_off_on_failure_during_lockout: None,
+            reset_cool_off_on_failure_during_lockout: DuringLockout::RecordReported,
             http_response_code: 429,
             enable_retry_after_header: false,
-            cooloff_message: crate::response::COOLOFF_MESSAGE.to_owned(),
-            permalock_message: crate::response::PERMALOCK_MESSAGE.to_owned(),
+            cooloff_message: COOLOFF_MESSAGE.to_owned(),
+            permalock_message: PERMALOCK_MESSAGE.to_owned(),
             lockout_url: None,
             lockout_response: LockoutResponseMode::Informative,
             bad_credentials_status: 403,
@@ -345,6 +352,16 @@ impl AxesConfig {
         })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// How the client IP is found behind proxies: the `ipware_*` settings.
+    pub fn proxies(&self) -> ProxyConfig {
+        ProxyConfig::new(
+            &self.ipware_meta_precedence_order,
+            self.ipware_proxy_count,
+            self.ipware_proxy_order,
+            self.ipware_proxy_trusted_ips.clone(),
+        )
     }
 
     /// Whether lockouts escalate (`cooloff_backoff`, `cooloff_jitter` or
@@ -430,7 +447,10 @@ mod tests {
             c.lockout_parameters,
             vec![LockoutGroup::single(LockoutParameter::IpAddress)]
         );
-        assert_eq!(c.reset_cool_off_on_failure_during_lockout, None);
+        assert_eq!(
+            c.reset_cool_off_on_failure_during_lockout,
+            DuringLockout::RecordReported
+        );
     }
 
     #[test]

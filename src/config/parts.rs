@@ -1,225 +1,9 @@
-//! The parts of a policy: lockout parameters and groups, address
-//! matchers, tiers, and the small settings that are tables in TOML.
+//! The parts of a policy: tiers, and the small settings that are tables or
+//! choices in TOML.
 
-use std::fmt;
-use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use super::ConfigError;
-
-/// One attribute of a client that failures can be counted under.
-///
-/// ```
-/// use axes::LockoutParameter;
-/// assert_eq!("username".parse::<LockoutParameter>().unwrap(), LockoutParameter::Username);
-/// assert!("password".parse::<LockoutParameter>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LockoutParameter {
-    /// The resolved client IP address (`"ip_address"`).
-    IpAddress,
-    /// The username being logged in as (`"username"`).
-    Username,
-    /// The `User-Agent` header (`"user_agent"`).
-    UserAgent,
-}
-
-impl LockoutParameter {
-    /// The django-axes name of the parameter.
-    ///
-    /// ```
-    /// assert_eq!(axes::LockoutParameter::IpAddress.as_str(), "ip_address");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IpAddress => "ip_address",
-            Self::Username => "username",
-            Self::UserAgent => "user_agent",
-        }
-    }
-}
-
-impl fmt::Display for LockoutParameter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for LockoutParameter {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ip_address" => Ok(Self::IpAddress),
-            "username" => Ok(Self::Username),
-            "user_agent" => Ok(Self::UserAgent),
-            other => Err(ConfigError::new(
-                "lockout_parameters",
-                format!(
-                    "`{other}` is not a lockout parameter (expected ip_address, username or user_agent)"
-                ),
-            )),
-        }
-    }
-}
-
-/// One entry of `lockout_parameters`: a single parameter, or a combination
-/// whose parts must all match (AND). Entries are alternatives (OR): a client
-/// is locked out when any entry's count reaches the limit.
-///
-/// ```
-/// use axes::{LockoutGroup, LockoutParameter};
-/// let pair = LockoutGroup::combination([LockoutParameter::Username, LockoutParameter::IpAddress]);
-/// assert!(pair.contains(LockoutParameter::Username));
-/// assert_eq!(pair.to_string(), "[ip_address, username]");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LockoutGroup(Vec<LockoutParameter>);
-
-impl LockoutGroup {
-    /// A group of one parameter.
-    pub fn single(parameter: LockoutParameter) -> Self {
-        Self(vec![parameter])
-    }
-
-    /// A combination of parameters (kept sorted and without repeats, so
-    /// `[username, ip_address]` and `[ip_address, username]` are one group).
-    pub fn combination(parameters: impl IntoIterator<Item = LockoutParameter>) -> Self {
-        let mut parts: Vec<_> = parameters.into_iter().collect();
-        parts.sort();
-        parts.dedup();
-        Self(parts)
-    }
-
-    /// The parameters of the group, in canonical order.
-    pub fn parameters(&self) -> &[LockoutParameter] {
-        &self.0
-    }
-
-    /// Whether the group counts by `parameter`.
-    pub fn contains(&self, parameter: LockoutParameter) -> bool {
-        self.0.contains(&parameter)
-    }
-}
-
-impl From<LockoutParameter> for LockoutGroup {
-    fn from(parameter: LockoutParameter) -> Self {
-        Self::single(parameter)
-    }
-}
-
-impl fmt::Display for LockoutGroup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let [single] = self.0.as_slice() {
-            return write!(f, "{single}");
-        }
-        f.write_str("[")?;
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{p}")?;
-        }
-        f.write_str("]")
-    }
-}
-
-impl<'de> Deserialize<'de> for LockoutGroup {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let names = match Raw::deserialize(deserializer)? {
-            Raw::One(name) => vec![name],
-            Raw::Many(names) => names,
-        };
-        if names.is_empty() {
-            return Err(serde::de::Error::custom(
-                "a lockout parameter combination must not be empty",
-            ));
-        }
-        let parameters = names
-            .iter()
-            .map(|n| n.parse::<LockoutParameter>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| serde::de::Error::custom(e.message))?;
-        Ok(Self::combination(parameters))
-    }
-}
-
-impl Serialize for LockoutGroup {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if let [single] = self.0.as_slice() {
-            serializer.serialize_str(single.as_str())
-        } else {
-            serializer.collect_seq(self.0.iter().map(|p| p.as_str()))
-        }
-    }
-}
-
-/// An entry of `ip_whitelist` / `ip_blacklist`: an address (`"10.0.0.1"`)
-/// or a CIDR network (`"10.0.0.0/8"`).
-///
-/// ```
-/// use axes::IpMatcher;
-/// let net: IpMatcher = "10.0.0.0/8".parse().unwrap();
-/// assert!(net.contains("10.1.2.3".parse().unwrap()));
-/// let one: IpMatcher = "10.0.0.1".parse().unwrap();
-/// assert!(!one.contains("10.0.0.10".parse().unwrap()));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IpMatcher(IpNet);
-
-impl IpMatcher {
-    /// Whether `ip` is this address or inside this network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&ip.to_canonical())
-    }
-}
-
-impl FromStr for IpMatcher {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if let Ok(net) = s.parse::<IpNet>() {
-            return Ok(Self(net.trunc()));
-        }
-        s.parse::<IpAddr>()
-            .map(|ip| Self(IpNet::from(ip.to_canonical())))
-            .map_err(|_| format!("`{s}` is neither an IP address nor a CIDR network"))
-    }
-}
-
-impl fmt::Display for IpMatcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.prefix_len() == self.0.max_prefix_len() {
-            write!(f, "{}", self.0.addr())
-        } else {
-            write!(f, "{}", self.0)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for IpMatcher {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for IpMatcher {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
 
 /// One step of progressive lockout: from `failures` failures on, a lockout
 /// lasts `cooloff` (django-axes' `LockoutTier`).
@@ -248,7 +32,7 @@ pub struct LockoutTier {
 ///     lockout_response = "indistinguishable"
 ///     bad_credentials_status = 401
 /// "#).unwrap();
-/// assert_eq!(config.lockout_response, axes::LockoutResponseMode::Indistinguishable);
+/// assert_eq!(config.lockout_response, axes::config::LockoutResponseMode::Indistinguishable);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -323,7 +107,7 @@ impl CooloffBackoff {
 ///
 /// ```
 /// let config = axes::AxesConfig::from_toml_str(r#"on_store_error = "fail_open""#).unwrap();
-/// assert_eq!(config.on_store_error, axes::OnStoreError::FailOpen);
+/// assert_eq!(config.on_store_error, axes::config::OnStoreError::FailOpen);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -333,4 +117,77 @@ pub enum OnStoreError {
     FailClosed,
     /// Let the handler run; the error is logged under the `axes` target.
     FailOpen,
+}
+
+/// What becomes of attempts made while a client is locked out
+/// (`reset_cool_off_on_failure_during_lockout`). django-axes' default,
+/// `True`, behaves two ways, one per flow; here each has a name.
+///
+/// In TOML: unset, `true` or `false` as in django-axes, or the name.
+///
+/// ```
+/// use axes::config::DuringLockout;
+/// let config = axes::AxesConfig::from_toml_str("reset_cool_off_on_failure_during_lockout = true").unwrap();
+/// assert_eq!(config.reset_cool_off_on_failure_during_lockout, DuringLockout::RecordAll);
+/// let named = axes::AxesConfig::from_toml_str(r#"reset_cool_off_on_failure_during_lockout = "record_nothing""#).unwrap();
+/// assert_eq!(named.reset_cool_off_on_failure_during_lockout, DuringLockout::RecordNothing);
+/// assert_eq!(axes::AxesConfig::default().reset_cool_off_on_failure_during_lockout, DuringLockout::RecordReported);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DuringLockout {
+    /// Unset, the default: attempts refused before dispatch are not
+    /// recorded; a failure the handler reports while the client is locked
+    /// is recorded and restarts the cool-off (django-axes' `axes_dispatch`
+    /// flow, what a custom login view gets).
+    #[default]
+    RecordReported,
+    /// `true`: every attempt refused during a lockout is recorded as a
+    /// failure too, so the cool-off restarts and tiers escalate while the
+    /// client keeps trying (django-axes' authentication-backend flow).
+    RecordAll,
+    /// `false`: nothing made during a lockout is recorded.
+    RecordNothing,
+}
+
+impl DuringLockout {
+    fn name(self) -> &'static str {
+        match self {
+            Self::RecordReported => "record_reported",
+            Self::RecordAll => "record_all",
+            Self::RecordNothing => "record_nothing",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DuringLockout {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Name(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Flag(true) => Ok(Self::RecordAll),
+            Raw::Flag(false) => Ok(Self::RecordNothing),
+            Raw::Name(name) => [Self::RecordReported, Self::RecordAll, Self::RecordNothing]
+                .into_iter()
+                .find(|v| v.name() == name)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "`{name}` is neither true, false, record_reported, record_all nor record_nothing"
+                    ))
+                }),
+        }
+    }
+}
+
+impl Serialize for DuringLockout {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::RecordAll => serializer.serialize_bool(true),
+            Self::RecordNothing => serializer.serialize_bool(false),
+            Self::RecordReported => serializer.serialize_str(self.name()),
+        }
+    }
 }

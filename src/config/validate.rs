@@ -104,7 +104,7 @@ impl AxesConfig {
             return Err(ConfigError::new("password_form_field", "must not be empty"));
         }
         for name in &self.ipware_meta_precedence_order {
-            crate::ip::validate_source(name)
+            crate::identity::validate_source(name)
                 .map_err(|m| ConfigError::new("ipware_meta_precedence_order", m))?;
         }
         if let Some(url) = &self.lockout_url {
@@ -121,7 +121,7 @@ impl AxesConfig {
                 "must be between 1 and 128",
             ));
         }
-        if let Some((key, message)) = crate::checks::contradictions(self) {
+        if let Some((key, message)) = super::checks::contradictions(self) {
             return Err(ConfigError::new(key, message));
         }
         if let Some(spray) = &self.spray_limit {

@@ -17,7 +17,7 @@ use super::{MemoryStore, Store, StoreError};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::StoreError> {
 /// let store = axes::store::connect("memory:").await?;
-/// let axes = axes::Axes::builder(axes::AxesConfig::default()).shared_store(store).build();
+/// let axes = axes::Axes::new(axes::AxesConfig::default(), store);
 /// # drop(axes);
 /// let err = axes::store::connect("mysql://db").await.err().unwrap();
 /// assert!(err.to_string().contains("mysql://db"));

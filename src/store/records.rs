@@ -5,19 +5,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use super::FailureRecord;
-
-/// The scope of quick-succession counters.
-pub(crate) const QUICK_SCOPE: &str = "quick";
-
-/// The scope of lockout-history counters (`cooloff_backoff`,
-/// `max_temporary_lockouts`): how many lockouts a key had, and when the
-/// latest began.
-pub(crate) const HISTORY_SCOPE: &str = "lockouts";
-
-/// The scope of password-spray counters.
-pub(crate) const SPRAY_SCOPE: &str = "spray";
-use crate::client::{ClientInfo, LockoutKey};
-use crate::config::LockoutGroup;
+use crate::identity::ClientInfo;
 
 /// A stored attempt record: the failures of one (username, IP, user agent)
 /// triple, as django-axes' `AccessAttempt` row.
@@ -75,37 +63,16 @@ impl AccessAttempt {
         self.get_data = failure.get_data.to_owned();
         self.post_data = failure.post_data.to_owned();
     }
-
-    /// The counter keys this record may have contributed to under
-    /// `groups`: each group's key, its quick-succession key, and the IP's
-    /// password-spray key.
-    pub fn lockout_keys<'a>(
-        &'a self,
-        groups: &'a [LockoutGroup],
-    ) -> impl Iterator<Item = LockoutKey> + 'a {
-        let keys = groups.iter().filter_map(|group| {
-            LockoutKey::for_group(
-                group,
-                self.ip_address,
-                self.username.as_deref(),
-                Some(&self.user_agent),
-            )
-        });
-        keys.flat_map(|key| [key.scoped(QUICK_SCOPE), key]).chain(
-            self.ip_address
-                .map(|ip| LockoutKey::ip_scoped(ip, SPRAY_SCOPE)),
-        )
-    }
 }
 
 /// Which attempt records a reset or listing covers, as the arguments of
 /// django-axes' `reset(ip=…, username=…, ip_or_username=…)`.
 ///
 /// ```
-/// use axes::AttemptFilter;
+/// use axes::{AttemptFilter, store::FilterError};
 /// let both = AttemptFilter::IpAndUsername("192.0.2.1".parse().unwrap(), "alice".into());
 /// assert!(both.validate().is_ok());
-/// assert!(AttemptFilter::Username(String::new()).validate().is_err());
+/// assert_eq!(AttemptFilter::Username(" ".into()).validate(), Err(FilterError::EmptyUsername));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptFilter {
@@ -125,11 +92,9 @@ impl AttemptFilter {
     /// Rejects an empty username, or one of only white space: resetting
     /// `""` must never mean "everything" (as `reset(username="")` does in
     /// django-axes), nor a username of spaces "any username".
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FilterError> {
         match self.username() {
-            Some(u) if u.trim().is_empty() => {
-                Err("the username of a filter must not be empty or only white space".to_owned())
-            }
+            Some(u) if u.trim().is_empty() => Err(FilterError::EmptyUsername),
             _ => Ok(()),
         }
     }
@@ -159,6 +124,20 @@ impl AttemptFilter {
             Self::IpOrUsername(ip, u) => ip_is(ip) || user_is(u),
         }
     }
+}
+
+/// Why a filter was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// The username is empty or only white space: it would name no one, and
+    /// must never mean everyone.
+    #[error("the username of a filter must not be empty or only white space")]
+    EmptyUsername,
+    /// The username has white space around it, and usernames are counted
+    /// without it (`username_normalization`): it names no counted user.
+    #[error("the username {0:?} has white space around it, and usernames are counted without it")]
+    PaddedUsername(String),
 }
 
 /// A successful login, and when it logged out (django-axes' `AccessLog`).

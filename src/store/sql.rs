@@ -7,9 +7,10 @@ use std::net::IpAddr;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
+use super::codec::{decode_times, from_millis};
 use super::{
-    decode_times, from_millis, AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter,
-    FailureRecord, StoreError, Window,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, StoreError,
+    Window,
 };
 
 /// The columns of an attempt record, in the order [`attempt_from_row`] reads.

@@ -12,15 +12,15 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::codec::{encode_times, from_millis, to_millis};
 use super::sql::{
     self, attempt_from_row, counter_from_row, db_count, question_marks, ATTEMPT_COLUMNS,
 };
 use super::{
-    encode_times, from_millis, to_millis, AccessAttempt, AccessFailureLog, AccessLog,
-    AttemptFilter, Counter, FailureRecord, Store, StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
+    Store, StoreError,
 };
-use crate::client::LockoutKey;
-use crate::config::LockoutGroup;
+use crate::identity::LockoutKey;
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -265,11 +265,8 @@ impl Store for SqliteStore {
         in_key_order(&encoded, counters)
     }
 
-    async fn reset(
-        &self,
-        filter: &AttemptFilter,
-        groups: &[LockoutGroup],
-    ) -> Result<u64, StoreError> {
+    async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
+        let filter = reset.filter;
         let (_turn, mut tx) = self.write().await?;
         if *filter == AttemptFilter::All {
             let removed = sqlx::query("DELETE FROM axes_attempts")
@@ -297,7 +294,7 @@ impl Store for SqliteStore {
             .map_err(StoreError::backend)?;
         for row in &rows {
             let attempt = attempt_from_row(row)?;
-            for key in attempt.lockout_keys(groups) {
+            for key in reset.counters_of(&attempt) {
                 sqlx::query(
                     "UPDATE axes_counters SET failures = MAX(failures - ?, 0) WHERE lockout_key = ?",
                 )

@@ -9,10 +9,9 @@ use async_trait::async_trait;
 
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    SlotRequest, Slots, Store, StoreError,
+    Reset, SlotRequest, Slots, Store, StoreError,
 };
-use crate::client::LockoutKey;
-use crate::config::LockoutGroup;
+use crate::identity::LockoutKey;
 
 /// Wraps a store so that each call fails with [`StoreError::Timeout`]
 /// after `timeout`.
@@ -46,12 +45,8 @@ impl Store for TimedStore {
         self.bounded(self.inner.record_failure(failure)).await
     }
 
-    async fn reset(
-        &self,
-        filter: &AttemptFilter,
-        groups: &[LockoutGroup],
-    ) -> Result<u64, StoreError> {
-        self.bounded(self.inner.reset(filter, groups)).await
+    async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
+        self.bounded(self.inner.reset(reset)).await
     }
 
     async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {

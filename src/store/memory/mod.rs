@@ -16,11 +16,10 @@ use self::access_log::AccessLogBuffer;
 use self::attempts::AttemptIndex;
 use self::budget::Lifetime;
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Store,
-    StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
+    Store, StoreError,
 };
-use crate::client::LockoutKey;
-use crate::config::LockoutGroup;
+use crate::identity::LockoutKey;
 use crate::log_limit::Every;
 
 /// The default memory budget of a [`MemoryStore`] (64 MiB).
@@ -335,13 +334,7 @@ impl Store for MemoryStore {
                 bytes: 0,
             });
             let counter = &mut entry.counter;
-            counter.failures = if failure.continues(counter.failures, counter.last_failure) {
-                counter.failures + 1
-            } else {
-                1
-            };
-            counter.last_failure = counter.last_failure.max(now);
-            failure.slide(counter);
+            failure.bump(counter);
             let life = counter_life(&failure, key, counter);
             entry.life.expires = life.expires;
             entry.life.protect(life.protected);
@@ -380,11 +373,8 @@ impl Store for MemoryStore {
         Ok(counts)
     }
 
-    async fn reset(
-        &self,
-        filter: &AttemptFilter,
-        groups: &[LockoutGroup],
-    ) -> Result<u64, StoreError> {
+    async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
+        let filter = reset.filter;
         let mut state = self.lock();
         if *filter == AttemptFilter::All {
             let removed = state.attempts.len() as u64;
@@ -404,7 +394,7 @@ impl Store for MemoryStore {
             let Some(attempt) = state.attempts.remove(key) else {
                 continue;
             };
-            for counter_key in attempt.lockout_keys(groups) {
+            for counter_key in reset.counters_of(&attempt) {
                 let encoded = counter_key.encode();
                 let emptied = state.counters.get_mut(&encoded).is_some_and(|entry| {
                     entry.counter.failures =

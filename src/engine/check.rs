@@ -1,0 +1,204 @@
+//! Step two: the check. One read of the attempt's counters (its keys, its
+//! detectors', its lockout histories'), and what they amount to — the
+//! failure counts' standing, extended by escalation and the detectors,
+//! unless the client is trusted despite a username lockout.
+
+use std::time::Duration;
+
+use super::prepare::{Prepared, ReadKeys};
+use super::{Axes, AxesError, Decision};
+use crate::identity::{ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
+use crate::policy::escalation::Escalation;
+use crate::policy::{self, detectors, trust, Counter, Listing, Lockout, Rules, Standing};
+
+impl Axes {
+    /// Decides whether `client` may attempt a login: one store read for all
+    /// of its lockout keys.
+    pub async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
+        self.check_attempt(&LoginAttempt::new(client)).await
+    }
+
+    /// [`check`](Self::check) for an attempt with its request and
+    /// credentials, as the callables see them.
+    pub async fn check_attempt(&self, attempt: &LoginAttempt<'_>) -> Result<Decision, AxesError> {
+        Ok(self.evaluate(&self.prepare(attempt)).await?.0)
+    }
+
+    /// The decision for a prepared attempt, and the live failure count of
+    /// each of its lockout keys (empty when none was read): one read.
+    pub(crate) async fn evaluate(
+        &self,
+        prepared: &Prepared<'_, '_>,
+    ) -> Result<(Decision, Vec<u64>), AxesError> {
+        let read = ReadKeys::of(self, prepared);
+        let counters = if read.is_empty() {
+            Vec::new()
+        } else {
+            self.store().counters(&read.all).await?
+        };
+        self.decide(prepared, &read, counters).await
+    }
+
+    /// The decision for a prepared attempt from the counters of `read`, and
+    /// the live failure count of each of its lockout keys.
+    pub(crate) async fn decide(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        read: &ReadKeys,
+        mut counters: Vec<Option<Counter>>,
+    ) -> Result<(Decision, Vec<u64>), AxesError> {
+        let Prepared {
+            listing,
+            client,
+            rules,
+            keys,
+            ..
+        } = prepared;
+        match listing {
+            Listing::Blacklisted => {
+                let lockout = policy::blacklisted(rules, client);
+                return Ok((Decision::LockedOut(lockout), Vec::new()));
+            }
+            Listing::Whitelisted => return Ok((Decision::Exempt, Vec::new())),
+            Listing::Counted => {}
+        }
+        if keys.is_empty() {
+            return Ok((Decision::Allowed { failures: 0 }, Vec::new()));
+        }
+        let now = self.now();
+        let histories = counters.split_off(read.detectors_end());
+        let detector_counters = counters.split_off(keys.len());
+        let live = counters
+            .iter()
+            .map(|counter| counter.as_ref().map_or(0, |c| rules.live_failures(c, now)))
+            .collect();
+        let standing = policy::standing(rules, counters.iter().flatten(), now);
+        let lockout = self
+            .lockout_of(
+                prepared,
+                &counters,
+                (read.histories(), &histories),
+                standing,
+            )
+            .await?;
+        let decision = match lockout.or_else(|| {
+            detectors::lockout(
+                self.config(),
+                rules,
+                client,
+                read.detectors(),
+                &detector_counters,
+                now,
+            )
+        }) {
+            Some(lockout) => Decision::LockedOut(lockout),
+            None => Decision::Allowed {
+                failures: standing.failures,
+            },
+        };
+        Ok((decision, live))
+    }
+
+    /// The lockout the failure counters of the attempt's keys and their
+    /// lockout histories amount to, unless the client is trusted despite it.
+    pub(crate) async fn lockout_of(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        counters: &[Option<Counter>],
+        (history_keys, histories): (&[LockoutKey], &[Option<Counter>]),
+        standing: Standing,
+    ) -> Result<Option<Lockout>, AxesError> {
+        let Prepared {
+            client,
+            rules,
+            keys,
+            request,
+            ..
+        } = prepared;
+        let now = self.now();
+        let escalation = Escalation {
+            config: self.config(),
+            rules,
+            secret: self.secret(),
+        };
+        let history_locks = escalation.locks(history_keys, histories, now);
+        let lockout = escalation.extend(
+            policy::lockout_for(rules, client, standing),
+            history_locks.iter().flatten().copied(),
+            client,
+            standing,
+        );
+        if lockout.is_none() {
+            return Ok(None);
+        }
+        let locking: Vec<bool> = counters
+            .iter()
+            .enumerate()
+            .map(|(i, counter)| {
+                counter
+                    .as_ref()
+                    .is_some_and(|c| rules.counter_lock(c, now).is_some())
+                    || history_locks.get(i).is_some_and(Option::is_some)
+            })
+            .collect();
+        if self
+            .is_trusted_despite(client, *request, rules, keys, &locking)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(lockout)
+    }
+
+    /// Whether `client` is a trusted client (`trusted_client_window`) and
+    /// every key that locks it (`locking`, in the order of `keys`) is a
+    /// username-only key: a real user's own device is not locked out by
+    /// others failing for its username.
+    async fn is_trusted_despite(
+        &self,
+        client: &ClientInfo,
+        request: Option<&RequestInfo>,
+        _rules: &Rules<'_>,
+        keys: &[LockoutKey],
+        locking: &[bool],
+    ) -> Result<bool, AxesError> {
+        let (Some(window), Some(username)) =
+            (self.config().trusted_client_window, client.username())
+        else {
+            return Ok(false);
+        };
+        let only_username_keys = keys.iter().zip(locking).all(|(key, locks)| {
+            !locks || (key.ip_address().is_none() && key.user_agent().is_none())
+        });
+        if !only_username_keys {
+            return Ok(false);
+        }
+        if self.device_vouches(request, username, window) {
+            return Ok(true);
+        }
+        let since = self
+            .now()
+            .checked_sub(window)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let latest = self
+            .store()
+            .latest_login(username, client.ip_address(), client.user_agent())
+            .await?;
+        Ok(latest.is_some_and(|at| at >= since))
+    }
+
+    /// Whether the request's device cookie vouches for `username`.
+    fn device_vouches(
+        &self,
+        request: Option<&RequestInfo>,
+        username: &str,
+        window: Duration,
+    ) -> bool {
+        let Some(name) = &self.config().device_cookie else {
+            return false;
+        };
+        request
+            .and_then(|request| request.cookie(name))
+            .is_some_and(|value| trust::vouches(self.secret(), value, username, self.now(), window))
+    }
+}

@@ -1,0 +1,440 @@
+//! Recording a failure (django-axes' `user_login_failed`), in the steps the
+//! README's "What happens on each request" names: an exempt attempt is not
+//! counted; one made during a lockout may not be either; otherwise one read
+//! for the detectors and histories (only when they are on), one atomic
+//! write that returns the new counters and gives back the attempt's slots,
+//! escalation of the lockouts that began, the decision, events, the failure
+//! log.
+
+use std::time::{Duration, SystemTime};
+
+use super::prepare::Prepared;
+use super::{Axes, AxesError, AxesEvent, FailureOutcome, Flight};
+use crate::config::DuringLockout;
+use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
+use crate::policy::{self, cleansed_data, detectors, escalation, Counter, Listing, Lockout};
+use crate::store::{AccessFailureLog, AttemptFilter, FailureRecord, Slots, Window};
+
+/// What was read before the write: the previous counters of the attempt's
+/// keys (for quick succession) and their lockout histories.
+struct Before {
+    previous: Vec<Option<Counter>>,
+    histories: Vec<Option<Counter>>,
+}
+
+/// What the write returned: the attempt's counters, and those of the
+/// detectors it tripped.
+struct Written {
+    counters: Vec<Counter>,
+    tripped: Vec<LockoutKey>,
+    tripped_counters: Vec<Option<Counter>>,
+}
+
+impl Axes {
+    /// Records a failed login of `client` (django-axes' `user_login_failed`)
+    /// in one atomic store write, and says whether it is now locked out.
+    pub async fn login_failed(&self, client: &ClientInfo) -> Result<FailureOutcome, AxesError> {
+        self.login_failed_attempt(&LoginAttempt::new(client)).await
+    }
+
+    /// [`login_failed`](Self::login_failed) for an attempt with its request
+    /// and the handler's credentials, as the callables see them.
+    pub async fn login_failed_attempt(
+        &self,
+        attempt: &LoginAttempt<'_>,
+    ) -> Result<FailureOutcome, AxesError> {
+        self.failed(attempt, None).await
+    }
+
+    /// Records a failure of an attempt in flight, whose slots go back once
+    /// it is recorded: with the write itself on a store that shares them.
+    pub(crate) async fn failed(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        flight: Option<&mut Flight>,
+    ) -> Result<FailureOutcome, AxesError> {
+        let slots = flight.as_deref().and_then(Flight::shared_slots);
+        let result = self.record_failed(attempt, slots).await;
+        if let Some(flight) = flight {
+            match &result {
+                Ok((_, true)) => flight.given_back_by_store(),
+                _ => flight.release().await,
+            }
+        }
+        result.map(|(outcome, _)| outcome)
+    }
+
+    /// The steps of a failure; the outcome, and whether `slots` went back
+    /// with the write.
+    async fn record_failed(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        slots: Option<Slots<'_>>,
+    ) -> Result<(FailureOutcome, bool), AxesError> {
+        let prepared = self.prepare(attempt);
+        if let Some(outcome) = self.not_counted(&prepared) {
+            return Ok((outcome, false));
+        }
+        if let Some(outcome) = self.during_lockout(&prepared).await? {
+            return Ok((outcome, false));
+        }
+        let mut before = self.read_before(&prepared).await?;
+        let written = self.write(&prepared, attempt, &before, slots).await?;
+        self.escalate(&prepared, &written.counters, &mut before.histories)
+            .await?;
+        let (lockout, failures) = self.lockout_after(&prepared, &written, &before).await?;
+        self.announce(
+            &prepared.client,
+            &prepared,
+            &written,
+            lockout.as_ref(),
+            failures,
+        );
+        self.log_failure(&prepared.client, lockout.is_some())
+            .await?;
+        self.purge_if_due(self.retention(&prepared.rules.window()))
+            .await;
+        let outcome = FailureOutcome {
+            recorded: true,
+            failures,
+            lockout,
+        };
+        Ok((outcome, slots.is_some()))
+    }
+
+    /// An exempt attempt, or one no lockout group applies to: not counted.
+    fn not_counted(&self, prepared: &Prepared<'_, '_>) -> Option<FailureOutcome> {
+        let Prepared {
+            listing,
+            client,
+            rules,
+            keys,
+            ..
+        } = prepared;
+        if *listing != Listing::Whitelisted && !keys.is_empty() {
+            return None;
+        }
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
+        self.emit(AxesEvent::LoginFailed {
+            client: client.clone().into_owned(),
+            failures: 0,
+            recorded: false,
+            at: self.now(),
+        });
+        Some(FailureOutcome {
+            recorded: false,
+            failures: 0,
+            lockout: (*listing == Listing::Blacklisted).then(|| policy::blacklisted(rules, client)),
+        })
+    }
+
+    /// With `reset_cool_off_on_failure_during_lockout = false`, a failure
+    /// reported while the client is locked out is not recorded.
+    async fn during_lockout(
+        &self,
+        prepared: &Prepared<'_, '_>,
+    ) -> Result<Option<FailureOutcome>, AxesError> {
+        if self.config().reset_cool_off_on_failure_during_lockout != DuringLockout::RecordNothing {
+            return Ok(None);
+        }
+        let Prepared {
+            client,
+            rules,
+            keys,
+            ..
+        } = prepared;
+        let history_keys = escalation::history_keys(self.config(), keys);
+        let mut counters = self
+            .store()
+            .counters(&[keys.as_slice(), &history_keys].concat())
+            .await?;
+        let histories = counters.split_off(keys.len());
+        let standing = policy::standing(rules, counters.iter().flatten(), self.now());
+        let lockout = self
+            .lockout_of(prepared, &counters, (&history_keys, &histories), standing)
+            .await?;
+        Ok(lockout.map(|lockout| {
+            tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
+            FailureOutcome {
+                recorded: false,
+                failures: lockout.failures,
+                lockout: Some(lockout),
+            }
+        }))
+    }
+
+    /// One read before the write, only for what needs the previous state:
+    /// the keys' counters for quick succession, their lockout histories for
+    /// escalation.
+    async fn read_before(&self, prepared: &Prepared<'_, '_>) -> Result<Before, AxesError> {
+        let config = self.config();
+        let keys = &prepared.keys;
+        let history_keys = escalation::history_keys(config, keys);
+        let needs_previous = config.min_interval_between_failures.is_some();
+        if !needs_previous && history_keys.is_empty() {
+            return Ok(Before {
+                previous: Vec::new(),
+                histories: Vec::new(),
+            });
+        }
+        let read: &[LockoutKey] = if needs_previous { keys } else { &[] };
+        let mut previous = self
+            .store()
+            .counters(&[read, &history_keys].concat())
+            .await?;
+        let histories = previous.split_off(read.len());
+        Ok(Before {
+            previous,
+            histories,
+        })
+    }
+
+    /// The write: every counter of the attempt's keys and of the detectors
+    /// it trips bumped, its attempt record, its slots given back — one
+    /// atomic store operation.
+    async fn write(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        attempt: &LoginAttempt<'_>,
+        before: &Before,
+        slots: Option<Slots<'_>>,
+    ) -> Result<Written, AxesError> {
+        let Prepared {
+            client,
+            rules,
+            keys,
+            request,
+            ..
+        } = prepared;
+        let config = self.config();
+        let now = self.now();
+        let sprayed = self.sprayed_usernames(client).await?;
+        let tripped = detectors::tripped(
+            config,
+            rules,
+            (keys, &before.previous),
+            sprayed.iter().map(|(name, at)| (name.as_str(), *at)),
+            client,
+            now,
+        );
+        let window = rules.window();
+        let (get_data, post_data) = attempt_data(self, request.or(attempt.request()));
+        let lock_at = if rules.lock_out_at_failure {
+            u64::from(rules.failure_limit)
+        } else {
+            u64::MAX
+        };
+        let all_keys = [keys.as_slice(), &tripped].concat();
+        let mut record = FailureRecord::new(&all_keys, client, now, &window)
+            .with_data(&get_data, &post_data)
+            .locking(lock_at, self.retention(&window));
+        if let Some(slots) = slots {
+            record = record.releasing(slots);
+        }
+        let mut counters = self.store().record_failure(record).await?;
+        let tripped_counters = counters
+            .split_off(keys.len())
+            .into_iter()
+            .map(Some)
+            .collect();
+        Ok(Written {
+            counters,
+            tripped,
+            tripped_counters,
+        })
+    }
+
+    /// With `spray_limit`: the usernames the client's IP failed for, each
+    /// with the time of its latest failure.
+    async fn sprayed_usernames(
+        &self,
+        client: &ClientInfo,
+    ) -> Result<Vec<(String, SystemTime)>, AxesError> {
+        if self.config().spray_limit.is_none() || client.username().is_none() {
+            return Ok(Vec::new());
+        }
+        let records = self
+            .store()
+            .attempts(&AttemptFilter::Ip(client.ip_address()))
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|record| Some((record.username?, record.attempt_time)))
+            .collect())
+    }
+
+    /// Escalation: the lockouts that began with this failure are added to
+    /// their keys' histories (`histories` updated in place).
+    async fn escalate(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        counters: &[Counter],
+        histories: &mut [Option<Counter>],
+    ) -> Result<(), AxesError> {
+        let config = self.config();
+        let history_keys = escalation::history_keys(config, &prepared.keys);
+        if history_keys.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let begun = escalation::begun(&prepared.rules, counters, now);
+        let jitter = config.cooloff_jitter.unwrap_or_default();
+        for write in escalation::history_writes(config, histories, &begun, now) {
+            let keys: Vec<LockoutKey> = write
+                .indices
+                .iter()
+                .map(|&i| history_keys[i].clone())
+                .collect();
+            // A history locks while it is remembered (a permanent one for
+            // ever), its jitter included.
+            let remembered = write.window.longest().map(|history| history + jitter);
+            let record = FailureRecord::new(&keys, &prepared.client, write.at, &write.window)
+                .counters_only()
+                .locking(1, remembered);
+            let bumped = self.store().record_failure(record).await?;
+            for (index, history) in write.indices.into_iter().zip(bumped) {
+                histories[index] = Some(history);
+            }
+        }
+        Ok(())
+    }
+
+    /// The lockout after the write, and the client's largest count.
+    async fn lockout_after(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        written: &Written,
+        before: &Before,
+    ) -> Result<(Option<Lockout>, u64), AxesError> {
+        let Prepared {
+            listing,
+            client,
+            rules,
+            keys,
+            ..
+        } = prepared;
+        let now = self.now();
+        let standing = policy::standing(rules, &written.counters, now);
+        if *listing == Listing::Blacklisted {
+            return Ok((Some(policy::blacklisted(rules, client)), standing.failures));
+        }
+        let history_keys = escalation::history_keys(self.config(), keys);
+        let read: Vec<_> = written.counters.iter().cloned().map(Some).collect();
+        let lockout = self
+            .lockout_of(
+                prepared,
+                &read,
+                (&history_keys, &before.histories),
+                standing,
+            )
+            .await?
+            .or_else(|| {
+                detectors::lockout(
+                    self.config(),
+                    rules,
+                    client,
+                    &written.tripped,
+                    &written.tripped_counters,
+                    now,
+                )
+            });
+        Ok((lockout, standing.failures))
+    }
+
+    /// Tells of the failure: a debug line, [`AxesEvent::LoginFailed`], and
+    /// when a lockout began with it, a warning and [`AxesEvent::LockedOut`].
+    fn announce(
+        &self,
+        client: &ClientInfo,
+        prepared: &Prepared<'_, '_>,
+        written: &Written,
+        lockout: Option<&Lockout>,
+        failures: u64,
+    ) {
+        let now = self.now();
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures, locked = lockout.is_some(), "login failure recorded");
+        self.emit(AxesEvent::LoginFailed {
+            client: client.clone(),
+            failures,
+            recorded: true,
+            at: now,
+        });
+        let Some(lockout) = lockout else {
+            return;
+        };
+        // The next attempt of the client reads before it takes a slot.
+        let minute = now + Duration::from_secs(60);
+        let until = lockout.locked_until.unwrap_or(minute).min(minute);
+        self.note_locked(&prepared.keys, until);
+        // A lockout begins with the failure that takes a key to a
+        // threshold, or trips a detector.
+        let began = !escalation::begun(&prepared.rules, &written.counters, now).is_empty()
+            || written
+                .tripped_counters
+                .iter()
+                .flatten()
+                .any(|c| c.failures == 1);
+        if began {
+            tracing::warn!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
+            self.emit(AxesEvent::LockedOut {
+                username: client.username().map(str::to_owned),
+                ip_address: client.ip_address(),
+                client: client.clone(),
+                lockout: lockout.clone(),
+                at: now,
+            });
+        }
+    }
+
+    /// With `enable_access_failure_log`, the failure log entry.
+    async fn log_failure(&self, client: &ClientInfo, locked_out: bool) -> Result<(), AxesError> {
+        let config = self.config();
+        if !config.enable_access_failure_log {
+            return Ok(());
+        }
+        let entry = AccessFailureLog::failure(client, self.now(), locked_out);
+        self.store()
+            .record_failure_log(&entry, config.access_failure_log_per_user_limit)
+            .await?;
+        Ok(())
+    }
+
+    /// How long anything recorded under `window` can matter after it
+    /// happened (its window, a detector's lock, a lockout history); `None`:
+    /// until reset. Purges keep entries this long, and a store that bounds
+    /// its memory keeps a counter that locks this long.
+    pub(crate) fn retention(&self, window: &Window) -> Option<Duration> {
+        let config = self.config();
+        window.longest().map(|longest| {
+            let spray = config.spray_limit.map(|s| s.window).unwrap_or_default();
+            let quick = config
+                .min_interval_between_failures
+                .map(|_| config.quick_failure_wait)
+                .unwrap_or_default();
+            let history = if config.escalates() {
+                let longest_lockout = config.cooloff_backoff.map(|b| b.max).unwrap_or_default()
+                    + config.cooloff_jitter.unwrap_or_default();
+                config.lockout_history.max(longest_lockout)
+            } else {
+                Duration::ZERO
+            };
+            longest.max(spray).max(quick).max(history)
+        })
+    }
+}
+
+/// The cleansed query and body data of the request, for the attempt record.
+fn attempt_data(axes: &Axes, request: Option<&crate::identity::RequestInfo>) -> (String, String) {
+    let config = axes.config();
+    let Some(request) = request else {
+        return (String::new(), String::new());
+    };
+    let query: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let get_data = cleansed_data(config, query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let post_data = cleansed_data(config, request.fields());
+    (get_data, post_data)
+}

@@ -1,0 +1,243 @@
+//! The engine: [`Axes`] holds the policy, the store, the clock and the
+//! event stream, and takes a login attempt through named steps, each in a
+//! module of its own:
+//!
+//! | step | module | what it does |
+//! |---|---|---|
+//! | prepare | `prepare` | the attempt as counted: its listing, its counted form, the rules in force, its lockout keys |
+//! | check, admit | `check`, `admission` | one read of its counters and the decision; a slot in flight per key, waiting its turn |
+//! | record a failure | `failure` | one atomic write, then escalation, events and the failure log |
+//! | record a success | `success` | the access log entry, the slots given back |
+//! | reset | `reset` | records deleted, counters taken off, slots cleared |
+//!
+//! The engine depends on the identity, the configuration, the policy and
+//! the store contract; nothing of HTTP. The layer and the admin
+//! ([`crate::layer`], [`crate::admin`]) sit on top of it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::broadcast;
+
+use crate::clock::Clock;
+use crate::config::AxesConfig;
+use crate::identity::{ClientInfo, ProxyConfig};
+use crate::log_limit::Every;
+use crate::policy::Lockout;
+use crate::secret::Secret;
+use crate::store::{FilterError, Store, StoreError};
+
+mod admission;
+mod builder;
+mod check;
+mod events;
+mod failure;
+mod hooks;
+mod in_flight;
+mod prepare;
+mod reset;
+mod success;
+
+pub use admission::Admission;
+pub(crate) use admission::Flight;
+pub use builder::AxesBuilder;
+pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
+pub(crate) use hooks::Hooks;
+pub use hooks::{
+    ClientIpCallable, CooloffCallable, FailureLimitCallable, LockoutCallable, LockoutContext,
+    LockoutParametersCallable, LockoutTemplate, UsernameCallable, WhitelistCallable,
+};
+
+/// An error from the engine.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axes::{AttemptFilter, Axes, AxesConfig, AxesError, MemoryStore};
+/// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+/// let err = axes.reset(AttemptFilter::Username(String::new())).await.unwrap_err();
+/// assert!(matches!(err, AxesError::InvalidFilter(_)));
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AxesError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A reset or listing filter was refused.
+    #[error("invalid filter: {0}")]
+    InvalidFilter(#[from] FilterError),
+}
+
+/// What a check decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// The client may try; `failures` is its current largest count.
+    Allowed {
+        /// The largest failure count among its lockout groups.
+        failures: u64,
+    },
+    /// The client is exempt (whitelisted, or a `GET` with
+    /// `never_lockout_get`), or axes is disabled.
+    Exempt,
+    /// The client is refused.
+    LockedOut(Lockout),
+}
+
+impl Decision {
+    /// The lockout, if the client is refused.
+    pub fn lockout(&self) -> Option<&Lockout> {
+        match self {
+            Self::LockedOut(lockout) => Some(lockout),
+            _ => None,
+        }
+    }
+}
+
+/// What recording a failure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailureOutcome {
+    /// Whether the failure was stored (not when axes is disabled, the client
+    /// is exempt, no lockout group applies, or a lockout already in force
+    /// with `reset_cool_off_on_failure_during_lockout = false`).
+    pub recorded: bool,
+    /// The client's largest failure count afterwards.
+    pub failures: u64,
+    /// The lockout the client is now under, if any.
+    pub lockout: Option<Lockout>,
+}
+
+/// The engine: checks clients, records what the application reports, resets
+/// and lists attempts, and broadcasts [`AxesEvent`]s. Cheap to clone (an
+/// `Arc` inside); usable with or without the layer.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+/// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore};
+///
+/// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+/// let client = ClientInfo::new("192.0.2.1".parse().unwrap()).with_username("alice");
+/// for _ in 0..2 {
+///     assert!(axes.login_failed(&client).await?.lockout.is_none());
+/// }
+/// // The third failure reaches the default limit of 3.
+/// assert!(axes.login_failed(&client).await?.lockout.is_some());
+/// assert!(axes.check(&client).await?.lockout().is_some());
+///
+/// assert_eq!(axes.reset(AttemptFilter::Ip(client.ip_address())).await?, 1);
+/// assert!(axes.check(&client).await?.lockout().is_none());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Axes {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AxesConfig,
+    proxies: ProxyConfig,
+    hooks: Hooks,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<AxesEvent>,
+    /// Signs `device_cookie` tokens and draws each lockout's jitter.
+    secret: Secret,
+    /// When expired entries were last purged (ms).
+    last_purge_ms: AtomicI64,
+    /// Attempts in flight in this process, and those waiting for a slot.
+    gates: Arc<in_flight::Gates>,
+    /// The id of the next attempt.
+    next_flight: AtomicU64,
+    /// How long attempts hold their slots, on average lately (µs).
+    hold_micros: AtomicU64,
+    /// Refusals, summarised in one log line a minute.
+    refusals: Every,
+    /// Store failures, logged at most once every ten seconds.
+    store_failures: Every,
+}
+
+impl fmt::Debug for Axes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Axes")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Axes {
+    /// An engine on `store`, with the system clock.
+    pub fn new(config: AxesConfig, store: impl Store) -> Self {
+        Self::builder(config, store).build()
+    }
+
+    /// A builder on `store` (an `Arc<dyn Store>` shared with other handles
+    /// works too), for a custom clock, the callables, the secret or the
+    /// event capacity.
+    pub fn builder(config: AxesConfig, store: impl Store) -> AxesBuilder {
+        AxesBuilder::new(config, Arc::new(store))
+    }
+
+    /// The policy in force.
+    pub fn config(&self) -> &AxesConfig {
+        &self.inner.config
+    }
+
+    /// How the client IP is found behind proxies (from the `ipware_*` settings).
+    pub fn proxies(&self) -> &ProxyConfig {
+        &self.inner.proxies
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The current time, by the engine's clock.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// A new receiver of every [`AxesEvent`] from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<AxesEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The engine's secret (device cookies, jitter, the admin's CSRF tokens).
+    pub(crate) fn secret(&self) -> &Secret {
+        &self.inner.secret
+    }
+
+    /// The callables and response hooks set on the builder.
+    pub(crate) fn hooks(&self) -> &Hooks {
+        &self.inner.hooks
+    }
+
+    /// Counts an attempt refused with `lockout`: a debug line each, and at
+    /// the default level one summary line a minute at most.
+    pub(crate) fn note_refusal(&self, client: &ClientInfo, lockout: &Lockout) {
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "login attempt refused");
+        if let Some(refused) = self.inner.refusals.tick(self.now()) {
+            tracing::info!(target: "axes", refused, "login attempts refused (at most one such line a minute)");
+        }
+    }
+
+    /// Logs a store failure: at most one line every ten seconds, with how
+    /// many failed since the last one.
+    pub(crate) fn note_store_failure(&self, error: &AxesError, action: &str) {
+        if let Some(failures) = self.inner.store_failures.tick(self.now()) {
+            tracing::error!(target: "axes", %error, failures, "store failed; {action}");
+        }
+    }
+
+    /// Sends `event` to the subscribers (none is not an error).
+    fn emit(&self, event: AxesEvent) {
+        let _ = self.inner.events.send(event);
+    }
+}
+
+/// How often expired counters and attempt records are purged, at most.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);

@@ -1,0 +1,242 @@
+//! Resetting (`axes.utils.reset`) and what else deletes: the records a
+//! filter covers and their failures taken off the counters they counted
+//! toward, the counters the filter names, lockout histories, slots in
+//! flight; listings; the purge of what stopped counting.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{Axes, AxesError, AxesEvent, PURGE_INTERVAL};
+use crate::clock::to_millis;
+use crate::identity::{LockoutGroup, LockoutKey, LockoutParameter, Scope};
+use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Reset};
+
+impl Axes {
+    /// Deletes the attempt records `filter` covers and lifts the lockouts
+    /// they caused, like `axes.utils.reset`. Returns how many records were
+    /// deleted. An empty username is refused rather than read as
+    /// "everything".
+    pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
+        let filter = self.checked_filter(filter)?;
+        let removed = self.reset_counted(&filter, |_| true).await?;
+        tracing::info!(target: "axes", ?filter, removed, "attempts reset");
+        self.emit(AxesEvent::Reset {
+            filter,
+            removed,
+            at: self.now(),
+        });
+        Ok(removed)
+    }
+
+    /// Resets what `filter` (in counted terms) covers: its records, with
+    /// their failures taken off the counters they counted toward; the
+    /// counters it names outright, and — when lockouts escalate — the
+    /// lockout histories of its keys, of those `forget` picks (a reset lifts
+    /// even a permanent lockout); the slots in flight under them.
+    pub(crate) async fn reset_counted(
+        &self,
+        filter: &AttemptFilter,
+        forget: impl Fn(&LockoutKey) -> bool,
+    ) -> Result<u64, AxesError> {
+        let config = self.config();
+        let store = self.store();
+        let groups = &config.lockout_parameters;
+        let histories = if config.escalates() && *filter != AttemptFilter::All {
+            self.histories_of(filter, &forget).await?
+        } else {
+            Vec::new()
+        };
+        let counters_of = |record: &AccessAttempt| counters_of(record, groups);
+        let removed = store.reset(&Reset::new(filter, &counters_of)).await?;
+        // The counters the filter names outright (`Ip` names the IP's key,
+        // `Username` the username's, `IpAndUsername` the pair's) go whole,
+        // with their slots in flight and their quick-succession counters:
+        // they are the filter's, whatever records the store still holds.
+        let mut doomed: Vec<LockoutKey> = named_keys(filter, groups)
+            .into_iter()
+            .filter(|key| forget(key))
+            .flat_map(|key| [key.scoped(Scope::QuickSuccession), key])
+            .collect();
+        doomed.extend(histories);
+        store.delete_counters(&doomed).await?;
+        // The slots of the keys reset go too (the store's own go with its reset).
+        self.clear_slots(|key| filter.matches_parts(key.ip_address(), key.username()));
+        Ok(removed)
+    }
+
+    /// The lockout histories a reset of `filter` forgets: those of the keys
+    /// it names (a permanent lockout outlives its records), then those of
+    /// the records it covers, as `forget` picks them.
+    async fn histories_of(
+        &self,
+        filter: &AttemptFilter,
+        forget: &impl Fn(&LockoutKey) -> bool,
+    ) -> Result<Vec<LockoutKey>, AxesError> {
+        let groups = &self.config().lockout_parameters;
+        let parts: Vec<(Option<IpAddr>, Option<&str>)> = match filter {
+            AttemptFilter::All => Vec::new(),
+            AttemptFilter::Ip(ip) => vec![(Some(*ip), None)],
+            AttemptFilter::Username(u) => vec![(None, Some(u.as_str()))],
+            AttemptFilter::IpAndUsername(ip, u) => vec![(Some(*ip), Some(u.as_str()))],
+            AttemptFilter::IpOrUsername(ip, u) => vec![
+                (Some(*ip), None),
+                (None, Some(u.as_str())),
+                (Some(*ip), Some(u.as_str())),
+            ],
+        };
+        let mut candidates: Vec<LockoutKey> = Vec::new();
+        for (ip, username) in parts {
+            candidates.extend(
+                groups
+                    .iter()
+                    .filter_map(|group| LockoutKey::for_group(group, ip, username, None)),
+            );
+        }
+        match self.store().attempts(filter).await {
+            Ok(records) => {
+                for record in records {
+                    candidates.extend(record_keys(&record, groups));
+                }
+            }
+            Err(crate::store::StoreError::Unsupported(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let mut keys: Vec<LockoutKey> = Vec::new();
+        for key in candidates {
+            let history = key.scoped(Scope::LockoutHistory);
+            if forget(&key) && !keys.contains(&history) {
+                keys.push(history);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Lists the access log entries `filter` covers, most recent first.
+    pub async fn access_logs(&self, filter: AttemptFilter) -> Result<Vec<AccessLog>, AxesError> {
+        filter.validate()?;
+        Ok(self.store().access_logs(&filter).await?)
+    }
+
+    /// Lists the failure log entries `filter` covers, most recent first.
+    pub async fn failure_logs(
+        &self,
+        filter: AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, AxesError> {
+        filter.validate()?;
+        Ok(self.store().failure_logs(&filter).await?)
+    }
+
+    /// Deletes access log entries older than `age` (`axes_reset_logs`).
+    pub async fn reset_logs(&self, age: Duration) -> Result<u64, AxesError> {
+        let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+        Ok(self.store().purge_access_logs(before).await?)
+    }
+
+    /// Deletes failure log entries older than `age` (`axes_reset_failure_logs`).
+    pub async fn reset_failure_logs(&self, age: Duration) -> Result<u64, AxesError> {
+        let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+        Ok(self.store().purge_failure_logs(before).await?)
+    }
+
+    /// Lists the attempt records `filter` covers, most recent first.
+    pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AccessAttempt>, AxesError> {
+        let filter = self.checked_filter(filter)?;
+        Ok(self.store().attempts(&filter).await?)
+    }
+
+    /// Deletes entries past the longest window (`window`, from
+    /// [`Self::retention`]), at most once per [`PURGE_INTERVAL`].
+    pub(crate) async fn purge_if_due(&self, window: Option<Duration>) {
+        // A per-request cool-off may be longer for other clients.
+        if self.hooks().cooloff.is_some() {
+            return;
+        }
+        let Some(window) = window else {
+            return;
+        };
+        let now = self.now();
+        let now_ms = to_millis(now);
+        let last = self.inner.last_purge_ms.load(Ordering::Relaxed);
+        let interval_ms = PURGE_INTERVAL.as_millis() as i64;
+        if now_ms.saturating_sub(last) < interval_ms
+            || self
+                .inner
+                .last_purge_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if let Some(before) = now.checked_sub(window) {
+            if let Err(error) = self.store().purge_expired(before).await {
+                tracing::warn!(target: "axes", %error, "purging expired attempts failed");
+            }
+        }
+    }
+}
+
+/// The keys of `record`'s lockout groups.
+fn record_keys<'a>(
+    record: &'a AccessAttempt,
+    groups: &'a [LockoutGroup],
+) -> impl Iterator<Item = LockoutKey> + 'a {
+    groups.iter().filter_map(|group| {
+        LockoutKey::for_group(
+            group,
+            record.ip_address,
+            record.username.as_deref(),
+            Some(&record.user_agent),
+        )
+    })
+}
+
+/// The counters `record`'s failures counted toward under `groups`: each
+/// group's key and its quick-succession key, and the IP's password-spray
+/// key.
+fn counters_of(record: &AccessAttempt, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
+    record_keys(record, groups)
+        .flat_map(|key| [key.scoped(Scope::QuickSuccession), key])
+        .chain(
+            record
+                .ip_address
+                .map(|ip| LockoutKey::ip_scoped(ip, Scope::PasswordSpray)),
+        )
+        .collect()
+}
+
+/// The keys `filter` names outright: those of the lockout groups whose
+/// parameters are exactly the filter's parts (an IP, a username, or both).
+fn named_keys(filter: &AttemptFilter, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
+    use LockoutParameter::{IpAddress, Username};
+    let parts: Vec<(Option<IpAddr>, Option<&str>)> = match filter {
+        AttemptFilter::All => Vec::new(),
+        AttemptFilter::Ip(ip) => vec![(Some(*ip), None)],
+        AttemptFilter::Username(u) => vec![(None, Some(u))],
+        AttemptFilter::IpAndUsername(ip, u) => vec![(Some(*ip), Some(u))],
+        AttemptFilter::IpOrUsername(ip, u) => {
+            vec![(Some(*ip), None), (None, Some(u)), (Some(*ip), Some(u))]
+        }
+    };
+    let mut keys = Vec::new();
+    for (ip, username) in parts {
+        for group in groups {
+            let params = group.parameters();
+            let exact = params.iter().all(|p| match p {
+                IpAddress => ip.is_some(),
+                Username => username.is_some(),
+                _ => false,
+            }) && ip.is_none_or(|_| params.contains(&IpAddress))
+                && username.is_none_or(|_| params.contains(&Username));
+            if let Some(key) = exact
+                .then(|| LockoutKey::for_group(group, ip, username, None))
+                .flatten()
+            {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
+}

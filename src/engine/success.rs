@@ -1,0 +1,138 @@
+//! Recording a success (django-axes' `user_logged_in`) and a logout
+//! (`user_logged_out`): the access log entry, and the attempt's slots
+//! given back with it.
+
+use super::{Axes, AxesError, AxesEvent, Flight};
+use crate::identity::{session_hash, ClientInfo, LoginAttempt};
+use crate::store::{AccessLog, AttemptFilter};
+
+impl Axes {
+    /// Records a successful login of `username` by `client` (django-axes'
+    /// `user_logged_in`). With `reset_on_success`, the failures of that
+    /// username from that IP are cleared — never other users' failures.
+    pub async fn logged_in(&self, client: &ClientInfo, username: &str) -> Result<(), AxesError> {
+        self.logged_in_attempt(&LoginAttempt::new(client), username)
+            .await
+    }
+
+    /// [`logged_in`](Self::logged_in) for an attempt with its session id
+    /// (the access log keeps its hash, so a logout closes that entry).
+    pub async fn logged_in_attempt(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        username: &str,
+    ) -> Result<(), AxesError> {
+        self.succeeded(attempt, username, None).await
+    }
+
+    /// Records a success of an attempt in flight, whose slots go back with
+    /// the access log entry.
+    pub(crate) async fn succeeded(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        username: &str,
+        flight: Option<&mut Flight>,
+    ) -> Result<(), AxesError> {
+        let result = self
+            .record_success(attempt, username, flight.as_deref())
+            .await;
+        if let Some(flight) = flight {
+            match &result {
+                Ok(true) => flight.given_back_by_store(),
+                _ => flight.release().await,
+            }
+        }
+        result.map(|_| ())
+    }
+
+    /// The steps of a success: the reset with `reset_on_success`, the
+    /// access log entry and the slots given back in one write; whether the
+    /// slots went back with it.
+    async fn record_success(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        username: &str,
+        flight: Option<&Flight>,
+    ) -> Result<bool, AxesError> {
+        let config = self.config();
+        if !config.enabled {
+            return Ok(false);
+        }
+        let client = attempt.client();
+        if config.reset_on_success && !username.is_empty() {
+            let filter = self.counted_filter(AttemptFilter::IpAndUsername(
+                client.ip_address(),
+                username.to_owned(),
+            ));
+            // The lockout histories of the user's own keys go too; those of
+            // keys shared with other users (the IP's) stay.
+            let removed = self
+                .reset_counted(&filter, |key| key.username().is_some())
+                .await?;
+            tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
+        }
+        let slots = flight.and_then(Flight::shared_slots);
+        let entry = (!config.disable_access_log).then(|| {
+            // Kept as counted, as attempt records are: the trusted-client
+            // check looks the client up in those terms.
+            let named = client.clone().with_username(username);
+            let counted = self.counted(&named);
+            AccessLog::login(
+                &counted,
+                counted.username().unwrap_or(username),
+                &session_hash(attempt.session_id()),
+                self.now(),
+            )
+        });
+        self.store().record_success(entry.as_ref(), slots).await?;
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
+        self.emit(AxesEvent::LoggedIn {
+            client: client.clone(),
+            username: username.to_owned(),
+            at: self.now(),
+        });
+        Ok(slots.is_some())
+    }
+
+    /// Records a logout (django-axes' `user_logged_out`).
+    pub async fn logged_out(
+        &self,
+        client: &ClientInfo,
+        username: Option<&str>,
+    ) -> Result<(), AxesError> {
+        self.logged_out_attempt(&LoginAttempt::new(client), username)
+            .await
+    }
+
+    /// [`logged_out`](Self::logged_out) for an attempt with the session id
+    /// whose access log entry it closes.
+    pub async fn logged_out_attempt(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        username: Option<&str>,
+    ) -> Result<(), AxesError> {
+        let config = self.config();
+        if !config.enabled {
+            return Ok(());
+        }
+        let client = attempt.client();
+        if let (false, Some(username)) = (config.disable_access_log, username) {
+            let named = client.clone().with_username(username);
+            let counted = self.counted(&named);
+            self.store()
+                .record_logout(
+                    counted.username().unwrap_or(username),
+                    &session_hash(attempt.session_id()),
+                    self.now(),
+                )
+                .await?;
+        }
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username, "logged out");
+        self.emit(AxesEvent::LoggedOut {
+            client: client.clone(),
+            username: username.map(str::to_owned),
+            at: self.now(),
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, Request};
+use tower_service::Service;
+
+use std::sync::Arc;
+
+use super::request;
+use super::ResponseFuture;
+use crate::config::OnStoreError;
+use crate::engine::{Axes, AxesError, Decision, Flight};
+use crate::http::report::{Outcome, ReportSlot};
+use crate::http::response::store_unavailable;
+use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
+
+/// The middleware [`AxesLayer`](super::AxesLayer) applies; see the
+/// [module docs](crate::layer).
+#[derive(Debug, Clone)]
+pub struct AxesService<S> {
+    inner: S,
+    axes: Axes,
+    check_before_dispatch: bool,
+}
+
+impl<S> AxesService<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, axes: Axes, check_before_dispatch: bool) -> Self {
+        Self {
+            inner,
+            axes,
+            check_before_dispatch,
+        }
+    }
+}
+
+impl<S, ResBody> Service<Request<Body>> for AxesService<S>
+where
+    S: Service<Request<Body>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone is ready only if polled; keep the ready one (tower's advice).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let axes = self.axes.clone();
+        let check = self.check_before_dispatch;
+        ResponseFuture {
+            inner: Box::pin(guard(axes, inner, request, check)),
+        }
+    }
+}
+
+/// One login request: resolve, check, dispatch, check again if the
+/// handler reports a username that was not checked, record.
+async fn guard<S, ResBody>(
+    axes: Axes,
+    mut inner: S,
+    request: Request<Body>,
+    check_before_dispatch: bool,
+) -> Result<Response, S::Error>
+where
+    S: Service<Request<Body>, Response = http::Response<ResBody>>,
+    ResBody: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    let config = axes.config();
+    if !config.enabled {
+        // Nothing is checked or recorded, but the handler's report is
+        // taken (and ignored) all the same.
+        return Ok(
+            request::disabled(&axes, request, |request| inner.call(request))
+                .await?
+                .map(Body::new),
+        );
+    }
+    let (client, info, mut request) = match request::resolve(&axes, request).await {
+        Ok(resolved) => resolved,
+        Err(answer) => return Ok(answer),
+    };
+    let info = Arc::new(info);
+    let headers = request.headers().clone();
+
+    let mut flight = axes.flight();
+    if check_before_dispatch {
+        let attempt = LoginAttempt::new(&client).with_request(&info);
+        match axes.admit_in(&mut flight, &attempt).await {
+            Ok(Decision::LockedOut(lockout)) => {
+                axes.note_refusal(&client, &lockout);
+                return Ok(axes.lockout_response(&lockout, &headers));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                if let Some(answer) = store_failed(&axes, error) {
+                    return Ok(answer);
+                }
+            }
+        }
+    }
+
+    let slot = ReportSlot::new(
+        client.clone(),
+        info.clone(),
+        axes.clone(),
+        headers.clone(),
+        flight,
+    );
+    request.extensions_mut().insert(slot.clone());
+    // A panic in the handler drops the slot, and with it the attempt in
+    // flight, which gives its slots back.
+    let response = inner.call(request).await?.map(Body::new);
+    let Some(mut flight) = slot.take_flight().await else {
+        return Ok(response);
+    };
+    // Refused by the handler's own check: that refusal stands.
+    if let Some(refusal) = slot.refusal() {
+        flight.release().await;
+        return Ok(refusal.response(&axes, &headers));
+    }
+    let answer = match slot.take() {
+        None => response,
+        Some(outcome) => {
+            let session = slot.take_session_id();
+            let report = Report {
+                client: &client,
+                request: &info,
+                session: session.as_deref(),
+                headers: &headers,
+            };
+            match apply(&axes, report, outcome, &mut flight).await {
+                Ok(Answer::Keep) => response,
+                Ok(Answer::Replace(replacement)) => replacement,
+                Ok(Answer::SetCookie(cookie)) => {
+                    let mut response = response;
+                    response
+                        .headers_mut()
+                        .append(http::header::SET_COOKIE, cookie);
+                    response
+                }
+                Err(error) => store_failed(&axes, error).unwrap_or(response),
+            }
+        }
+    };
+    // Recorded (its slots went back with the record) or not to be.
+    flight.release().await;
+    Ok(answer)
+}
+
+/// What the layer knows of the attempt when the handler has reported.
+#[derive(Clone, Copy)]
+struct Report<'a> {
+    client: &'a ClientInfo,
+    request: &'a RequestInfo,
+    session: Option<&'a str>,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> Report<'a> {
+    /// The attempt of `client`, with the request, the session and, when
+    /// the handler gave them, its credentials.
+    fn attempt(
+        &self,
+        client: &'a ClientInfo,
+        credentials: Option<&'a Credentials>,
+    ) -> LoginAttempt<'a> {
+        let mut attempt = LoginAttempt::new(client).with_request(self.request);
+        if let Some(session) = self.session {
+            attempt = attempt.with_session_id(session);
+        }
+        if let Some(credentials) = credentials {
+            attempt = attempt.with_credentials(credentials);
+        }
+        attempt
+    }
+}
+
+/// What becomes of the handler's response once its report is recorded.
+enum Answer {
+    /// It goes out as it is.
+    Keep,
+    /// The lockout response goes out instead.
+    Replace(Response),
+    /// It goes out with the trusted-device cookie.
+    SetCookie(http::HeaderValue),
+}
+
+/// Records what the handler reported and says what becomes of its response.
+///
+/// The lockout is authoritative: when the handler reports a failure or a
+/// success for a username whose keys were not checked (the layer read
+/// none, or another), that username is checked first, and a locked one is
+/// answered exactly as a refusal before dispatch, recording nothing of the
+/// outcome: the answer never depends on the password.
+async fn apply(
+    axes: &Axes,
+    report: Report<'_>,
+    outcome: Outcome,
+    flight: &mut Flight,
+) -> Result<Answer, AxesError> {
+    match outcome {
+        Outcome::Failed(credentials) => {
+            let client = axes.with_username(&report.attempt(report.client, Some(&credentials)));
+            let attempt = report.attempt(&client, Some(&credentials));
+            if let Some(refusal) = check_unchecked(axes, &attempt, report.headers, flight).await? {
+                return Ok(Answer::Replace(refusal));
+            }
+            let outcome = axes.failed(&attempt, Some(flight)).await?;
+            Ok(match outcome.lockout {
+                Some(lockout) => Answer::Replace(axes.lockout_response(&lockout, report.headers)),
+                None => Answer::Keep,
+            })
+        }
+        Outcome::Succeeded(username) => {
+            let client = report.client.clone().with_username(username.clone());
+            let attempt = report.attempt(&client, None);
+            if let Some(refusal) = check_unchecked(axes, &attempt, report.headers, flight).await? {
+                return Ok(Answer::Replace(refusal));
+            }
+            axes.succeeded(&attempt, &username, Some(flight)).await?;
+            Ok(match axes.device_cookie(&attempt, &username) {
+                Some(cookie) => Answer::SetCookie(cookie),
+                None => Answer::Keep,
+            })
+        }
+        Outcome::LoggedOut(username) => {
+            let attempt = report.attempt(report.client, None);
+            axes.logged_out_attempt(&attempt, username.as_deref())
+                .await?;
+            Ok(Answer::Keep)
+        }
+    }
+}
+
+/// Checks `attempt` unless each of its keys was checked for this flight;
+/// the refusal to answer with, if it is refused.
+async fn check_unchecked(
+    axes: &Axes,
+    attempt: &LoginAttempt<'_>,
+    headers: &HeaderMap,
+    flight: &mut Flight,
+) -> Result<Option<Response>, AxesError> {
+    if axes.checked_in(flight, attempt) {
+        return Ok(None);
+    }
+    match axes.admit_in(flight, attempt).await? {
+        Decision::LockedOut(lockout) => {
+            axes.note_refusal(attempt.client(), &lockout);
+            Ok(Some(axes.lockout_response(&lockout, headers)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Logs a store failure and returns the answer `on_store_error` calls for
+/// (`None`: carry on).
+fn store_failed(axes: &Axes, error: AxesError) -> Option<Response> {
+    match axes.config().on_store_error {
+        OnStoreError::FailClosed => {
+            axes.note_store_failure(&error, "refusing the login (on_store_error = fail_closed)");
+            Some(store_unavailable())
+        }
+        OnStoreError::FailOpen => {
+            axes.note_store_failure(
+                &error,
+                "letting the login through (on_store_error = fail_open)",
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! [`RedisStore`]: one lockout state shared by many app servers, on Redis.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, Script, ScriptInvocation};
+use async_trait::async_trait;
+
+use super::codec::{decode_times, from_millis, to_millis};
+use super::lease::Leases;
+use super::{
+    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
+    Reset, SlotRequest, Slots, Store, StoreError,
+};
+use crate::identity::LockoutKey;
+
+/// How long Redis may take to answer one command.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Extra life given to a counter key past the window of its count, so the
+/// key outlives every decision made with it.
+const TTL_MARGIN_MS: u64 = 60_000;
+
+/// A store in Redis, for deployments where several app servers share one
+/// lockout state.
+///
+/// What it keeps, under a key prefix (default `axes:`):
+///
+/// | key | holds | lifetime |
+/// |---|---|---|
+/// | `c:<lockout key>` | hash: failures, last failure (ms) | the window of its count, plus a minute; none for a lockout that lasts until reset |
+/// | `i:<lockout key>` | hash: one field per slot in flight, `<instance>:<attempt>` | its slots; lapsed ones go when seen |
+/// | `lease:<instance>` | an app server's lease on its slots | `in_flight_lease`, renewed while it holds slots |
+/// | `a:<attempt key>` | hash: one attempt record | until reset or purged |
+/// | `attempts`, `counters` | sorted set of records by time, set of counter keys | kept with them |
+/// | `ip:<ip>`, `user:<username>` | sets of record keys, for resets and listings | kept with them |
+/// | `log:<id>`, `logs`, `open:<user>:<session hash>` | access log entries, by time, open ones | until `reset_logs` |
+/// | `trust:<user>` | hash: the newest login of each (IP, user agent) client of the user, for the trusted-client check | with the entries |
+/// | `flog:<id>`, `flogs:all`, `flogs-of:<user>` | failure log entries, by time, per user | capped per user; until `reset_failure_logs` |
+///
+/// Every failure is one Lua script, atomic across processes. The connection
+/// reconnects on its own after a break; a command that takes longer than
+/// three seconds fails.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axes::{Axes, AxesConfig, RedisStore};
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let axes = Axes::new(AxesConfig::default(), store);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    leases: Arc<Leases>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(error: ::redis::RedisError) -> StoreError {
+    StoreError::backend(error)
+}
+
+/// A component of a key: URL-encoded, so no value can forge a separator.
+fn part(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+mod logs;
+mod scripts;
+mod slots;
+
+use scripts::{RECORD_FAILURE, RESET};
+
+impl RedisStore {
+    /// Connects to `url` (`redis://…`) with the key prefix `axes:`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_prefix(url, "axes:").await
+    }
+
+    /// Connects to `url`, keeping every key under `prefix`.
+    pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = ::redis::Client::open(url).map_err(backend)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(backend)?;
+        Ok(Self {
+            connection,
+            prefix: prefix.to_owned(),
+            leases: Leases::new(),
+        })
+    }
+
+    fn key(&self, kind: &str, name: &str) -> String {
+        format!("{}{kind}:{name}", self.prefix)
+    }
+
+    fn counter_key(&self, key: &LockoutKey) -> String {
+        self.key("c", &key.encode())
+    }
+
+    fn in_flight_key(&self, key: &LockoutKey) -> String {
+        self.key("i", &key.encode())
+    }
+
+    /// The field of this instance's slot for attempt `id`.
+    fn slot_field(&self, id: u64) -> String {
+        format!("{}:{id}", self.leases.instance())
+    }
+
+    fn ip_set(&self, ip: IpAddr) -> String {
+        self.key("ip", &ip.to_canonical().to_string())
+    }
+
+    fn user_set(&self, username: &str) -> String {
+        self.key("user", &part(username))
+    }
+
+    /// The trusted-client index of `username` and its field for a client.
+    fn trust_field(
+        &self,
+        username: &str,
+        ip: Option<IpAddr>,
+        user_agent: &str,
+    ) -> (String, String) {
+        let ip = ip
+            .map(|ip| ip.to_canonical().to_string())
+            .unwrap_or_default();
+        (
+            self.key("trust", &part(username)),
+            format!("{ip}|{}", part(user_agent)),
+        )
+    }
+
+    /// The record keys `filter` covers.
+    async fn record_keys(&self, filter: &AttemptFilter) -> Result<Vec<String>, StoreError> {
+        let mut con = self.connection.clone();
+        let keys: Vec<String> = match filter {
+            AttemptFilter::All => con
+                .zrange(self.key("attempts", "all"), 0, -1)
+                .await
+                .map_err(backend)?,
+            AttemptFilter::Ip(ip) => con.smembers(self.ip_set(*ip)).await.map_err(backend)?,
+            AttemptFilter::Username(u) => con.smembers(self.user_set(u)).await.map_err(backend)?,
+            AttemptFilter::IpAndUsername(ip, u) => con
+                .sinter(&[self.ip_set(*ip), self.user_set(u)])
+                .await
+                .map_err(backend)?,
+            AttemptFilter::IpOrUsername(ip, u) => con
+                .sunion(&[self.ip_set(*ip), self.user_set(u)])
+                .await
+                .map_err(backend)?,
+        };
+        Ok(keys)
+    }
+
+    /// Reads records by key, skipping any deleted meanwhile.
+    /// The call of the RESET script that deletes `records` and takes each
+    /// one's failures off the counters `counters_of` names.
+    fn reset_call<'s>(
+        &self,
+        script: &'s Script,
+        records: &[(String, AccessAttempt)],
+        counters_of: impl Fn(&AccessAttempt) -> Vec<String>,
+    ) -> ScriptInvocation<'s> {
+        let mut call = script.prepare_invoke();
+        call.key(self.key("attempts", "all"))
+            .key(self.key("counters", "all"))
+            .arg(&self.prefix);
+        for (key, record) in records {
+            let counters = counters_of(record);
+            let ip_set = record.ip_address.map(|ip| self.ip_set(ip));
+            let user_set = record.username.as_deref().map(|u| self.user_set(u));
+            call.arg(key)
+                .arg(ip_set.unwrap_or_default())
+                .arg(user_set.unwrap_or_default())
+                .arg(counters.len());
+            for counter in counters {
+                call.arg(counter);
+            }
+        }
+        call
+    }
+
+    async fn read_records(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, AccessAttempt)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for key in keys {
+            pipe.hgetall(key);
+        }
+        let maps: Vec<HashMap<String, String>> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        let mut records = Vec::with_capacity(keys.len());
+        for (key, map) in keys.iter().zip(maps) {
+            if map.is_empty() {
+                continue;
+            }
+            records.push((key.clone(), attempt_from_map(&map)?));
+        }
+        Ok(records)
+    }
+}
+
+fn field<'a>(map: &'a HashMap<String, String>, name: &str) -> Result<&'a str, StoreError> {
+    map.get(name)
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::InvalidData(format!("a record has no `{name}`")))
+}
+
+fn number(map: &HashMap<String, String>, name: &str) -> Result<i64, StoreError> {
+    let text = field(map, name)?;
+    text.parse()
+        .map_err(|_| StoreError::InvalidData(format!("`{name}` is not a number: {text}")))
+}
+
+fn ip(text: &str) -> Result<Option<IpAddr>, StoreError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| StoreError::InvalidData(format!("`{text}` is not an IP address")))
+}
+
+fn attempt_from_map(map: &HashMap<String, String>) -> Result<AccessAttempt, StoreError> {
+    Ok(AccessAttempt {
+        username: map.get("username").cloned(),
+        ip_address: ip(field(map, "ip")?)?,
+        user_agent: field(map, "ua")?.to_owned(),
+        path_info: field(map, "path")?.to_owned(),
+        http_accept: field(map, "accept")?.to_owned(),
+        get_data: field(map, "get")?.to_owned(),
+        post_data: field(map, "post")?.to_owned(),
+        failures: u64::try_from(number(map, "failures")?).unwrap_or(0),
+        attempt_time: from_millis(number(map, "time")?),
+    })
+}
+
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for key in keys {
+            pipe.cmd("HMGET")
+                .arg(self.counter_key(key))
+                .arg("f")
+                .arg("l")
+                .arg("r");
+        }
+        let values: Vec<(Option<i64>, Option<i64>, Option<String>)> = pipe
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        values
+            .into_iter()
+            .map(|value| match value {
+                (Some(failures), Some(last), times) => Ok(Some(
+                    Counter::new(u64::try_from(failures).unwrap_or(0), from_millis(last))
+                        .with_recent(decode_times(times.as_deref().unwrap_or(""))?),
+                )),
+                _ => Ok(None),
+            })
+            .collect()
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        let client = failure.client;
+        let record = self.key("a", &client.attempt_key().encode());
+        let script = Script::new(RECORD_FAILURE);
+        let mut call = script.prepare_invoke();
+        for key in failure.keys {
+            call.key(self.counter_key(key));
+        }
+        call.key(&record)
+            .key(self.key("attempts", "all"))
+            .key(self.key("counters", "all"))
+            .key(self.ip_set(client.ip_address()))
+            .key(
+                client
+                    .username()
+                    .map(|u| self.user_set(u))
+                    .unwrap_or_default(),
+            );
+        let release = failure.release.map_or(&[][..], |slots| slots.keys);
+        for key in release {
+            call.key(self.in_flight_key(key));
+        }
+        call.arg(to_millis(failure.at))
+            .arg(TTL_MARGIN_MS)
+            .arg(failure.keys.len())
+            .arg(failure.window.steps().len());
+        for (from, window) in failure.window.steps() {
+            call.arg(*from).arg(ms(*window));
+        }
+        call.arg(&record)
+            .arg(client.ip_address().to_string())
+            .arg(client.user_agent())
+            .arg(client.path())
+            .arg(client.http_accept())
+            .arg(failure.get_data)
+            .arg(failure.post_data)
+            .arg(client.username().unwrap_or(""))
+            .arg(if client.username().is_some() {
+                "1"
+            } else {
+                "0"
+            })
+            .arg(failure.window.keep().unwrap_or(0))
+            .arg(if failure.record_attempt { "1" } else { "0" })
+            .arg(release.len())
+            .arg(
+                failure
+                    .release
+                    .map(|slots| self.slot_field(slots.id))
+                    .unwrap_or_default(),
+            );
+        let result: Result<Vec<(i64, i64, String)>, _> =
+            call.invoke_async(&mut self.connection.clone()).await;
+        // Given back with the write; after an error, the engine releases
+        // them again (a release is idempotent and retried until it lands).
+        let counters = result.map_err(backend)?;
+        if let Some(slots) = failure.release {
+            self.leases.given_back(slots.id);
+        }
+        counters
+            .into_iter()
+            .map(|(failures, last, times)| {
+                Ok(
+                    Counter::new(u64::try_from(failures).unwrap_or(0), from_millis(last))
+                        .with_recent(decode_times(&times)?),
+                )
+            })
+            .collect()
+    }
+
+    async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
+        let filter = reset.filter;
+        let records = self.read_records(&self.record_keys(filter).await?).await?;
+        let script = Script::new(RESET);
+        let every = *filter == AttemptFilter::All;
+        let removed: u64 = self
+            .reset_call(&script, &records, |record| {
+                // Resetting everything deletes every counter below.
+                if every {
+                    Vec::new()
+                } else {
+                    reset
+                        .counters_of(record)
+                        .iter()
+                        .map(|k| self.counter_key(k))
+                        .collect()
+                }
+            })
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        if *filter == AttemptFilter::All {
+            let mut con = self.connection.clone();
+            let counters: Vec<String> = con
+                .smembers(self.key("counters", "all"))
+                .await
+                .map_err(backend)?;
+            let mut pipe = ::redis::pipe();
+            for counter in &counters {
+                pipe.del(counter).ignore();
+            }
+            pipe.del(self.key("counters", "all")).ignore();
+            let in_flight: Vec<String> = con
+                .smembers(self.key("inflight", "all"))
+                .await
+                .map_err(backend)?;
+            for key in &in_flight {
+                pipe.del(key).ignore();
+            }
+            pipe.del(self.key("inflight", "all")).ignore();
+            pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        }
+        Ok(removed)
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let mut records: Vec<AccessAttempt> = self
+            .read_records(&self.record_keys(filter).await?)
+            .await?
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.attempt_time));
+        Ok(records)
+    }
+
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let counter_keys: Vec<String> = keys.iter().map(|key| self.counter_key(key)).collect();
+        let in_flight: Vec<String> = keys.iter().map(|key| self.in_flight_key(key)).collect();
+        let (deleted, _, _): (u64, u64, u64) = ::redis::pipe()
+            .atomic()
+            .del(&counter_keys)
+            .srem(self.key("counters", "all"), &counter_keys)
+            .del(&in_flight)
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)?;
+        Ok(deleted)
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let before_ms = to_millis(before);
+        let mut con = self.connection.clone();
+        let old: Vec<String> = con
+            .zrangebyscore(self.key("attempts", "all"), "-inf", format!("({before_ms}"))
+            .await
+            .map_err(backend)?;
+        let records = self.read_records(&old).await?;
+        let script = Script::new(RESET);
+        // Expired counters are deleted by their own time below.
+        let removed: u64 = self
+            .reset_call(&script, &records, |_| Vec::new())
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend)?;
+        let all_counters = self.key("counters", "all");
+        let counters: Vec<String> = con.smembers(&all_counters).await.map_err(backend)?;
+        if counters.is_empty() {
+            return Ok(removed);
+        }
+        let mut pipe = ::redis::pipe();
+        for counter in &counters {
+            pipe.hget(counter, "l");
+        }
+        let lasts: Vec<Option<i64>> = pipe.query_async(&mut con).await.map_err(backend)?;
+        let mut pipe = ::redis::pipe();
+        for (counter, last) in counters.iter().zip(lasts) {
+            if last.is_none_or(|last| last < before_ms) {
+                pipe.del(counter)
+                    .ignore()
+                    .srem(&all_counters, counter)
+                    .ignore();
+            }
+        }
+        pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        Ok(removed)
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        self.record_success(Some(entry), None).await
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        self.close_sessions(username, session_hash, at).await
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        self.read_access_logs(filter).await
+    }
+
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        self.read_latest_login(username, ip, user_agent).await
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.purge_access_log_entries(before).await
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        self.add_failure_log_entry(entry, per_user_limit).await
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        self.read_failure_logs(filter).await
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.purge_logs("flogs", before).await
+    }
+
+    fn shares_in_flight(&self) -> bool {
+        true
+    }
+
+    async fn admit(
+        &self,
+        read: &[LockoutKey],
+        slots: Option<SlotRequest<'_>>,
+    ) -> Result<Admitted, StoreError> {
+        self.admit_slots(read, slots).await
+    }
+
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        self.release_slots(slots).await
+    }
+
+    async fn record_success(
+        &self,
+        entry: Option<&AccessLog>,
+        release: Option<Slots<'_>>,
+    ) -> Result<(), StoreError> {
+        self.record_login_releasing(entry, release).await
+    }
+}

@@ -1,0 +1,146 @@
+//! The suite's log tests: access log sessions, latest logins, failure log caps.
+
+/// Part of [`store_suite!`](crate::store_suite).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __axes_suite_logs {
+    () => {
+        #[tokio::test]
+        async fn access_logs_open_and_close_by_session() {
+            let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let alice = client("192.0.2.1", Some("alice"));
+            store
+                .record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
+                .await
+                .unwrap();
+            store
+                .record_login(&AccessLog::login(&alice, "alice", "hash-2", t(1.0)))
+                .await
+                .unwrap();
+            store
+                .record_login(&AccessLog::login(
+                    &client("192.0.2.2", None),
+                    "bob",
+                    "",
+                    t(2.0),
+                ))
+                .await
+                .unwrap();
+            assert_eq!(
+                store
+                    .record_logout("alice", "hash-1", t(3.0))
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store
+                    .record_logout("alice", "hash-1", t(4.0))
+                    .await
+                    .unwrap(),
+                0,
+                "already closed"
+            );
+            let logs = store
+                .access_logs(&AttemptFilter::Username("alice".into()))
+                .await
+                .unwrap();
+            assert_eq!(logs.len(), 2);
+            assert_eq!(logs[0].session_hash, "hash-2");
+            assert_eq!(logs[0].logout_time, None);
+            assert_eq!(logs[1].logout_time, Some(t(3.0)));
+            assert_eq!(logs[1].user_agent, "suite-agent/1.0");
+            assert_eq!(
+                store
+                    .access_logs(&AttemptFilter::Ip(ip("192.0.2.2")))
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert_eq!(store.purge_access_logs(t(1.5)).await.unwrap(), 2);
+            assert_eq!(
+                store.access_logs(&AttemptFilter::All).await.unwrap().len(),
+                1
+            );
+        }
+
+        #[tokio::test]
+        async fn latest_login_is_the_clients_newest_entry_until_purged() {
+            let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let here = client("192.0.2.1", Some("alice"));
+            let phone = client("192.0.2.1", Some("alice")).with_user_agent("phone/2.0");
+            for (who, at) in [(&here, 1.0), (&here, 5.0), (&phone, 3.0)] {
+                store
+                    .record_login(&AccessLog::login(who, "alice", "", t(at)))
+                    .await
+                    .unwrap();
+            }
+            let latest = |ip_text: &'static str, agent: &'static str, user: &'static str| {
+                let store = &store;
+                async move { store.latest_login(user, ip(ip_text), agent).await.unwrap() }
+            };
+            assert_eq!(
+                latest("192.0.2.1", "suite-agent/1.0", "alice").await,
+                Some(t(5.0))
+            );
+            assert_eq!(
+                latest("192.0.2.1", "phone/2.0", "alice").await,
+                Some(t(3.0))
+            );
+            assert_eq!(latest("192.0.2.2", "suite-agent/1.0", "alice").await, None);
+            assert_eq!(latest("192.0.2.1", "suite-agent/1.0", "bob").await, None);
+            assert_eq!(store.purge_access_logs(t(4.0)).await.unwrap(), 2);
+            assert_eq!(
+                latest("192.0.2.1", "suite-agent/1.0", "alice").await,
+                Some(t(5.0))
+            );
+            assert_eq!(latest("192.0.2.1", "phone/2.0", "alice").await, None);
+            assert_eq!(store.purge_access_logs(t(6.0)).await.unwrap(), 1);
+            assert_eq!(latest("192.0.2.1", "suite-agent/1.0", "alice").await, None);
+        }
+
+        #[tokio::test]
+        async fn failure_logs_are_capped_per_username() {
+            let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let alice = client("192.0.2.1", Some("alice"));
+            for i in 0..5 {
+                let entry = AccessFailureLog::failure(&alice, t(i as f64), i == 4);
+                store.record_failure_log(&entry, 3).await.unwrap();
+            }
+            store
+                .record_failure_log(
+                    &AccessFailureLog::failure(&client("192.0.2.2", None), t(9.0), false),
+                    3,
+                )
+                .await
+                .unwrap();
+            let logs = store
+                .failure_logs(&AttemptFilter::Username("alice".into()))
+                .await
+                .unwrap();
+            assert_eq!(
+                logs.iter().map(|l| l.attempt_time).collect::<Vec<_>>(),
+                [t(4.0), t(3.0), t(2.0)],
+                "the oldest go"
+            );
+            assert!(logs[0].locked_out);
+            assert!(!logs[1].locked_out);
+            assert_eq!(
+                store.failure_logs(&AttemptFilter::All).await.unwrap().len(),
+                4
+            );
+            assert_eq!(store.purge_failure_logs(t(3.5)).await.unwrap(), 2);
+            assert_eq!(
+                store.failure_logs(&AttemptFilter::All).await.unwrap().len(),
+                2
+            );
+        }
+    };
+}

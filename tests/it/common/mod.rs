@@ -1,0 +1,501 @@
+//! A login app for the HTTP tests: the seed's JSON login view behind
+//! `AxesLayer`, with a manual clock and per-request client addresses.
+#![allow(dead_code)]
+
+pub mod fault_proxy;
+pub mod stores;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, ManualClock, MemoryStore, Store};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const ALICE: (&str, &str) = ("alice", "wonderland");
+
+#[derive(Clone)]
+pub struct AppState {
+    users: Arc<HashMap<String, String>>,
+    username_field: String,
+    password_field: String,
+    pub handler_calls: Arc<AtomicUsize>,
+}
+
+pub struct App {
+    pub router: Router,
+    pub axes: Axes,
+    pub clock: ManualClock,
+    pub handler_calls: Arc<AtomicUsize>,
+}
+
+impl App {
+    pub fn new(toml: &str) -> Self {
+        Self::with_store(toml, MemoryStore::new())
+    }
+
+    pub fn with_store(toml: &str, store: impl Store) -> Self {
+        Self::with_shared_store(toml, Arc::new(store))
+    }
+
+    pub fn with_shared_store(toml: &str, store: Arc<dyn Store>) -> Self {
+        let config = AxesConfig::from_toml_str(toml).expect("valid test config");
+        let clock = ManualClock::new();
+        let axes = Axes::builder(config, store).clock(clock.clone()).build();
+        Self::with_axes(axes, clock)
+    }
+
+    pub fn with_axes(axes: Axes, clock: ManualClock) -> Self {
+        let handler_calls = Arc::new(AtomicUsize::new(0));
+        let state = AppState {
+            users: Arc::new(
+                [("alice", "wonderland"), ("bob", "builder")]
+                    .into_iter()
+                    .map(|(u, p)| (u.to_owned(), p.to_owned()))
+                    .collect(),
+            ),
+            username_field: axes.config().username_form_field.clone(),
+            password_field: axes.config().password_form_field.clone(),
+            handler_calls: handler_calls.clone(),
+        };
+        let router = Router::new()
+            .route(
+                "/login",
+                post(login)
+                    .get(|| async { "login page" })
+                    .layer(AxesLayer::new(axes.clone())),
+            )
+            .route(
+                "/logout",
+                post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
+            )
+            .route("/echo", post(echo).layer(AxesLayer::new(axes.clone())))
+            .route("/slow", post(slow).layer(AxesLayer::new(axes.clone())))
+            .route(
+                "/slow-login",
+                post(slow_login).layer(AxesLayer::new(axes.clone())),
+            )
+            .route("/custom", post(custom).layer(AxesLayer::new(axes.clone())))
+            .route(
+                "/custom-admit",
+                post(custom_admit).layer(AxesLayer::new(axes.clone())),
+            )
+            .route("/panic", post(panics).layer(AxesLayer::new(axes.clone())))
+            .route("/unguarded", post(|_report: AxesReport| async { "never" }))
+            .with_state(state);
+        Self {
+            router,
+            axes,
+            clock,
+            handler_calls,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    /// POSTs `{"username": u, "password": p}` from `ip`.
+    pub async fn login(&self, ip: &str, username: &str, password: &str) -> StatusCode {
+        self.send(json_request(
+            ip,
+            "/login",
+            json!({"username": username, "password": password}),
+        ))
+        .await
+        .status()
+    }
+
+    /// `n` wrong-password logins of `username` from `ip`; their statuses.
+    pub async fn fail_n(&self, ip: &str, username: &str, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::with_capacity(n);
+        for _ in 0..n {
+            statuses.push(self.login(ip, username, "wrong-password").await.as_u16());
+        }
+        statuses
+    }
+
+    pub fn calls(&self) -> usize {
+        self.handler_calls.load(Ordering::SeqCst)
+    }
+
+    /// POSTs `body` to `path` from `ip`; status, headers and body text.
+    pub async fn exchange(
+        &self,
+        ip: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Vec<(String, String)>, String) {
+        let response = self.send(json_request(ip, path, body)).await;
+        let status = response.status().as_u16();
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        headers.sort();
+        (status, headers, body_text(response).await)
+    }
+}
+
+/// A JSON POST from `ip` (port 50000).
+pub fn json_request(ip: &str, path: &str, body: Value) -> Request<Body> {
+    raw_request(ip, "POST", path, "application/json", body.to_string())
+}
+
+pub fn raw_request(
+    ip: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("user-agent", "axes-tests/1.0")
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap();
+    from_ip(&mut request, ip);
+    request
+}
+
+pub fn from_ip(request: &mut Request<Body>, ip: &str) {
+    let addr = SocketAddr::new(ip.parse().unwrap(), 50000);
+    request.extensions_mut().insert(ConnectInfo(addr));
+}
+
+pub fn set_header(request: &mut Request<Body>, name: &'static str, value: &[u8]) {
+    request
+        .headers_mut()
+        .insert(name, HeaderValue::from_bytes(value).unwrap());
+}
+
+pub async fn body_text(response: Response) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn clean(form: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    let value = form.get(name)?.as_str()?.trim();
+    (!value.is_empty() && value.chars().count() <= 128).then(|| value.to_owned())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    report: AxesReport,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(session) = headers.get("x-session-id").and_then(|v| v.to_str().ok()) {
+        report.session_id(session);
+    }
+    let Ok(Value::Object(form)) = serde_json::from_slice::<Value>(&body) else {
+        report.failed(Credentials::default());
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let username = clean(&form, &state.username_field);
+    let password = clean(&form, &state.password_field);
+    let (Some(username), Some(password)) = (username.clone(), password) else {
+        report.failed(Credentials::from(username));
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if state.users.get(&username) == Some(&password) {
+        report.succeeded(username);
+        Json(json!({"message": "success!"})).into_response()
+    } else {
+        report.failed(username);
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+async fn logout(
+    report: AxesReport,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> StatusCode {
+    if let Some(session) = headers.get("x-session-id").and_then(|v| v.to_str().ok()) {
+        report.session_id(session);
+    }
+    if let Some(username) = body["username"].as_str() {
+        report.logged_out(username);
+    }
+    StatusCode::OK
+}
+
+/// The seed's login, taking 20 ms to verify the password, so concurrent
+/// attempts overlap.
+async fn slow_login(
+    state: State<AppState>,
+    report: AxesReport,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    login(state, report, headers, body).await
+}
+
+/// A login whose JSON names the user `user`, not `username_form_field`:
+/// the layer cannot read it, only the handler's report names it.
+async fn custom(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Response {
+    verify_custom(&state, &report, &body, false).await
+}
+
+/// [`custom`], checking the username with `AxesReport::admit` before
+/// verifying the password.
+async fn custom_admit(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Response {
+    verify_custom(&state, &report, &body, true).await
+}
+
+async fn verify_custom(
+    state: &AppState,
+    report: &AxesReport,
+    body: &[u8],
+    admit: bool,
+) -> Response {
+    let form: Value = serde_json::from_slice(body).unwrap_or_default();
+    let user = form["user"].as_str().unwrap_or("").trim().to_owned();
+    if admit {
+        if let Err(refusal) = report.admit(&user).await {
+            return refusal.into_response();
+        }
+    }
+    // The password check: counted, and slow enough for attempts to overlap.
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    if state.users.get(&user).map(String::as_str) == form["password"].as_str() {
+        report.succeeded(user);
+        Json(json!({"message": "success!"})).into_response()
+    } else {
+        report.failed(user);
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// Panics after the layer admitted the attempt.
+async fn panics(_report: AxesReport) -> StatusCode {
+    panic!("the handler failed");
+}
+
+/// Takes 20 ms to find the password wrong, so concurrent attempts overlap.
+async fn slow(State(state): State<AppState>, report: AxesReport) -> StatusCode {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    report.failed(Credentials::default());
+    StatusCode::FORBIDDEN
+}
+
+/// Answers with the body it was given, and reports a failure for the
+/// username the layer read.
+async fn echo(State(state): State<AppState>, report: AxesReport, body: Bytes) -> Bytes {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    report.failed(Credentials::default());
+    body
+}
+
+/// The call counters of a [`FlakyStore`].
+#[derive(Clone)]
+pub struct FlakyCounts {
+    pub calls: Arc<AtomicUsize>,
+    pub access_log_reads: Arc<AtomicUsize>,
+}
+
+impl FlakyCounts {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn access_log_reads(&self) -> usize {
+        self.access_log_reads.load(Ordering::SeqCst)
+    }
+}
+
+/// A store that fails every call while `broken` is set, every other call
+/// while `alternate` is set, hangs while `stalled` is set, and otherwise
+/// passes calls to the store it wraps.
+pub struct FlakyStore<S> {
+    inner: S,
+    pub broken: Arc<std::sync::atomic::AtomicBool>,
+    pub alternate: Arc<std::sync::atomic::AtomicBool>,
+    pub stalled: Arc<std::sync::atomic::AtomicBool>,
+    /// Every call made to the store: its round trips.
+    pub calls: Arc<AtomicUsize>,
+    /// Calls that read the access log.
+    pub access_log_reads: Arc<AtomicUsize>,
+}
+
+impl<S> FlakyStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            broken: Arc::default(),
+            alternate: Arc::default(),
+            stalled: Arc::default(),
+            calls: Arc::default(),
+            access_log_reads: Arc::default(),
+        }
+    }
+
+    async fn check(&self) -> Result<(), axes::StoreError> {
+        if self.stalled.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let fails = self.broken.load(Ordering::SeqCst)
+            || (self.alternate.load(Ordering::SeqCst) && call.is_multiple_of(2));
+        if fails {
+            Err(axes::StoreError::backend(std::io::Error::other(
+                "store is down",
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Store> Store for FlakyStore<S> {
+    async fn counters(
+        &self,
+        keys: &[axes::LockoutKey],
+    ) -> Result<Vec<Option<axes::store::Counter>>, axes::StoreError> {
+        self.check().await?;
+        self.inner.counters(keys).await
+    }
+
+    async fn record_failure(
+        &self,
+        failure: axes::store::FailureRecord<'_>,
+    ) -> Result<Vec<axes::store::Counter>, axes::StoreError> {
+        self.check().await?;
+        self.inner.record_failure(failure).await
+    }
+
+    async fn reset(&self, reset: &axes::store::Reset<'_>) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.reset(reset).await
+    }
+
+    async fn attempts(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::store::AccessAttempt>, axes::StoreError> {
+        self.check().await?;
+        self.inner.attempts(filter).await
+    }
+
+    async fn delete_counters(&self, keys: &[axes::LockoutKey]) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.delete_counters(keys).await
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.purge_expired(before).await
+    }
+
+    async fn record_login(&self, entry: &axes::store::AccessLog) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.record_login(entry).await
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.record_logout(username, session_hash, at).await
+    }
+
+    async fn access_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::store::AccessLog>, axes::StoreError> {
+        self.access_log_reads.fetch_add(1, Ordering::SeqCst);
+        self.check().await?;
+        self.inner.access_logs(filter).await
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.purge_access_logs(before).await
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &axes::store::AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.record_failure_log(entry, per_user_limit).await
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::store::AccessFailureLog>, axes::StoreError> {
+        self.check().await?;
+        self.inner.failure_logs(filter).await
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.inner.purge_failure_logs(before).await
+    }
+
+    fn shares_in_flight(&self) -> bool {
+        self.inner.shares_in_flight()
+    }
+
+    async fn admit(
+        &self,
+        read: &[axes::LockoutKey],
+        slots: Option<axes::store::SlotRequest<'_>>,
+    ) -> Result<axes::store::Admitted, axes::StoreError> {
+        self.check().await?;
+        self.inner.admit(read, slots).await
+    }
+
+    async fn release(&self, slots: axes::store::Slots<'_>) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.release(slots).await
+    }
+
+    async fn record_success(
+        &self,
+        entry: Option<&axes::store::AccessLog>,
+        release: Option<axes::store::Slots<'_>>,
+    ) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.inner.record_success(entry, release).await
+    }
+
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: std::net::IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, axes::StoreError> {
+        self.check().await?;
+        self.inner.latest_login(username, ip, user_agent).await
+    }
+}

@@ -1,0 +1,301 @@
+//! The demo server (`examples/json_login.rs`) as a process: it follows the
+//! conformance contract, and a lockout kept in SQLite survives a restart.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+
+/// The example binary `cargo test` built beside this test.
+fn demo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir.join("examples").join("json_login");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the whole suite with `cargo test --all-features`, which builds the examples",
+        binary.display()
+    );
+    binary
+}
+
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Demo {
+    fn start(database_url: &str, config_path: &std::path::Path) -> Self {
+        let mut child = Command::new(demo_binary())
+            .env("AXES_BIND", "127.0.0.1:0")
+            .env("AXES_DATABASE_URL", database_url)
+            .env("AXES_CONFIG", config_path)
+            .env("AXES_DEMO_USERS", "alice:wonderland,bob:builder")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("readiness line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected readiness line {line:?}"))
+            .parse()
+            .expect("an address");
+        Self { child, addr }
+    }
+
+    /// POSTs a JSON body to `path` from the loopback address `from`; returns the status.
+    async fn post(&self, from: &str, path: &str, body: &str) -> u16 {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(from.parse().unwrap(), 0))
+            .unwrap();
+        let mut stream = socket.connect(self.addr).await.unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: demo\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer[9..12].parse().unwrap()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_lockout_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 2\n").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+
+    let demo = Demo::start(&url, &config);
+    assert_eq!(demo.post("127.0.0.2", "/login", wrong).await, 403);
+    assert_eq!(demo.post("127.0.0.2", "/login", wrong).await, 429);
+    drop(demo); // killed, not shut down gracefully
+
+    let demo = Demo::start(&url, &config);
+    assert_eq!(demo.post("127.0.0.2", "/login", right).await, 429);
+    assert_eq!(demo.post("127.0.0.3", "/login", right).await, 200);
+    assert_eq!(
+        demo.post("127.0.0.2", "/logout", r#"{"username": "alice"}"#)
+            .await,
+        200
+    );
+}
+
+/// Kill and restart the demo server on a shared store: the lockout stays.
+async fn survives_a_restart(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    // A fresh client address per run keeps runs on one database apart.
+    let ip = format!(
+        "127.0.{}.{}",
+        std::process::id() % 200 + 20,
+        2 + std::process::id() % 250
+    );
+    std::fs::write(&config, "failure_limit = 2\n").unwrap();
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    let demo = Demo::start(url, &config);
+    demo.post(&ip, "/login", wrong).await;
+    assert_eq!(demo.post(&ip, "/login", wrong).await, 429);
+    drop(demo);
+    let demo = Demo::start(url, &config);
+    assert_eq!(demo.post(&ip, "/login", right).await, 429);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_postgres_lockout_survives_a_restart() {
+    match std::env::var("AXES_TEST_POSTGRES_URL") {
+        Ok(url) => survives_a_restart(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_redis_lockout_survives_a_restart() {
+    match std::env::var("AXES_TEST_REDIS_URL") {
+        Ok(url) => survives_a_restart(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_REDIS_URL is not set"),
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_starts_empty_on_each_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 1\n").unwrap();
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let demo = Demo::start("memory:", &config);
+    assert_eq!(demo.post("127.0.0.2", "/login", wrong).await, 429);
+    drop(demo);
+    let demo = Demo::start("memory:", &config);
+    assert_eq!(
+        demo.post("127.0.0.2", "/login", "{}").await,
+        429,
+        "a 400 that reaches the limit"
+    );
+}
+
+#[test]
+fn an_invalid_setting_stops_the_server_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 3\nfailure_limmit = 4\n").unwrap();
+    let output = Command::new(demo_binary())
+        .env("AXES_BIND", "127.0.0.1:0")
+        .env("AXES_DATABASE_URL", "memory:")
+        .env("AXES_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("failure_limmit"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "never ready"
+    );
+}
+
+/// `count` correct logins from `from`, `at_once` at a time, each on a
+/// connection of its own; how many were not answered 200.
+async fn correct_logins(demo_addr: SocketAddr, from: &str, count: usize, at_once: usize) -> usize {
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    let mut refused = 0;
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(at_once);
+        left -= n;
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let from = from.to_owned();
+                tokio::spawn(async move { post_to(demo_addr, &from, "/login", right).await })
+            })
+            .collect();
+        for task in tasks {
+            if task.await.unwrap() != Some(200) {
+                refused += 1;
+            }
+        }
+    }
+    refused
+}
+
+/// POSTs a JSON body; the status, or `None` when the server went away.
+async fn post_to(addr: SocketAddr, from: &str, path: &str, body: &str) -> Option<u16> {
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(from.parse().ok()?, 0)).ok()?;
+    let mut stream = socket.connect(addr).await.ok()?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: demo\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer.get(9..12)?.parse().ok()
+}
+
+/// The attack on availability: an app server killed mid-load leaves its
+/// slots in the shared store. Once its lease has lapsed, the surviving
+/// server refuses nobody for them, and no slot is left behind.
+async fn a_killed_server_blocks_nobody_once_its_lease_lapsed(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "in_flight_lease = \"1s\"\n").unwrap();
+    let from = format!(
+        "127.0.{}.{}",
+        100 + std::process::id() % 100,
+        2 + std::process::id() % 250
+    );
+    let doomed = Demo::start(url, &config);
+    let survivor = Demo::start(url, &config);
+    // Load on the doomed server, killed in the middle of it.
+    let addr = doomed.addr;
+    let load = {
+        let from = from.clone();
+        tokio::spawn(async move { correct_logins(addr, &from, 2_000, 48).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(doomed); // SIGKILL: no slot is given back
+    let _ = load.await;
+    // The slots in the store, as any app server counts them.
+    let store = axes::store::connect(url).await.unwrap();
+    let probe = axes::Axes::builder(axes::AxesConfig::default(), store).build();
+    let key = axes::ClientInfo::new(from.parse().unwrap())
+        .lockout_key(&axes::LockoutGroup::single(
+            axes::LockoutParameter::IpAddress,
+        ))
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(probe.in_flight(&key).await.unwrap(), 0, "{url}: lapsed");
+    let refused = correct_logins(survivor.addr, &from, 640, 32).await;
+    assert_eq!(refused, 0, "{url}: {refused} correct logins refused");
+    assert_eq!(
+        probe.in_flight(&key).await.unwrap(),
+        0,
+        "{url}: none left behind"
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_postgres_app_server_blocks_nobody() {
+    match std::env::var("AXES_TEST_POSTGRES_URL") {
+        Ok(url) => a_killed_server_blocks_nobody_once_its_lease_lapsed(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_redis_app_server_blocks_nobody() {
+    match std::env::var("AXES_TEST_REDIS_URL") {
+        Ok(url) => a_killed_server_blocks_nobody_once_its_lease_lapsed(&url).await,
+        Err(_) => eprintln!("skipped: AXES_TEST_REDIS_URL is not set"),
+    }
+}
+
+/// On SQLite the slots are the process's own: a killed server takes them
+/// with it, and the restarted one refuses nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_sqlite_app_server_blocks_nobody_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let doomed = Demo::start(&url, &config);
+    let addr = doomed.addr;
+    let load = tokio::spawn(async move { correct_logins(addr, "127.0.0.9", 2_000, 48).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(doomed);
+    let _ = load.await;
+    let restarted = Demo::start(&url, &config);
+    assert_eq!(
+        correct_logins(restarted.addr, "127.0.0.9", 640, 32).await,
+        0
+    );
+}
