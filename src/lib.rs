@@ -66,6 +66,7 @@ pub mod store; // the store contract and the backends
 
 // Leaves any layer may use.
 pub mod clock;
+mod deadline;
 mod log_limit;
 mod secret;
 

@@ -97,6 +97,9 @@ pub(crate) struct Flight {
     shared: bool,
     /// When it first took slots.
     since: Option<Instant>,
+    /// Once admitted: the largest failure count its admission found, and
+    /// the username (as counted) it was admitted for.
+    admitted: Option<(u64, Option<String>)>,
     /// Given back in the background after it was dropped: dropped again
     /// (its runtime shutting down), it leaves its slots to their lease.
     orphan: bool,
@@ -134,7 +137,7 @@ impl Flight {
                 keys: &self.held,
                 id: self.id,
             };
-            if let Err(error) = self.axes.store().release(slots).await {
+            if let Err(error) = self.axes.timed_store().release(slots).await {
                 tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
             }
             self.axes.inner.gates.wake(&self.held, None);
@@ -176,6 +179,7 @@ impl Drop for Flight {
             held: std::mem::take(&mut self.held),
             shared: true,
             since: self.since.take(),
+            admitted: None,
             orphan: true,
         };
         match tokio::runtime::Handle::try_current() {
@@ -204,8 +208,9 @@ impl Axes {
             id: self.inner.next_flight.fetch_add(1, Ordering::Relaxed),
             checked: Vec::new(),
             held: Vec::new(),
-            shared: self.store().shares_in_flight(),
+            shared: self.timed_store().shares_in_flight(),
             since: None,
+            admitted: None,
             orphan: false,
         }
     }
@@ -243,7 +248,7 @@ impl Axes {
     /// # Ok(()) }
     /// ```
     pub async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
-        if !self.store().shares_in_flight() {
+        if !self.timed_store().shares_in_flight() {
             return Ok(self.inner.gates.held(key));
         }
         let slots = Slots {
@@ -251,7 +256,7 @@ impl Axes {
             id: 0,
         };
         let request = SlotRequest::new(slots, false, self.config().in_flight_lease);
-        let admitted = self.store().admit(&[], Some(request)).await?;
+        let admitted = self.timed_store().admit(&[], Some(request)).await?;
         Ok(admitted
             .holders
             .and_then(|holders| holders.first().copied())
@@ -293,6 +298,18 @@ impl Axes {
             Vec::new()
         };
         if new.is_empty() {
+            // Holding a slot under each key, the attempt cannot be locked
+            // out by failures before its own is recorded: the bound kept
+            // failures and slots together within the limit when it was
+            // admitted, so the check then still holds (for the same
+            // username: its detectors' keys are the same too).
+            if let Some((failures, _)) = attempt.admitted.as_ref().filter(|(_, username)| {
+                bounded && username.as_deref() == prepared.client.username()
+            }) {
+                return Ok(Decision::Allowed {
+                    failures: *failures,
+                });
+            }
             let (decision, _) = self.evaluate(&prepared).await?;
             return self.settled(login, decision).await;
         }
@@ -376,7 +393,7 @@ impl Axes {
         ticket: Option<&Ticket>,
     ) -> Result<Try, AxesError> {
         let read = ReadKeys::of(self, prepared);
-        let store = self.store();
+        let store = self.timed_store();
         // This process's slots are taken before the counters are read: an
         // attempt that finished meanwhile recorded its failure before giving
         // its slot back, so every earlier attempt is seen as one or the other.
@@ -440,6 +457,10 @@ impl Axes {
             _ => {
                 attempt.held.extend_from_slice(new);
                 attempt.since.get_or_insert_with(Instant::now);
+                if let Decision::Allowed { failures } = decision {
+                    let username = prepared.client.username().map(str::to_owned);
+                    attempt.admitted = Some((failures, username));
+                }
                 Ok(Try::Done(decision))
             }
         }
@@ -454,7 +475,7 @@ impl Axes {
                 keys: new,
                 id: attempt.id,
             };
-            if let Err(error) = self.store().release(slots).await {
+            if let Err(error) = self.timed_store().release(slots).await {
                 tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
             }
             self.inner.gates.wake(new, ticket);

@@ -254,7 +254,7 @@ impl AxesBuilder {
                 proxies: self.config.proxies(),
                 hooks: self.hooks,
                 config: self.config,
-                store: Arc::new(TimedStore::new(self.store, store_timeout)),
+                store: TimedStore::new(self.store, store_timeout),
                 clock: self.clock,
                 events,
                 secret: self.secret.unwrap_or_else(Secret::random),

@@ -34,7 +34,7 @@ impl Axes {
         let counters = if read.is_empty() {
             Vec::new()
         } else {
-            self.store().counters(&read.all).await?
+            self.timed_store().counters(&read.all).await?
         };
         self.decide(prepared, &read, counters).await
     }
@@ -181,7 +181,7 @@ impl Axes {
             .checked_sub(window)
             .unwrap_or(std::time::UNIX_EPOCH);
         let latest = self
-            .store()
+            .timed_store()
             .latest_login(username, client.ip_address(), client.user_agent())
             .await?;
         Ok(latest.is_some_and(|at| at >= since))

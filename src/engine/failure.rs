@@ -115,7 +115,7 @@ impl Axes {
             return None;
         }
         tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
-        self.emit(AxesEvent::LoginFailed {
+        self.emit(|| AxesEvent::LoginFailed {
             client: client.clone().into_owned(),
             failures: 0,
             recorded: false,
@@ -145,7 +145,7 @@ impl Axes {
         } = prepared;
         let history_keys = escalation::history_keys(self.config(), keys);
         let mut counters = self
-            .store()
+            .timed_store()
             .counters(&[keys.as_slice(), &history_keys].concat())
             .await?;
         let histories = counters.split_off(keys.len());
@@ -179,7 +179,7 @@ impl Axes {
         }
         let read: &[LockoutKey] = if needs_previous { keys } else { &[] };
         let mut previous = self
-            .store()
+            .timed_store()
             .counters(&[read, &history_keys].concat())
             .await?;
         let histories = previous.split_off(read.len());
@@ -231,7 +231,7 @@ impl Axes {
         if let Some(slots) = slots {
             record = record.releasing(slots);
         }
-        let mut counters = self.store().record_failure(record).await?;
+        let mut counters = self.timed_store().record_failure(record).await?;
         let tripped_counters = counters
             .split_off(keys.len())
             .into_iter()
@@ -254,7 +254,7 @@ impl Axes {
             return Ok(Vec::new());
         }
         let records = self
-            .store()
+            .timed_store()
             .attempts(&AttemptFilter::Ip(client.ip_address()))
             .await?;
         Ok(records
@@ -291,7 +291,7 @@ impl Axes {
             let record = FailureRecord::new(&keys, &prepared.client, write.at, &write.window)
                 .counters_only()
                 .locking(1, remembered);
-            let bumped = self.store().record_failure(record).await?;
+            let bumped = self.timed_store().record_failure(record).await?;
             for (index, history) in write.indices.into_iter().zip(bumped) {
                 histories[index] = Some(history);
             }
@@ -353,7 +353,7 @@ impl Axes {
     ) {
         let now = self.now();
         tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures, locked = lockout.is_some(), "login failure recorded");
-        self.emit(AxesEvent::LoginFailed {
+        self.emit(|| AxesEvent::LoginFailed {
             client: client.clone(),
             failures,
             recorded: true,
@@ -376,7 +376,7 @@ impl Axes {
                 .any(|c| c.failures == 1);
         if began {
             tracing::warn!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
-            self.emit(AxesEvent::LockedOut {
+            self.emit(|| AxesEvent::LockedOut {
                 username: client.username().map(str::to_owned),
                 ip_address: client.ip_address(),
                 client: client.clone(),
@@ -393,7 +393,7 @@ impl Axes {
             return Ok(());
         }
         let entry = AccessFailureLog::failure(client, self.now(), locked_out);
-        self.store()
+        self.timed_store()
             .record_failure_log(&entry, config.access_failure_log_per_user_limit)
             .await?;
         Ok(())

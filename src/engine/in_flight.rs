@@ -20,11 +20,11 @@ use crate::identity::LockoutKey;
 /// The gates of one engine.
 #[derive(Debug, Default)]
 pub(crate) struct Gates {
-    gates: Mutex<HashMap<String, Gate>>,
+    gates: Mutex<HashMap<LockoutKey, Gate>>,
     /// Keys found locked lately, and until when: an attempt on one reads
     /// before it takes a slot, so a locked client's flood costs one store
     /// round trip per attempt, not a take and a give-back.
-    locked: Mutex<HashMap<String, SystemTime>>,
+    locked: Mutex<HashMap<LockoutKey, SystemTime>>,
 }
 
 /// How many recently locked keys are remembered at most.
@@ -32,7 +32,6 @@ const MAX_RECENTLY_LOCKED: usize = 10_000;
 
 #[derive(Debug)]
 struct Gate {
-    key: LockoutKey,
     /// Slots held in this process (stores that do not share them).
     held: u64,
     /// Attempts waiting for a slot, in the order they came.
@@ -63,7 +62,7 @@ fn wake_front(gate: &mut Gate, except: Option<&Ticket>) {
 }
 
 impl Gates {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Gate>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LockoutKey, Gate>> {
         // Counts of attempts in flight are advisory bookkeeping: a
         // poisoned lock is taken over.
         self.gates.lock().unwrap_or_else(|e| e.into_inner())
@@ -74,8 +73,7 @@ impl Gates {
         let mut gates = self.lock();
         keys.iter()
             .map(|key| {
-                let gate = gates.entry(key.encode()).or_insert_with(|| Gate {
-                    key: key.clone(),
+                let gate = gates.entry(key.clone()).or_insert_with(|| Gate {
                     held: 0,
                     waiting: VecDeque::new(),
                 });
@@ -91,14 +89,13 @@ impl Gates {
     pub fn give_back(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
         let mut gates = self.lock();
         for key in keys {
-            let encoded = key.encode();
-            let Some(gate) = gates.get_mut(&encoded) else {
+            let Some(gate) = gates.get_mut(key) else {
                 continue;
             };
             gate.held = gate.held.saturating_sub(1);
             wake_front(gate, except);
             if gate.held == 0 && gate.waiting.is_empty() {
-                gates.remove(&encoded);
+                gates.remove(key);
             }
         }
     }
@@ -108,7 +105,7 @@ impl Gates {
     pub fn wake(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
         let mut gates = self.lock();
         for key in keys {
-            if let Some(gate) = gates.get_mut(&key.encode()) {
+            if let Some(gate) = gates.get_mut(key) {
                 wake_front(gate, except);
             }
         }
@@ -117,29 +114,24 @@ impl Gates {
     /// The first of `keys` that attempts are waiting on, if any.
     pub fn queued<'k>(&self, keys: &'k [LockoutKey]) -> Option<&'k LockoutKey> {
         let gates = self.lock();
-        keys.iter().find(|key| {
-            gates
-                .get(&key.encode())
-                .is_some_and(|gate| !gate.waiting.is_empty())
-        })
+        keys.iter()
+            .find(|key| gates.get(key).is_some_and(|gate| !gate.waiting.is_empty()))
     }
 
     /// How many slots this process holds under `key`.
     pub fn held(&self, key: &LockoutKey) -> u64 {
-        self.lock().get(&key.encode()).map_or(0, |gate| gate.held)
+        self.lock().get(key).map_or(0, |gate| gate.held)
     }
 
     /// How many attempts wait on `key`.
     pub fn waiting(&self, key: &LockoutKey) -> usize {
-        self.lock()
-            .get(&key.encode())
-            .map_or(0, |gate| gate.waiting.len())
+        self.lock().get(key).map_or(0, |gate| gate.waiting.len())
     }
 
     /// How many attempts wait ahead of `ticket` in its queue.
     pub fn waiting_ahead(&self, ticket: &Ticket) -> usize {
         self.lock()
-            .get(&ticket.key.encode())
+            .get(&ticket.key)
             .and_then(|gate| {
                 gate.waiting
                     .iter()
@@ -159,7 +151,7 @@ impl Gates {
             }
         }
         for key in keys {
-            locked.insert(key.encode(), until);
+            locked.insert(key.clone(), until);
         }
     }
 
@@ -169,15 +161,14 @@ impl Gates {
         !locked.is_empty()
             && keys
                 .iter()
-                .any(|key| locked.get(&key.encode()).is_some_and(|until| *until > now))
+                .any(|key| locked.get(key).is_some_and(|until| *until > now))
     }
 
     /// A place at the back of `key`'s queue, unless `max` attempts wait
     /// there already.
     pub fn join(self: &Arc<Self>, key: &LockoutKey, max: usize) -> Option<Ticket> {
         let mut gates = self.lock();
-        let gate = gates.entry(key.encode()).or_insert_with(|| Gate {
-            key: key.clone(),
+        let gate = gates.entry(key.clone()).or_insert_with(|| Gate {
             held: 0,
             waiting: VecDeque::new(),
         });
@@ -201,8 +192,8 @@ impl Gates {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         let mut gates = self.lock();
-        gates.retain(|_, gate| {
-            if !matches(&gate.key) {
+        gates.retain(|key, gate| {
+            if !matches(key) {
                 return true;
             }
             gate.held = 0;
@@ -252,8 +243,7 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut gates = self.gates.lock();
-        let encoded = self.key.encode();
-        let Some(gate) = gates.get_mut(&encoded) else {
+        let Some(gate) = gates.get_mut(&self.key) else {
             return;
         };
         let position = gate
@@ -270,7 +260,7 @@ impl Drop for Ticket {
             }
         }
         if gate.held == 0 && gate.waiting.is_empty() {
-            gates.remove(&encoded);
+            gates.remove(&self.key);
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::identity::{ClientInfo, ProxyConfig};
 use crate::log_limit::Every;
 use crate::policy::Lockout;
 use crate::secret::Secret;
-use crate::store::{FilterError, Store, StoreError};
+use crate::store::{FilterError, Store, StoreError, TimedStore};
 
 mod admission;
 mod builder;
@@ -141,7 +141,7 @@ struct Inner {
     config: AxesConfig,
     proxies: ProxyConfig,
     hooks: Hooks,
-    store: Arc<dyn Store>,
+    store: TimedStore,
     clock: Arc<dyn Clock>,
     events: broadcast::Sender<AxesEvent>,
     /// Signs `device_cookie` tokens and draws each lockout's jitter.
@@ -178,7 +178,7 @@ impl Axes {
     /// works too), for a custom clock, the callables, the secret or the
     /// event capacity.
     pub fn builder(config: AxesConfig, store: impl Store) -> AxesBuilder {
-        AxesBuilder::new(config, Arc::new(store))
+        AxesBuilder::new(config, shared(store))
     }
 
     /// The policy in force.
@@ -191,8 +191,14 @@ impl Axes {
         &self.inner.proxies
     }
 
-    /// The store.
+    /// The store, as given (without the engine's `store_timeout`).
     pub fn store(&self) -> &Arc<dyn Store> {
+        self.inner.store.inner()
+    }
+
+    /// The store, each call bounded by `store_timeout`: what the engine's
+    /// steps call.
+    pub(crate) fn timed_store(&self) -> &TimedStore {
         &self.inner.store
     }
 
@@ -233,11 +239,31 @@ impl Axes {
         }
     }
 
-    /// Sends `event` to the subscribers (none is not an error).
-    fn emit(&self, event: AxesEvent) {
-        let _ = self.inner.events.send(event);
+    /// Sends the event `event` makes to the subscribers; with none, the
+    /// event is not made.
+    fn emit(&self, event: impl FnOnce() -> AxesEvent) {
+        if self.inner.events.receiver_count() > 0 {
+            let _ = self.inner.events.send(event());
+        }
     }
 }
 
 /// How often expired counters and attempt records are purged, at most.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// `store` behind one `Arc`: a store given as an `Arc<dyn Store>` already
+/// is used as it is, not wrapped in another (each layer costs a dynamic call).
+fn shared(store: impl Store) -> Arc<dyn Store> {
+    let mut store = Some(store);
+    if let Some(shared) =
+        (&mut store as &mut dyn std::any::Any).downcast_mut::<Option<Arc<dyn Store>>>()
+    {
+        if let Some(shared) = shared.take() {
+            return shared;
+        }
+    }
+    match store {
+        Some(store) => Arc::new(store),
+        None => unreachable!("taken only when it was an Arc<dyn Store>"),
+    }
+}

@@ -148,7 +148,8 @@ impl Axes {
         let username = match (config.username_normalization, client.username()) {
             (UsernameNormalization::None, _) | (_, None) => None,
             (normalization, Some(username)) => {
-                Some(normalization.apply(username)).filter(|normalized| normalized != username)
+                let normalized = normalization.apply_cow(username);
+                (normalized != username).then(|| normalized.into_owned())
             }
         };
         if ip.is_none() && username.is_none() {

@@ -21,7 +21,7 @@ impl Axes {
         let filter = self.checked_filter(filter)?;
         let removed = self.reset_counted(&filter, |_| true).await?;
         tracing::info!(target: "axes", ?filter, removed, "attempts reset");
-        self.emit(AxesEvent::Reset {
+        self.emit(|| AxesEvent::Reset {
             filter,
             removed,
             at: self.now(),
@@ -40,7 +40,7 @@ impl Axes {
         forget: impl Fn(&LockoutKey) -> bool,
     ) -> Result<u64, AxesError> {
         let config = self.config();
-        let store = self.store();
+        let store = self.timed_store();
         let groups = &config.lockout_parameters;
         let histories = if config.escalates() && *filter != AttemptFilter::All {
             self.histories_of(filter, &forget).await?
@@ -93,7 +93,7 @@ impl Axes {
                     .filter_map(|group| LockoutKey::for_group(group, ip, username, None)),
             );
         }
-        match self.store().attempts(filter).await {
+        match self.timed_store().attempts(filter).await {
             Ok(records) => {
                 for record in records {
                     candidates.extend(record_keys(&record, groups));
@@ -115,7 +115,7 @@ impl Axes {
     /// Lists the access log entries `filter` covers, most recent first.
     pub async fn access_logs(&self, filter: AttemptFilter) -> Result<Vec<AccessLog>, AxesError> {
         filter.validate()?;
-        Ok(self.store().access_logs(&filter).await?)
+        Ok(self.timed_store().access_logs(&filter).await?)
     }
 
     /// Lists the failure log entries `filter` covers, most recent first.
@@ -124,25 +124,25 @@ impl Axes {
         filter: AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, AxesError> {
         filter.validate()?;
-        Ok(self.store().failure_logs(&filter).await?)
+        Ok(self.timed_store().failure_logs(&filter).await?)
     }
 
     /// Deletes access log entries older than `age` (`axes_reset_logs`).
     pub async fn reset_logs(&self, age: Duration) -> Result<u64, AxesError> {
         let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
-        Ok(self.store().purge_access_logs(before).await?)
+        Ok(self.timed_store().purge_access_logs(before).await?)
     }
 
     /// Deletes failure log entries older than `age` (`axes_reset_failure_logs`).
     pub async fn reset_failure_logs(&self, age: Duration) -> Result<u64, AxesError> {
         let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
-        Ok(self.store().purge_failure_logs(before).await?)
+        Ok(self.timed_store().purge_failure_logs(before).await?)
     }
 
     /// Lists the attempt records `filter` covers, most recent first.
     pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AccessAttempt>, AxesError> {
         let filter = self.checked_filter(filter)?;
-        Ok(self.store().attempts(&filter).await?)
+        Ok(self.timed_store().attempts(&filter).await?)
     }
 
     /// Deletes entries past the longest window (`window`, from
@@ -169,7 +169,7 @@ impl Axes {
             return;
         }
         if let Some(before) = now.checked_sub(window) {
-            if let Err(error) = self.store().purge_expired(before).await {
+            if let Err(error) = self.timed_store().purge_expired(before).await {
                 tracing::warn!(target: "axes", %error, "purging expired attempts failed");
             }
         }

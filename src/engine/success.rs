@@ -84,9 +84,11 @@ impl Axes {
                 self.now(),
             )
         });
-        self.store().record_success(entry.as_ref(), slots).await?;
+        self.timed_store()
+            .record_success(entry.as_ref(), slots)
+            .await?;
         tracing::debug!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
-        self.emit(AxesEvent::LoggedIn {
+        self.emit(|| AxesEvent::LoggedIn {
             client: client.clone(),
             username: username.to_owned(),
             at: self.now(),
@@ -119,7 +121,7 @@ impl Axes {
         if let (false, Some(username)) = (config.disable_access_log, username) {
             let named = client.clone().with_username(username);
             let counted = self.counted(&named);
-            self.store()
+            self.timed_store()
                 .record_logout(
                     counted.username().unwrap_or(username),
                     &session_hash(attempt.session_id()),
@@ -128,7 +130,7 @@ impl Axes {
                 .await?;
         }
         tracing::debug!(target: "axes", ip = %client.ip_address(), username, "logged out");
-        self.emit(AxesEvent::LoggedOut {
+        self.emit(|| AxesEvent::LoggedOut {
             client: client.clone(),
             username: username.map(str::to_owned),
             at: self.now(),

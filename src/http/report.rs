@@ -38,8 +38,6 @@ struct Shared {
     /// The request, as the callables see it.
     request: Arc<RequestInfo>,
     axes: Axes,
-    /// The headers of the request, to shape a refusal by.
-    headers: HeaderMap,
     outcome: Mutex<Option<Outcome>>,
     session_id: Mutex<Option<String>>,
     /// The attempt in flight, until the layer takes it back.
@@ -77,7 +75,6 @@ impl ReportSlot {
         client: ClientInfo,
         request: Arc<RequestInfo>,
         axes: Axes,
-        headers: HeaderMap,
         flight: Flight,
     ) -> Self {
         Self {
@@ -85,13 +82,22 @@ impl ReportSlot {
                 client,
                 request,
                 axes,
-                headers,
                 outcome: Mutex::default(),
                 session_id: Mutex::default(),
                 flight: tokio::sync::Mutex::new(Some(flight)),
                 refusal: Mutex::default(),
             }),
         }
+    }
+
+    /// The client as the layer resolved it.
+    pub(crate) fn client(&self) -> &ClientInfo {
+        &self.shared.client
+    }
+
+    /// The request, as the callables see it.
+    pub(crate) fn request(&self) -> &RequestInfo {
+        &self.shared.request
     }
 
     pub(crate) fn take_session_id(&self) -> Option<String> {
@@ -238,7 +244,9 @@ impl AxesReport {
     pub async fn admit(&self, username: impl AsRef<str>) -> Result<(), AxesRefusal> {
         let shared = &self.slot.shared;
         if let Some(refusal) = locked(&shared.refusal).clone() {
-            return Err(AxesRefusal(refusal.response(&shared.axes, &shared.headers)));
+            return Err(AxesRefusal(
+                refusal.response(&shared.axes, shared.request.headers()),
+            ));
         }
         let axes = &shared.axes;
         if !axes.config().enabled {
@@ -279,7 +287,7 @@ impl AxesReport {
                 }
             },
         };
-        let response = refusal.response(axes, &shared.headers);
+        let response = refusal.response(axes, shared.request.headers());
         *locked(&shared.refusal) = Some(refusal);
         Err(AxesRefusal(response))
     }

@@ -34,6 +34,17 @@ impl Axes {
     }
 }
 
+/// The JSON lockout body, as django-axes' `JsonResponse` (keys in order).
+#[derive(serde::Serialize)]
+struct JsonLockout<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cooloff_time: Option<String>,
+    failure_count: u64,
+    failure_limit: u32,
+    message: &'a str,
+    username: &'a str,
+}
+
 /// Builds the response for `lockout`, shaped for the request whose headers
 /// are `request_headers`. In order: the lockout callable; JSON when the
 /// request is JSON, accepts JSON or is an XHR; the template; a redirect to
@@ -73,15 +84,13 @@ fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap)
         return callable(&context);
     }
     let mut response = if wants_json(request_headers) {
-        let mut body = serde_json::json!({
-            "message": message,
-            "failure_limit": lockout.failure_limit,
-            "failure_count": lockout.failures,
-            "username": lockout.username.as_deref().unwrap_or(""),
-        });
-        if let Some(cooloff) = cooloff {
-            body["cooloff_time"] = iso8601_duration(cooloff).into();
-        }
+        let body = JsonLockout {
+            cooloff_time: cooloff.map(iso8601_duration),
+            failure_count: lockout.failures,
+            failure_limit: lockout.failure_limit,
+            message,
+            username: lockout.username.as_deref().unwrap_or(""),
+        };
         (status, axum::Json(body)).into_response()
     } else if let Some(template) = &hooks.template {
         html(status, template(&context))

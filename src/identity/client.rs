@@ -2,6 +2,7 @@
 //! kept of it.
 
 use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
 
 use super::key::{LockoutGroup, LockoutKey};
 
@@ -28,15 +29,20 @@ pub const UNKNOWN: &str = "<unknown>";
 /// assert_eq!(client.username(), Some("alice"));
 /// assert_eq!(client.user_agent(), "curl/8.0");
 /// ```
+///
+/// Its text is shared: a clone costs no copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInfo {
     ip_address: IpAddr,
-    username: Option<String>,
-    user_agent: String,
-    path: String,
-    http_accept: String,
+    username: Option<Arc<str>>,
+    user_agent: Arc<str>,
+    path: Arc<str>,
+    http_accept: Arc<str>,
     method: http::Method,
 }
+
+/// [`UNKNOWN`], shared by every client that lacks a part.
+static UNKNOWN_TEXT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(UNKNOWN));
 
 impl ClientInfo {
     /// A client known only by its IP address (IPv4-mapped IPv6 addresses
@@ -45,9 +51,9 @@ impl ClientInfo {
         Self {
             ip_address: ip_address.to_canonical(),
             username: None,
-            user_agent: UNKNOWN.to_owned(),
-            path: UNKNOWN.to_owned(),
-            http_accept: UNKNOWN.to_owned(),
+            user_agent: UNKNOWN_TEXT.clone(),
+            path: UNKNOWN_TEXT.clone(),
+            http_accept: UNKNOWN_TEXT.clone(),
             method: http::Method::POST,
         }
     }
@@ -71,24 +77,24 @@ impl ClientInfo {
     pub fn set_username(&mut self, username: Option<String>) {
         self.username = username
             .filter(|u| !u.is_empty())
-            .map(|u| harmless(truncate_chars(u, MAX_FIELD_CHARS)));
+            .map(|u| harmless(truncate_chars(u, MAX_FIELD_CHARS)).into());
     }
 
     /// Sets the user agent (cut to [`MAX_FIELD_CHARS`] characters).
-    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = harmless(truncate_chars(user_agent.into(), MAX_FIELD_CHARS));
+    pub fn with_user_agent(mut self, user_agent: impl AsRef<str>) -> Self {
+        self.user_agent = text(user_agent.as_ref(), MAX_FIELD_CHARS);
         self
     }
 
     /// Sets the request path (cut to [`MAX_FIELD_CHARS`] characters).
-    pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = harmless(truncate_chars(path.into(), MAX_FIELD_CHARS));
+    pub fn with_path(mut self, path: impl AsRef<str>) -> Self {
+        self.path = text(path.as_ref(), MAX_FIELD_CHARS);
         self
     }
 
     /// Sets the `Accept` header (cut to [`MAX_ACCEPT_CHARS`] characters).
-    pub fn with_http_accept(mut self, accept: impl Into<String>) -> Self {
-        self.http_accept = harmless(truncate_chars(accept.into(), MAX_ACCEPT_CHARS));
+    pub fn with_http_accept(mut self, accept: impl AsRef<str>) -> Self {
+        self.http_accept = text(accept.as_ref(), MAX_ACCEPT_CHARS);
         self
     }
 
@@ -151,6 +157,23 @@ impl ClientInfo {
             self.username.as_deref(),
             Some(&self.user_agent),
         )
+    }
+}
+
+/// `text` cut to `max` characters and made harmless, shared; the shared
+/// [`UNKNOWN`] when it is that.
+fn text(text: &str, max: usize) -> Arc<str> {
+    if text == UNKNOWN {
+        return UNKNOWN_TEXT.clone();
+    }
+    let cut = match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    };
+    if cut.contains('\0') {
+        cut.replace('\0', "\u{FFFD}").into()
+    } else {
+        cut.into()
     }
 }
 

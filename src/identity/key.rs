@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -210,8 +211,8 @@ impl Scope {
 pub struct LockoutKey {
     scope: Option<Scope>,
     ip_address: Option<IpAddr>,
-    username: Option<String>,
-    user_agent: Option<String>,
+    username: Option<Arc<str>>,
+    user_agent: Option<Arc<str>>,
 }
 
 impl LockoutKey {
@@ -233,9 +234,9 @@ impl LockoutKey {
             match parameter {
                 LockoutParameter::IpAddress => key.ip_address = Some(ip_address?.to_canonical()),
                 LockoutParameter::Username => {
-                    key.username = Some(username.filter(|u| !u.is_empty())?.to_owned())
+                    key.username = Some(username.filter(|u| !u.is_empty())?.into())
                 }
-                LockoutParameter::UserAgent => key.user_agent = Some(user_agent?.to_owned()),
+                LockoutParameter::UserAgent => key.user_agent = Some(user_agent?.into()),
             }
         }
         Some(key)
@@ -247,8 +248,8 @@ impl LockoutKey {
         Self {
             scope: None,
             ip_address: Some(ip_address),
-            username: username.map(str::to_owned),
-            user_agent: Some(user_agent.to_owned()),
+            username: username.map(Arc::from),
+            user_agent: Some(user_agent.into()),
         }
     }
 

@@ -42,6 +42,21 @@ impl UsernameNormalization {
 
     /// The username as counted.
     pub fn apply(self, username: &str) -> String {
+        self.apply_cow(username).into_owned()
+    }
+
+    /// The username as counted, borrowed when normalising leaves it as it
+    /// is (the common case of `Trim`).
+    pub(crate) fn apply_cow(self, username: &str) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            Self::None => Cow::Borrowed(username),
+            Self::Trim => Cow::Borrowed(username.trim()),
+            normalization => Cow::Owned(normalization.fold(username)),
+        }
+    }
+
+    fn fold(self, username: &str) -> String {
         match self {
             Self::None => username.to_owned(),
             Self::Trim => username.trim().to_owned(),

@@ -1,11 +1,13 @@
 //! [`TimedStore`]: every store call bounded by a timeout, so a stalled
 //! backend becomes an error `on_store_error` can decide about.
+//!
+//! The engine calls the store through it: the same methods as [`Store`],
+//! with no dynamic dispatch of their own, and no timer for a call that
+//! finishes at once (an in-process store's).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-
-use async_trait::async_trait;
 
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
@@ -13,8 +15,8 @@ use super::{
 };
 use crate::identity::LockoutKey;
 
-/// Wraps a store so that each call fails with [`StoreError::Timeout`]
-/// after `timeout`.
+/// A store whose each call fails with [`StoreError::Timeout`] after
+/// `timeout`.
 pub(crate) struct TimedStore {
     inner: Arc<dyn Store>,
     timeout: Duration,
@@ -25,43 +27,54 @@ impl TimedStore {
         Self { inner, timeout }
     }
 
+    /// The store itself.
+    pub(crate) fn inner(&self) -> &Arc<dyn Store> {
+        &self.inner
+    }
+
+    /// `call`, bounded by the timeout; the timer starts only if the call
+    /// does not finish when first polled.
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, call)
+        crate::deadline::within(self.timeout, call)
             .await
             .unwrap_or(Err(StoreError::Timeout(self.timeout)))
     }
 }
 
-#[async_trait]
-impl Store for TimedStore {
-    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+impl TimedStore {
+    pub(crate) async fn counters(
+        &self,
+        keys: &[LockoutKey],
+    ) -> Result<Vec<Option<Counter>>, StoreError> {
         self.bounded(self.inner.counters(keys)).await
     }
 
-    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+    pub(crate) async fn record_failure(
+        &self,
+        failure: FailureRecord<'_>,
+    ) -> Result<Vec<Counter>, StoreError> {
         self.bounded(self.inner.record_failure(failure)).await
     }
 
-    async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
+    pub(crate) async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
         self.bounded(self.inner.reset(reset)).await
     }
 
-    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+    pub(crate) async fn attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessAttempt>, StoreError> {
         self.bounded(self.inner.attempts(filter)).await
     }
 
-    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+    pub(crate) async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.bounded(self.inner.purge_expired(before)).await
     }
 
-    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
-        self.bounded(self.inner.record_login(entry)).await
-    }
-
-    async fn record_logout(
+    pub(crate) async fn record_logout(
         &self,
         username: &str,
         session_hash: &str,
@@ -71,11 +84,14 @@ impl Store for TimedStore {
             .await
     }
 
-    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+    pub(crate) async fn access_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessLog>, StoreError> {
         self.bounded(self.inner.access_logs(filter)).await
     }
 
-    async fn latest_login(
+    pub(crate) async fn latest_login(
         &self,
         username: &str,
         ip: std::net::IpAddr,
@@ -85,11 +101,11 @@ impl Store for TimedStore {
             .await
     }
 
-    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+    pub(crate) async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.bounded(self.inner.purge_access_logs(before)).await
     }
 
-    async fn record_failure_log(
+    pub(crate) async fn record_failure_log(
         &self,
         entry: &AccessFailureLog,
         per_user_limit: u64,
@@ -98,22 +114,22 @@ impl Store for TimedStore {
             .await
     }
 
-    async fn failure_logs(
+    pub(crate) async fn failure_logs(
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
         self.bounded(self.inner.failure_logs(filter)).await
     }
 
-    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+    pub(crate) async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.bounded(self.inner.purge_failure_logs(before)).await
     }
 
-    fn shares_in_flight(&self) -> bool {
+    pub(crate) fn shares_in_flight(&self) -> bool {
         self.inner.shares_in_flight()
     }
 
-    async fn admit(
+    pub(crate) async fn admit(
         &self,
         read: &[LockoutKey],
         slots: Option<SlotRequest<'_>>,
@@ -121,11 +137,11 @@ impl Store for TimedStore {
         self.bounded(self.inner.admit(read, slots)).await
     }
 
-    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
         self.bounded(self.inner.release(slots)).await
     }
 
-    async fn record_success(
+    pub(crate) async fn record_success(
         &self,
         entry: Option<&AccessLog>,
         release: Option<Slots<'_>>,
@@ -134,7 +150,7 @@ impl Store for TimedStore {
             .await
     }
 
-    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+    pub(crate) async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         self.bounded(self.inner.delete_counters(keys)).await
     }
 }

@@ -1,5 +1,6 @@
 //! Reading a [`ClientInfo`] off a request, username from the body included.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
@@ -14,10 +15,10 @@ use crate::identity::{ClientInfo, LoginAttempt, RequestInfo, UNKNOWN};
 
 use super::body;
 
-fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<Cow<'_, str>> {
     headers
         .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// Whether `body` is known to be empty: nothing to buffer.
@@ -49,9 +50,9 @@ pub(crate) async fn resolve(
         (Vec::new(), body)
     } else {
         let read = read_body(&parts.headers, body, config.max_body_bytes);
-        let bytes = match tokio::time::timeout(config.body_read_timeout, read).await {
-            Ok(result) => result?,
-            Err(_) => {
+        let bytes = match crate::deadline::within(config.body_read_timeout, read).await {
+            Some(result) => result?,
+            None => {
                 tracing::debug!(target: "axes", "login request body not received in time");
                 return Err((
                     StatusCode::REQUEST_TIMEOUT,
@@ -82,8 +83,8 @@ pub(crate) async fn resolve(
     let mut client = ClientInfo::new(ip)
         .with_method(parts.method.clone())
         .with_path(parts.uri.path())
-        .with_user_agent(header_text(headers, header::USER_AGENT).unwrap_or_else(|| UNKNOWN.into()))
-        .with_http_accept(header_text(headers, header::ACCEPT).unwrap_or_else(|| UNKNOWN.into()));
+        .with_user_agent(header_text(headers, header::USER_AGENT).unwrap_or(Cow::Borrowed(UNKNOWN)))
+        .with_http_accept(header_text(headers, header::ACCEPT).unwrap_or(Cow::Borrowed(UNKNOWN)));
     client.set_username(body_username);
     let client = axes.with_username(&LoginAttempt::new(&client).with_request(&info));
     Ok((client, info, Request::from_parts(parts, body)))
@@ -108,7 +109,6 @@ where
         client,
         std::sync::Arc::new(info),
         axes.clone(),
-        HeaderMap::new(),
         axes.flight(),
     );
     request.extensions_mut().insert(slot);

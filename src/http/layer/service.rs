@@ -90,16 +90,13 @@ where
         Ok(resolved) => resolved,
         Err(answer) => return Ok(answer),
     };
-    let info = Arc::new(info);
-    let headers = request.headers().clone();
-
     let mut flight = axes.flight();
     if check_before_dispatch {
         let attempt = LoginAttempt::new(&client).with_request(&info);
         match axes.admit_in(&mut flight, &attempt).await {
             Ok(Decision::LockedOut(lockout)) => {
                 axes.note_refusal(&client, &lockout);
-                return Ok(axes.lockout_response(&lockout, &headers));
+                return Ok(axes.lockout_response(&lockout, info.headers()));
             }
             Ok(_) => {}
             Err(error) => {
@@ -110,13 +107,7 @@ where
         }
     }
 
-    let slot = ReportSlot::new(
-        client.clone(),
-        info.clone(),
-        axes.clone(),
-        headers.clone(),
-        flight,
-    );
+    let slot = ReportSlot::new(client, Arc::new(info), axes.clone(), flight);
     request.extensions_mut().insert(slot.clone());
     // A panic in the handler drops the slot, and with it the attempt in
     // flight, which gives its slots back.
@@ -124,20 +115,21 @@ where
     let Some(mut flight) = slot.take_flight().await else {
         return Ok(response);
     };
+    let headers = slot.request().headers();
     // Refused by the handler's own check: that refusal stands.
     if let Some(refusal) = slot.refusal() {
         flight.release().await;
-        return Ok(refusal.response(&axes, &headers));
+        return Ok(refusal.response(&axes, headers));
     }
     let answer = match slot.take() {
         None => response,
         Some(outcome) => {
             let session = slot.take_session_id();
             let report = Report {
-                client: &client,
-                request: &info,
+                client: slot.client(),
+                request: slot.request(),
                 session: session.as_deref(),
-                headers: &headers,
+                headers,
             };
             match apply(&axes, report, outcome, &mut flight).await {
                 Ok(Answer::Keep) => response,

@@ -4,6 +4,7 @@
 use std::mem::size_of;
 use std::time::SystemTime;
 
+use crate::identity::LockoutKey;
 use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, Counter};
 
 /// What a map slot and its allocations cost beyond their contents, about.
@@ -56,7 +57,12 @@ fn text(value: &str) -> usize {
     value.len()
 }
 
-/// A counter under an encoded key of `key_len` bytes.
+/// A lockout key: its parts.
+pub(crate) fn key(key: &LockoutKey) -> usize {
+    size_of::<LockoutKey>() + key.username().map_or(0, text) + key.user_agent().map_or(0, text)
+}
+
+/// A counter under a key of `key_len` bytes.
 pub(crate) fn counter(key_len: usize, counter: &Counter) -> usize {
     SLOT + key_len
         + size_of::<(Counter, Lifetime)>()

@@ -69,7 +69,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct State {
-    counters: HashMap<String, Entry>,
+    counters: HashMap<LockoutKey, Entry>,
     counter_bytes: usize,
     attempts: AttemptIndex,
     access_logs: AccessLogBuffer,
@@ -148,7 +148,7 @@ impl State {
         self.counter_bytes + self.attempts.bytes()
     }
 
-    fn remove_counter(&mut self, key: &str) -> Option<Entry> {
+    fn remove_counter(&mut self, key: &LockoutKey) -> Option<Entry> {
         let entry = self.counters.remove(key)?;
         self.counter_bytes -= entry.bytes;
         self.full_until = None;
@@ -289,14 +289,13 @@ impl Store for MemoryStore {
         let state = self.lock();
         Ok(keys
             .iter()
-            .map(|key| state.counters.get(&key.encode()).map(|e| e.counter.clone()))
+            .map(|key| state.counters.get(key).map(|e| e.counter.clone()))
             .collect())
     }
 
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
         let now = failure.at;
         let mut state = self.lock();
-        let encoded: Vec<String> = failure.keys.iter().map(LockoutKey::encode).collect();
         let attempt_key = failure
             .record_attempt
             .then(|| failure.client.attempt_key().encode());
@@ -304,10 +303,10 @@ impl Store for MemoryStore {
         // Room for what is new, before anything changes: all or nothing.
         let mut new_counters = 0;
         let mut needed = 0;
-        for key in &encoded {
+        for key in failure.keys {
             if !state.counters.contains_key(key) {
                 new_counters += 1;
-                needed += budget::counter(key.len(), &Counter::new(1, now));
+                needed += budget::counter(budget::key(key), &Counter::new(1, now));
             }
         }
         let new_attempt = attempt_key
@@ -325,10 +324,9 @@ impl Store for MemoryStore {
         // How long the attempt record must be kept: as long as a counter
         // its failure made lock.
         let mut protected = None;
-        for (key, encoded) in failure.keys.iter().zip(encoded) {
+        for key in failure.keys {
             let state = &mut *state;
-            let key_len = encoded.len();
-            let entry = state.counters.entry(encoded).or_insert_with(|| Entry {
+            let entry = state.counters.entry(key.clone()).or_insert_with(|| Entry {
                 counter: Counter::new(0, now),
                 life: Lifetime::default(),
                 bytes: 0,
@@ -343,7 +341,7 @@ impl Store for MemoryStore {
             }
             counts.push(counter.clone());
             // The cost settles on the counter's new size (its failure times).
-            let bytes = budget::counter(key_len, counter);
+            let bytes = budget::counter(budget::key(key), counter);
             state.counter_bytes = state.counter_bytes + bytes - entry.bytes;
             entry.bytes = bytes;
         }
@@ -395,14 +393,13 @@ impl Store for MemoryStore {
                 continue;
             };
             for counter_key in reset.counters_of(&attempt) {
-                let encoded = counter_key.encode();
-                let emptied = state.counters.get_mut(&encoded).is_some_and(|entry| {
+                let emptied = state.counters.get_mut(&counter_key).is_some_and(|entry| {
                     entry.counter.failures =
                         entry.counter.failures.saturating_sub(attempt.failures);
                     entry.counter.failures == 0
                 });
                 if emptied {
-                    state.remove_counter(&encoded);
+                    state.remove_counter(&counter_key);
                 }
             }
         }
@@ -414,7 +411,7 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         Ok(keys
             .iter()
-            .filter(|key| state.remove_counter(&key.encode()).is_some())
+            .filter(|key| state.remove_counter(key).is_some())
             .count() as u64)
     }
 
