@@ -1,7 +1,8 @@
 //! What the layer costs per login request, against the same router without
 //! it (the baseline, measured in the same run): a successful login and a
 //! failed one, on the memory store (with the defaults, and with every
-//! defense beyond django-axes on) and the SQLite store.
+//! defense beyond django-axes on) and the SQLite store; and a locked-out
+//! client's flood, refused before the handler runs.
 //!
 //! ```text
 //! cargo bench --bench layer
@@ -37,6 +38,9 @@ async fn login(report: Option<AxesReport>, Json(body): Json<Value>) -> StatusCod
 /// Limits no benchmark reaches: every request takes the full path.
 const DEFAULTS: &str = "failure_limit = 4294967295";
 
+/// One failure locks a client out.
+const LOCK_AT_ONE: &str = "failure_limit = 1";
+
 /// The defenses beyond django-axes, all on (still never reached).
 const ALL_DEFENSES: &str = r#"
 failure_limit = 4294967295
@@ -64,15 +68,17 @@ fn router(store: Option<impl Store>, policy: &str) -> Router {
 }
 
 fn request(i: u64, password: &str) -> Request<Body> {
-    let body = format!(
-        r#"{{"username": "user{}", "password": "{password}"}}"#,
-        i % 1000
-    );
+    let username = format!("user{}", i % 1000);
+    let ip = [10, 0, (i / 250 % 250) as u8, (i % 250) as u8];
+    request_from(ip, &username, password)
+}
+
+fn request_from(ip: [u8; 4], username: &str, password: &str) -> Request<Body> {
+    let body = format!(r#"{{"username": "{username}", "password": "{password}"}}"#);
     let mut request = Request::post("/login")
         .header("content-type", "application/json")
         .body(Body::from(body))
         .unwrap();
-    let ip = [10, 0, (i / 250 % 250) as u8, (i % 250) as u8];
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((ip, 4000))));
@@ -106,6 +112,50 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+    }
+    group.finish();
+
+    // A locked-out client's flood: one failure locks it, and every request
+    // after it is refused by the layer (the baseline's handler answers 403).
+    let locked = [10, 9, 9, 9];
+    let sqlite = runtime
+        .block_on(SqliteStore::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("locked.sqlite3").display()
+        )))
+        .unwrap();
+    let routers = [
+        ("baseline (no layer)", router(None::<MemoryStore>, DEFAULTS)),
+        (
+            "memory store",
+            router(Some(MemoryStore::new()), LOCK_AT_ONE),
+        ),
+        ("sqlite store", router(Some(sqlite), LOCK_AT_ONE)),
+    ];
+    let mut group = c.benchmark_group("locked-out flood");
+    for (name, app) in &routers {
+        runtime.block_on(async {
+            let first = request_from(locked, "mallory", "wrong");
+            app.clone().oneshot(first).await.unwrap();
+            let refused = app
+                .clone()
+                .oneshot(request_from(locked, "mallory", "wrong"))
+                .await
+                .unwrap();
+            let expected = if name.starts_with("baseline") {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            assert_eq!(refused.status(), expected, "{name}");
+        });
+        group.bench_function(*name, |b| {
+            b.to_async(&runtime).iter(|| {
+                let request = request_from(locked, "mallory", "wrong");
+                let app = app.clone();
+                async move { app.oneshot(request).await.unwrap().status() }
+            })
+        });
     }
     group.finish();
 }

@@ -47,8 +47,11 @@ impl Axes {
         } else {
             Vec::new()
         };
-        let counters_of = |record: &AccessAttempt| counters_of(record, groups);
-        let removed = store.reset(&Reset::new(filter, &counters_of)).await?;
+        let owned = groups.clone();
+        let reset = Reset::new(filter, move |record: &AccessAttempt| {
+            counters_of(record, &owned)
+        });
+        let removed = store.reset(&reset).await?;
         // The counters the filter names outright (`Ip` names the IP's key,
         // `Username` the username's, `IpAndUsername` the pair's) go whole,
         // with their slots in flight and their quick-succession counters:

@@ -1,11 +1,11 @@
 //! The one definition of how long a count lasts: [`Window`] ("continue the
 //! count, or restart it"), and the [`Counter`] a store keeps per key.
 //!
-//! Every store applies this rule atomically in its own language — the
-//! memory store calls it, SQLite restates it as a SQL `CASE`
-//! (`store::sql::continues`), PostgreSQL as the function
-//! `axes_continues`/`axes_slide` (migration `0006`), Redis in its Lua
-//! script — and the store conformance suite holds each to this one.
+//! Every store applies this rule atomically: the memory store and SQLite
+//! (whose single writer reads and writes each row with no other write in
+//! between) call it; PostgreSQL restates it as the functions
+//! `axes_continues`/`axes_slide` (migration `0006`) and Redis in its Lua
+//! script, and the store conformance suite holds each to this one.
 
 use std::time::{Duration, SystemTime};
 

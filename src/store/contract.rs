@@ -3,6 +3,7 @@
 //! ([`Admitted`], [`StoreError`]).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -203,31 +204,41 @@ impl<'a> FailureRecord<'a> {
 /// What a reset deletes: the attempt records `filter` covers, and from
 /// which counters each one's failures come off (the engine says; a store
 /// never recomputes keys).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Reset<'a> {
     /// The records to delete ([`AttemptFilter::All`]: every record and
     /// every counter).
     pub filter: &'a AttemptFilter,
-    counters_of: &'a (dyn Fn(&AccessAttempt) -> Vec<LockoutKey> + Send + Sync),
+    counters_of: Arc<CountersOf>,
 }
+
+/// Which counters an attempt record's failures were counted toward.
+pub(crate) type CountersOf = dyn Fn(&AccessAttempt) -> Vec<LockoutKey> + Send + Sync;
 
 impl<'a> Reset<'a> {
     /// A reset of the records `filter` covers, each one's failures taken
     /// off the counters `counters_of` names for it.
     pub fn new(
         filter: &'a AttemptFilter,
-        counters_of: &'a (dyn Fn(&AccessAttempt) -> Vec<LockoutKey> + Send + Sync),
+        counters_of: impl Fn(&AccessAttempt) -> Vec<LockoutKey> + Send + Sync + 'static,
     ) -> Self {
         Self {
             filter,
-            counters_of,
+            counters_of: Arc::new(counters_of),
         }
     }
 
     /// The counters `record`'s failures were counted toward.
     pub fn counters_of(&self, record: &AccessAttempt) -> Vec<LockoutKey> {
         (self.counters_of)(record)
+    }
+
+    /// The rule [`counters_of`](Self::counters_of) applies, to take along
+    /// where the reset's borrow cannot go (a store's own thread).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn counters_rule(&self) -> Arc<CountersOf> {
+        self.counters_of.clone()
     }
 }
 

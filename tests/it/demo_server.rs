@@ -299,3 +299,94 @@ async fn a_killed_sqlite_app_server_blocks_nobody_after_a_restart() {
         0
     );
 }
+
+/// `count` wrong logins, each for a username of its own, `at_once` at a
+/// time from `from`; how many were answered as counted failures.
+async fn wrong_logins(demo_addr: SocketAddr, from: &str, count: usize, at_once: usize) -> usize {
+    let mut answered = 0;
+    for chunk in (0..count).collect::<Vec<_>>().chunks(at_once) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let from = from.to_owned();
+                let body = format!(r#"{{"username": "guess-{i}", "password": "wrong"}}"#);
+                tokio::spawn(async move { post_to(demo_addr, &from, "/login", &body).await })
+            })
+            .collect();
+        for task in tasks {
+            if task.await.unwrap() == Some(403) {
+                answered += 1;
+            }
+        }
+    }
+    answered
+}
+
+/// Group commit answers a failure only once its batch has committed: every
+/// failure answered before a `kill -9` is in the database after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_failure_answered_before_a_kill_survives_it_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 1000000\n").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let doomed = Demo::start(&url, &config);
+    let addr = doomed.addr;
+    let load = tokio::spawn(async move { wrong_logins(addr, "127.0.0.11", 5_000, 48).await });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    drop(doomed); // SIGKILL, mid-batch
+    let answered = load.await.unwrap();
+    assert!(answered > 0, "some failures were answered before the kill");
+
+    let store = axes::store::connect(&url).await.unwrap();
+    let axes = axes::Axes::builder(axes::AxesConfig::default(), store).build();
+    let recorded: u64 = axes
+        .attempts(axes::AttemptFilter::All)
+        .await
+        .unwrap()
+        .iter()
+        .map(|attempt| attempt.failures)
+        .sum();
+    assert!(
+        recorded >= answered as u64,
+        "{answered} failures answered, {recorded} recorded"
+    );
+}
+
+/// Another connection to the same file (the command line tool, another
+/// process) writes a lockout: the serving store sees it.
+#[tokio::test]
+async fn a_lockout_written_by_another_connection_is_seen_on_sqlite() {
+    use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let config = AxesConfig::from_toml_str("failure_limit = 2").unwrap();
+    let serving = Axes::new(
+        config.clone(),
+        axes::SqliteStore::connect(&url).await.unwrap(),
+    );
+    let other = Axes::new(config, axes::SqliteStore::connect(&url).await.unwrap());
+    let client = ClientInfo::new("192.0.2.8".parse().unwrap()).with_username("carol");
+    assert!(serving.check(&client).await.unwrap().lockout().is_none());
+
+    other.login_failed(&client).await.unwrap();
+    other.login_failed(&client).await.unwrap();
+    let mut waited = 0;
+    while serving.check(&client).await.unwrap().lockout().is_none() {
+        assert!(
+            waited < 2_000,
+            "the other connection's lockout is never seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += 20;
+    }
+
+    other
+        .reset(AttemptFilter::Username("carol".into()))
+        .await
+        .unwrap();
+    assert!(
+        serving.check(&client).await.unwrap().lockout().is_none(),
+        "a reset by another connection holds at once"
+    );
+}

@@ -51,7 +51,7 @@ impl PostgresStore {
         let rows = self
             .select_filtered(sql::ACCESS_LOG_COLUMNS, "axes_access_logs", filter)
             .await?;
-        rows.iter().map(sql::access_log_from_row).collect()
+        rows.iter().map(super::rows::access_log_from_row).collect()
     }
 
     pub(super) async fn read_latest_login(
@@ -111,6 +111,6 @@ impl PostgresStore {
         let rows = self
             .select_filtered(sql::FAILURE_LOG_COLUMNS, "axes_failure_logs", filter)
             .await?;
-        rows.iter().map(sql::failure_log_from_row).collect()
+        rows.iter().map(super::rows::failure_log_from_row).collect()
     }
 }

@@ -24,14 +24,13 @@ use sqlx::PgPool;
 
 use super::codec::to_millis;
 use super::lease::Leases;
-use super::sql::{
-    self, attempt_from_row, counter_from_row, db_count, get, numbered, ATTEMPT_COLUMNS,
-};
+use super::sql::{self, db_count, numbered, ATTEMPT_COLUMNS};
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
     Reset, SlotRequest, Slots, Store, StoreError,
 };
 use crate::identity::LockoutKey;
+use rows::{attempt_from_row, counter_from_row, get};
 
 /// How long a call waits for a pooled connection before it fails: a stalled
 /// server turns into an error instead of hanging logins.
@@ -74,6 +73,7 @@ pub struct PostgresStore {
 
 mod logs;
 mod query;
+mod rows;
 mod slots;
 
 use query::{

@@ -8,9 +8,10 @@ use std::time::Duration;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor};
 
+use super::rows::{attempt_from_row, get};
 use super::{PgQuery, KEY_ORDER};
 use crate::identity::LockoutKey;
-use crate::store::sql::{attempt_from_row, db_count, get};
+use crate::store::sql::db_count;
 use crate::store::{Reset, StoreError};
 
 /// `column IN (…)` over the rows of `table` that match `condition`, locked

@@ -9,12 +9,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::rows::{counter_from_row, get};
 use super::{count_of, encode, execute, fetch, millis, retry_conflicts, PostgresStore};
 use crate::identity::LockoutKey;
 use crate::store::codec::to_millis;
 use crate::store::lease::Renew;
-use crate::store::sql::counter_from_row;
-use crate::store::sql::{db_count, get};
+use crate::store::sql::db_count;
 use crate::store::{AccessLog, Admitted, SlotRequest, Slots, StoreError};
 
 impl PostgresStore {

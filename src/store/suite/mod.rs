@@ -83,7 +83,8 @@ pub async fn reset(
     filter: &AttemptFilter,
     groups: &[LockoutGroup],
 ) -> Result<u64, StoreError> {
-    let counters_of = |record: &AccessAttempt| -> Vec<LockoutKey> {
+    let groups = groups.to_vec();
+    let counters_of = move |record: &AccessAttempt| -> Vec<LockoutKey> {
         groups
             .iter()
             .filter_map(|group| {
@@ -96,7 +97,7 @@ pub async fn reset(
             })
             .collect()
     };
-    store.reset(&Reset::new(filter, &counters_of)).await
+    store.reset(&Reset::new(filter, counters_of)).await
 }
 
 /// The store conformance suite (feature `test-suite`): one `#[tokio::test]`

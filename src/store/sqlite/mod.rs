@@ -1,0 +1,308 @@
+//! [`SqliteStore`]: the embedded default store.
+
+mod known;
+mod ops;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use self::known::KnownKeys;
+use self::writer::Writer;
+use super::{
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
+    Store, StoreError, Window,
+};
+use crate::identity::{ClientInfo, LockoutKey};
+
+/// How long a connection waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A store in an SQLite database: the embedded default. Lockouts survive
+/// restarts.
+///
+/// [`connect`](Self::connect) creates the file if needed, turns on WAL and
+/// applies the migrations of `migrations/sqlite`. Every operation then runs
+/// on one connection, on a thread of its own, and the writes that queue
+/// while one batch runs are committed together (group commit): one commit
+/// for many concurrent logins, each answered only once its write has
+/// committed. The file is one process's store: another process (the `axes`
+/// command line tool, say) may read it and reset, but attempts in flight are
+/// counted in the process that serves the logins.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axes::{Axes, AxesConfig, ClientInfo, SqliteStore};
+/// let dir = tempfile::tempdir()?;
+/// let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+/// let axes = Axes::new(AxesConfig::default(), SqliteStore::connect(&url).await?);
+/// let client = ClientInfo::new("192.0.2.1".parse()?);
+/// axes.login_failed(&client).await?;
+/// assert_eq!(axes.attempts(axes::AttemptFilter::All).await?.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// For the migrations, and for code of the application's own.
+    pool: SqlitePool,
+    writer: Arc<Writer>,
+    /// The keys that may have a counter: a check of any other reads nothing.
+    known: Arc<KnownKeys>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH`,
+    /// or `sqlite::memory:`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = options
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 2 })
+            .connect_with(options.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(Box::new(e)))?;
+        let filename = options.get_filename().to_string_lossy().into_owned();
+        let known = Arc::new(KnownKeys::default());
+        let writer = Writer::open(&filename, in_memory, known.clone())?;
+        Ok(Self {
+            pool,
+            writer: Arc::new(writer),
+            known,
+        })
+    }
+
+    /// Applies the schema migrations; running it again changes nothing
+    /// ([`connect`](Self::connect) runs them).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(Box::new(e)))
+    }
+
+    /// A connection pool on the same database, for the application's own
+    /// queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn encode(keys: &[LockoutKey]) -> Vec<String> {
+    keys.iter().map(LockoutKey::encode).collect()
+}
+
+/// A failure to record, owned, for the writer's thread.
+struct OwnedFailure {
+    keys: Vec<LockoutKey>,
+    encoded: Vec<String>,
+    client: ClientInfo,
+    at: SystemTime,
+    window: Window,
+    get_data: String,
+    post_data: String,
+    record_attempt: bool,
+    lock_at: u64,
+    lock_span: Option<Duration>,
+}
+
+impl OwnedFailure {
+    fn of(failure: &FailureRecord<'_>) -> Self {
+        Self {
+            keys: failure.keys.to_vec(),
+            encoded: encode(failure.keys),
+            client: failure.client.clone(),
+            at: failure.at,
+            window: failure.window.clone(),
+            get_data: failure.get_data.to_owned(),
+            post_data: failure.post_data.to_owned(),
+            record_attempt: failure.record_attempt,
+            lock_at: failure.lock_at,
+            lock_span: failure.lock_span,
+        }
+    }
+
+    fn record(&self) -> FailureRecord<'_> {
+        FailureRecord {
+            keys: &self.keys,
+            client: &self.client,
+            at: self.at,
+            window: &self.window,
+            get_data: &self.get_data,
+            post_data: &self.post_data,
+            record_attempt: self.record_attempt,
+            lock_at: self.lock_at,
+            lock_span: self.lock_span,
+            release: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
+        let encoded = encode(keys);
+        // Only keys that may have a row are read; a client that never
+        // failed reads nothing.
+        let (maybe, positions): (Vec<String>, Vec<usize>) = encoded
+            .into_iter()
+            .enumerate()
+            .filter(|(_, key)| self.known.may_exist(key))
+            .map(|(i, key)| (key, i))
+            .unzip();
+        let mut counters = vec![None; keys.len()];
+        if maybe.is_empty() {
+            return Ok(counters);
+        }
+        let found = self.writer.read(move |c| ops::counters(c, &maybe)).await?;
+        for (position, counter) in positions.into_iter().zip(found) {
+            counters[position] = counter;
+        }
+        Ok(counters)
+    }
+
+    async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
+        let failure = OwnedFailure::of(&failure);
+        let known = self.known.clone();
+        self.writer
+            .write(move |c| {
+                for key in &failure.encoded {
+                    known.add(key);
+                }
+                ops::record_failure(c, &failure.record(), &failure.encoded)
+            })
+            .await
+    }
+
+    async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
+        let filter = reset.filter.clone();
+        let counters_of = reset.counters_rule();
+        let known = self.known.clone();
+        self.writer
+            .write(move |c| {
+                if filter == AttemptFilter::All {
+                    known.mark_stale();
+                }
+                ops::reset(c, &filter, &*counters_of)
+            })
+            .await
+    }
+
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let filter = filter.clone();
+        self.writer.read(move |c| ops::attempts(c, &filter)).await
+    }
+
+    async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let keys = encode(keys);
+        self.writer
+            .write(move |c| ops::delete_counters(c, &keys))
+            .await
+    }
+
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let known = self.known.clone();
+        self.writer
+            .write(move |c| {
+                let purged = ops::purge_expired(c, before)?;
+                if purged > 0 {
+                    known.mark_stale();
+                }
+                Ok(purged)
+            })
+            .await
+    }
+
+    async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.writer
+            .write(move |c| ops::insert_login(c, &entry))
+            .await
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, StoreError> {
+        let (username, session_hash) = (username.to_owned(), session_hash.to_owned());
+        self.writer
+            .write(move |c| ops::close_sessions(c, &username, &session_hash, at))
+            .await
+    }
+
+    async fn access_logs(&self, filter: &AttemptFilter) -> Result<Vec<AccessLog>, StoreError> {
+        let filter = filter.clone();
+        self.writer
+            .read(move |c| ops::access_logs(c, &filter))
+            .await
+    }
+
+    async fn latest_login(
+        &self,
+        username: &str,
+        ip: std::net::IpAddr,
+        user_agent: &str,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let (username, user_agent) = (username.to_owned(), user_agent.to_owned());
+        self.writer
+            .read(move |c| ops::latest_login(c, &username, ip, &user_agent))
+            .await
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |c| ops::delete_before(c, "axes_access_logs", before))
+            .await
+    }
+
+    async fn record_failure_log(
+        &self,
+        entry: &AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.writer
+            .write(move |c| ops::insert_failure_log(c, &entry, per_user_limit))
+            .await
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessFailureLog>, StoreError> {
+        let filter = filter.clone();
+        self.writer
+            .read(move |c| ops::failure_logs(c, &filter))
+            .await
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |c| ops::delete_before(c, "axes_failure_logs", before))
+            .await
+    }
+}
