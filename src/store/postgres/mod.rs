@@ -133,7 +133,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(true)
+            .test_before_acquire(false)
             .connect_with(options.options([timeout]))
             .await
             .map_err(StoreError::backend)?;
