@@ -13,6 +13,7 @@
 //! | `AXES_DATABASE_URL` | `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` | `sqlite://axes-demo.sqlite3` |
 //! | `AXES_DEMO_USERS`   | `name:password` pairs joined by commas                | `alice:wonderland`        |
 //! | `AXES_DEMO_RESET`   | `1`: delete every attempt at start (test runs)        | unset                     |
+//! | `AXES_DEMO_ADMIN_TOKEN` | the admin UI at `/admin`, for requests that give this token (HTTP Basic password, or `Authorization: Bearer`) | unset |
 //! | `AXES_DEMO_ADMIN`   | `1`: the admin UI at `/admin`, without authentication | unset                     |
 
 use std::collections::HashMap;
@@ -21,8 +22,9 @@ use std::sync::Arc;
 
 use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials};
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -83,7 +85,10 @@ async fn run() -> Result<(), Error> {
         password_field: axes.config().password_form_field.clone(),
     };
 
-    let admin = std::env::var("AXES_DEMO_ADMIN").is_ok_and(|v| v == "1");
+    let open_admin = std::env::var("AXES_DEMO_ADMIN").is_ok_and(|v| v == "1");
+    let admin_token = std::env::var("AXES_DEMO_ADMIN_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty());
     let mut app = Router::new()
         .route(
             "/login",
@@ -96,7 +101,15 @@ async fn run() -> Result<(), Error> {
             post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
         )
         .with_state(demo);
-    if admin {
+    if let Some(token) = admin_token {
+        let admin = axes::admin::router(axes.clone()).layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                let token = token.clone();
+                async move { admin_only(&token, request, next).await }
+            },
+        ));
+        app = app.nest("/admin", admin);
+    } else if open_admin {
         // No authentication: for trying the admin locally only.
         app = app.nest("/admin", axes::admin::router(axes.clone()));
     }
@@ -113,6 +126,47 @@ async fn run() -> Result<(), Error> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     Ok(())
+}
+
+/// Lets through the requests that give `token`, as the HTTP Basic password
+/// (any user name: a browser asks for it) or as `Authorization: Bearer`.
+async fn admin_only(token: &str, request: Request, next: Next) -> Response {
+    use base64::Engine as _;
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            if let Some(bearer) = value.strip_prefix("Bearer ") {
+                return Some(bearer.trim().to_owned());
+            }
+            let basic = value.strip_prefix("Basic ")?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(basic.trim())
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            text.split_once(':')
+                .map(|(_, password)| password.to_owned())
+        });
+    if given.is_some_and(|given| same_secret(&given, token)) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"axes admin\"")],
+        "The admin needs the token of AXES_DEMO_ADMIN_TOKEN.\n",
+    )
+        .into_response()
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {

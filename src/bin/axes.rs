@@ -1,7 +1,10 @@
 //! `axes`: django-axes' management commands for an `axes` store.
 //!
 //! ```text
+//! axes migrate                       # creates the store's tables, or updates them
 //! axes list-attempts                 # axes_list_attempts
+//! axes list-attempts --locked --json # only those locked out now, as JSON
+//! axes lockouts                      # who is locked out now, why, until when
 //! axes reset                         # axes_reset
 //! axes reset-ip 10.0.0.1 10.0.0.2    # axes_reset_ip
 //! axes reset-username alice          # axes_reset_username
@@ -12,13 +15,19 @@
 //!
 //! The store comes from `--database-url` (or `AXES_DATABASE_URL`) and the
 //! policy from `--config` (or `AXES_CONFIG`): give the application's own, so
-//! that resets take failures off the counters its lockout parameters keep.
+//! that resets take failures off the counters its lockout parameters keep,
+//! and listings of lockouts judge them by its limits. Both options go
+//! before or after the subcommand. Only `migrate` creates a SQLite file
+//! that is not there.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use axes::{AttemptFilter, Axes, AxesConfig};
+use axes::engine::CurrentLockout;
+use axes::store::AccessAttempt;
+use axes::{AttemptFilter, Axes, AxesConfig, Store};
 use clap::{Parser, Subcommand};
 
 /// The store the demo server uses by default.
@@ -32,11 +41,11 @@ const DEFAULT_DATABASE_URL: &str = "sqlite://axes-demo.sqlite3";
 )]
 struct Cli {
     /// The store: `sqlite://PATH`, `postgres://…` or `redis://…`.
-    #[arg(long, env = "AXES_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, global = true, env = "AXES_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     database_url: String,
     /// The application's policy (TOML), for its lockout parameters and
     /// username normalization.
-    #[arg(long, env = "AXES_CONFIG")]
+    #[arg(long, global = true, env = "AXES_CONFIG")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -44,14 +53,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Creates the store's tables, or brings them up to date.
+    Migrate,
     /// Lists the attempt records: IP, username and failures, tab-separated.
     ListAttempts {
-        /// Only the records of this IP.
+        #[command(flatten)]
+        search: Search,
+        /// Only the records whose client is locked out now.
         #[arg(long)]
-        ip: Option<IpAddr>,
-        /// Only the records of this username.
+        locked: bool,
+        /// One JSON array instead of lines.
         #[arg(long)]
-        username: Option<String>,
+        json: bool,
+    },
+    /// Lists who is locked out now: IP, username, reason, failures, since,
+    /// until (or `until reset`) and seconds left, tab-separated.
+    Lockouts {
+        #[command(flatten)]
+        search: Search,
+        /// One JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Deletes every attempt record and lifts every lockout.
     Reset,
@@ -79,6 +101,28 @@ enum Command {
         #[arg(long, default_value = "30", value_parser = parse_age)]
         age: Duration,
     },
+}
+
+/// Which records a listing covers.
+#[derive(Debug, clap::Args)]
+struct Search {
+    /// Only the records of this IP.
+    #[arg(long)]
+    ip: Option<IpAddr>,
+    /// Only the records of this username.
+    #[arg(long)]
+    username: Option<String>,
+}
+
+impl Search {
+    fn filter(self) -> AttemptFilter {
+        match (self.ip, self.username) {
+            (None, None) => AttemptFilter::All,
+            (Some(ip), None) => AttemptFilter::Ip(ip),
+            (None, Some(username)) => AttemptFilter::Username(username),
+            (Some(ip), Some(username)) => AttemptFilter::IpAndUsername(ip, username),
+        }
+    }
 }
 
 /// An age in whole days, as django-axes' `--age`, or a human duration.
@@ -125,7 +169,8 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         }
         None => AxesConfig::default(),
     };
-    let store = axes::store::connect(&cli.database_url).await?;
+    let migrating = matches!(cli.command, Command::Migrate);
+    let store = open(&cli.database_url, migrating).await?;
     let axes = Axes::builder(config, store).build();
     let removed = |n: u64, what: &str| {
         if n == 0 {
@@ -135,22 +180,53 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         }
     };
     Ok(match cli.command {
-        Command::ListAttempts { ip, username } => {
-            let filter = match (ip, username) {
-                (None, None) => AttemptFilter::All,
-                (Some(ip), None) => AttemptFilter::Ip(ip),
-                (None, Some(username)) => AttemptFilter::Username(username),
-                (Some(ip), Some(username)) => AttemptFilter::IpAndUsername(ip, username),
+        Command::Migrate => format!(
+            "The store at {} is up to date.\n",
+            redacted(&cli.database_url)
+        ),
+        Command::ListAttempts {
+            search,
+            locked,
+            json,
+        } => {
+            let filter = search.filter();
+            let attempts = if locked {
+                let lockouts = axes.lockouts(filter).await?;
+                lockouts.into_iter().map(|locked| locked.attempt).collect()
+            } else {
+                axes.attempts(filter).await?
             };
-            let mut out = String::new();
-            for attempt in axes.attempts(filter).await? {
-                let ip = attempt
-                    .ip_address
-                    .map_or("None".to_owned(), |ip| ip.to_string());
-                let username = attempt.username.as_deref().unwrap_or("None");
-                out.push_str(&format!("{ip}\t{username}\t{}\n", attempt.failures));
+            if json {
+                let rows: Vec<_> = attempts.iter().map(attempt_json).collect();
+                format!("{}\n", serde_json::Value::Array(rows))
+            } else {
+                attempts
+                    .iter()
+                    .map(|attempt| {
+                        format!(
+                            "{}\t{}\t{}\n",
+                            ip_text(attempt.ip_address),
+                            attempt.username.as_deref().unwrap_or("None"),
+                            attempt.failures
+                        )
+                    })
+                    .collect()
             }
-            out
+        }
+        Command::Lockouts { search, json } => {
+            let now = axes.now();
+            let lockouts = axes.lockouts(search.filter()).await?;
+            if json {
+                let rows = lockouts.iter().map(|locked| locked.to_json(now)).collect();
+                format!("{}\n", serde_json::Value::Array(rows))
+            } else if lockouts.is_empty() {
+                "Nobody is locked out.\n".to_owned()
+            } else {
+                lockouts
+                    .iter()
+                    .map(|locked| lockout_line(locked, now))
+                    .collect()
+            }
         }
         Command::Reset => removed(axes.reset(AttemptFilter::All).await?, "attempts"),
         Command::ResetIp { ips } => {
@@ -175,4 +251,79 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         Command::ResetLogs { age } => removed(axes.reset_logs(age).await?, "logs"),
         Command::ResetFailureLogs { age } => removed(axes.reset_failure_logs(age).await?, "logs"),
     })
+}
+
+/// Opens the store at `url`: one line saying why when it is missing (a
+/// SQLite file that is not there, unless `create`) or cannot be reached.
+async fn open(url: &str, create: bool) -> Result<Arc<dyn Store>, String> {
+    if let Some(path) = sqlite_path(url) {
+        if !create && !std::path::Path::new(path).exists() {
+            return Err(format!(
+                "no store at {url}: {path} does not exist (`axes migrate` creates it)"
+            ));
+        }
+    }
+    axes::store::connect(url).await.map_err(|error| {
+        let error = error.to_string().replace('\n', " ");
+        format!("cannot open the store at {}: {error}", redacted(url))
+    })
+}
+
+/// The file of a `sqlite://PATH` URL (not an in-memory one).
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
+/// `url` with any password in it masked, for messages.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if !credentials.contains('/') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn ip_text(ip: Option<IpAddr>) -> String {
+    ip.map_or("None".to_owned(), |ip| ip.to_string())
+}
+
+fn time_text(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// One attempt record in `list-attempts --json`.
+fn attempt_json(attempt: &AccessAttempt) -> serde_json::Value {
+    serde_json::json!({
+        "ip_address": attempt.ip_address.map(|ip| ip.to_string()),
+        "username": attempt.username,
+        "user_agent": attempt.user_agent,
+        "path_info": attempt.path_info,
+        "failures": attempt.failures,
+        "attempt_time": time_text(attempt.attempt_time),
+    })
+}
+
+/// One line of `lockouts`.
+fn lockout_line(locked: &CurrentLockout, now: SystemTime) -> String {
+    let (until, left) = match (locked.until(), locked.time_left(now)) {
+        (Some(until), Some(left)) => (time_text(until), left.as_secs().to_string()),
+        _ => ("until reset".to_owned(), "-".to_owned()),
+    };
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{until}\t{left}\n",
+        ip_text(locked.attempt.ip_address),
+        locked.attempt.username.as_deref().unwrap_or("None"),
+        locked.lockout.reason.as_str(),
+        locked.lockout.failures,
+        time_text(locked.since()),
+    )
 }

@@ -36,6 +36,7 @@ mod events;
 mod failure;
 mod hooks;
 mod in_flight;
+mod lockouts;
 mod prepare;
 mod reset;
 mod success;
@@ -49,6 +50,7 @@ pub use hooks::{
     ClientIpCallable, CooloffCallable, FailureLimitCallable, LockoutCallable, LockoutContext,
     LockoutParametersCallable, LockoutTemplate, UsernameCallable, WhitelistCallable,
 };
+pub use lockouts::CurrentLockout;
 
 /// An error from the engine.
 ///

@@ -38,6 +38,25 @@ pub enum LockoutReason {
     TooManyInFlight,
 }
 
+impl LockoutReason {
+    /// The reason's name in listings and JSON: `blacklisted`,
+    /// `too_many_failures`, `password_spray`, `quick_succession` or
+    /// `too_many_in_flight`.
+    ///
+    /// ```
+    /// assert_eq!(axes::LockoutReason::TooManyFailures.as_str(), "too_many_failures");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blacklisted => "blacklisted",
+            Self::TooManyFailures => "too_many_failures",
+            Self::PasswordSpray => "password_spray",
+            Self::QuickSuccession => "quick_succession",
+            Self::TooManyInFlight => "too_many_in_flight",
+        }
+    }
+}
+
 /// A refusal: why, with what counts, and until when.
 ///
 /// ```

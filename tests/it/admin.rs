@@ -267,3 +267,182 @@ async fn a_reset_never_widens_by_white_space() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("white space"), "{page}");
 }
+
+#[tokio::test]
+async fn the_lockouts_page_shows_who_is_locked_out_and_until_when() {
+    let app =
+        App::new("failure_limit = 2\ncooloff_time = \"1h\"\nenable_access_failure_log = true");
+    app.fail_n(IP, "alice", 2).await;
+    app.fail_n("192.0.2.11", "bob", 1).await; // one failure: not locked
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let router = admin(&app);
+    let (status, page) = get(&router, "/admin/axes/lockouts").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("1 found."), "{page}");
+    assert!(page.contains(IP) && page.contains("alice"));
+    assert!(!page.contains("bob"), "bob is not locked out");
+    assert!(page.contains("too_many_failures"));
+    assert!(page.contains("59m"), "about an hour left: {page}");
+    // The chart: inline SVG of the failures (3) and the lockout (1).
+    assert!(page.contains("<svg"), "{page}");
+    assert!(
+        page.contains("The last hour: 3 failures, 1 lockouts"),
+        "{page}"
+    );
+    assert!(page.contains("id=reset-all"), "a bulk reset");
+}
+
+#[tokio::test]
+async fn a_bulk_reset_lifts_every_lockout_the_search_finds() {
+    let app = App::new("failure_limit = 1");
+    for i in 1..=3 {
+        app.fail_n(&format!("192.0.2.{i}"), "alice", 1).await;
+    }
+    app.fail_n("192.0.2.9", "carol", 1).await;
+    let router = admin(&app);
+    let response = router
+        .clone()
+        .oneshot(
+            Request::post("/admin/axes/reset-lockouts")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("host", "admin.example")
+                .header("sec-fetch-site", "same-origin")
+                .body(Body::from("ip=&username=alice"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/admin/axes/lockouts?message=3+lockouts+lifted"),
+        "{location}"
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            app.login(&format!("192.0.2.{i}"), "alice", "wonderland")
+                .await,
+            200
+        );
+    }
+    assert_eq!(
+        app.login("192.0.2.9", "carol", "x").await,
+        429,
+        "outside the search: still locked"
+    );
+    // A cross-site bulk reset is refused like any other.
+    let response = router
+        .oneshot(
+            Request::post("/admin/axes/reset-lockouts")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::from("ip=&username="))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.login("192.0.2.9", "carol", "x").await, 429);
+}
+
+#[tokio::test]
+async fn listings_page_newest_first() {
+    let app = App::new("failure_limit = 1");
+    let total = axes::admin::PAGE_ROWS + 5;
+    for i in 0..total {
+        let ip = format!("10.1.{}.{}", i / 200, i % 200 + 1);
+        app.fail_n(&ip, &format!("user{i}"), 1).await;
+        app.clock.advance(std::time::Duration::from_millis(10));
+    }
+    let router = admin(&app);
+    let (_, first) = get(&router, "/admin/axes/lockouts").await;
+    assert!(
+        first.contains(&format!("{total} found, newest first: page 1 of 2")),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!(">user{}<", total - 1)),
+        "the newest first"
+    );
+    assert!(!first.contains(">user0<"));
+    assert!(first.contains("rel=next"));
+    let (_, second) = get(&router, "/admin/axes/lockouts?page=2").await;
+    assert!(second.contains(">user0<") && second.contains("rel=prev"));
+    assert_eq!(
+        second.matches("<tr>").count(),
+        1 + 5,
+        "a header row and five"
+    );
+    let (status, json) = get(&router, "/admin/axes/api/lockouts?page=2").await;
+    assert_eq!(status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_json_api_lists_and_resets() {
+    let app = App::new("failure_limit = 2\ncooloff_time = \"10m\"");
+    app.fail_n(IP, "alice", 2).await;
+    app.fail_n("192.0.2.11", "bob", 1).await;
+    let router = admin(&app);
+    let (_, json) = get(&router, "/admin/axes/api/lockouts").await;
+    let lockouts: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(lockouts.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(lockouts[0]["ip_address"], IP);
+    assert_eq!(lockouts[0]["username"], "alice");
+    assert_eq!(lockouts[0]["reason"], "too_many_failures");
+    assert_eq!(lockouts[0]["failures"], 2);
+    assert!(lockouts[0]["seconds_left"].as_u64().unwrap() > 590);
+    let (_, json) = get(&router, "/admin/axes/api/attempts?username=bob").await;
+    let attempts: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(attempts[0]["failures"], 1);
+    let (status, _) = get(&router, "/admin/axes/api/lockouts?ip=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let api_reset = |content_type: &'static str, body: &'static str| {
+        Request::post("/admin/axes/api/reset")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Form-encoded or text/plain (what a cross-site form can send): refused.
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let response = router
+            .clone()
+            .oneshot(api_reset(content_type, r#"{"ip": "192.0.2.10"}"#))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    let response = router
+        .clone()
+        .oneshot(api_reset("application/json", "{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "no reset of everything by omission"
+    );
+    let mut cross = api_reset("application/json", r#"{"ip": "192.0.2.10"}"#);
+    cross
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(
+        router.clone().oneshot(cross).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 429);
+
+    let response = router
+        .clone()
+        .oneshot(api_reset(
+            "application/json; charset=utf-8",
+            r#"{"ip": "192.0.2.10", "username": "alice"}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await, r#"{"removed":1}"#);
+    assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
+}

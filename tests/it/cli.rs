@@ -164,6 +164,7 @@ async fn log_resets_take_an_age_in_days() {
 fn bad_arguments_are_errors_not_wipes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("axes.sqlite3");
+    stdout(&db, &["migrate"]);
     for args in [
         &["reset-ip"][..],
         &["reset-ip", "not-an-ip"],
@@ -178,4 +179,148 @@ fn bad_arguments_are_errors_not_wipes() {
     let (ok, _, err) = axes_cli(Path::new("/nonexistent/dir/axes.sqlite3"), &["reset"]);
     assert!(!ok);
     assert!(err.starts_with("axes: "), "{err}");
+}
+
+/// `axes` with `args` only, no `--database-url` put first.
+fn axes_raw(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_axes"))
+        .args(args)
+        .env_remove("AXES_CONFIG")
+        .env_remove("AXES_DATABASE_URL")
+        .output()
+        .expect("the axes binary runs");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn options_go_after_the_subcommand_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("axes.sqlite3");
+    fixture(&db).await;
+    let url = format!("sqlite://{}", db.display());
+    let (ok, out, err) = axes_raw(&[
+        "list-attempts",
+        "--username",
+        "jane.doe",
+        "--database-url",
+        &url,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "10.0.0.1\tjane.doe\t4\n");
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 5").unwrap();
+    let (ok, out, err) = axes_raw(&[
+        "lockouts",
+        "--database-url",
+        &url,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let mut locked: Vec<&str> = out.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    locked.sort();
+    assert_eq!(
+        locked,
+        ["john.doe", "richard.doe"],
+        "4 failures are below 5: {out}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_creates_the_store_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.sqlite3");
+    let url = format!("sqlite://{}", db.display());
+    let (ok, _, err) = axes_raw(&["--database-url", &url, "list-attempts"]);
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("does not exist") && err.contains("axes migrate"),
+        "{err}"
+    );
+    assert!(!db.exists(), "a listing creates no file");
+    let (ok, out, err) = axes_raw(&["migrate", "--database-url", &url]);
+    assert!(ok, "{err}");
+    assert!(out.contains("up to date"), "{out}");
+    assert!(db.exists());
+    assert_eq!(stdout(&db, &["list-attempts"]), "");
+    // Running it again changes nothing.
+    assert!(stdout(&db, &["migrate"]).contains("up to date"));
+}
+
+#[test]
+fn an_unreachable_store_is_one_line_with_no_password() {
+    for url in [
+        "postgres://axes:s3cret@127.0.0.1:1/axes",
+        "redis://:s3cret@127.0.0.1:1/",
+    ] {
+        let (ok, _, err) = axes_raw(&["list-attempts", "--database-url", url]);
+        assert!(!ok, "{url}");
+        assert_eq!(err.lines().count(), 1, "{url}: {err}");
+        assert!(err.starts_with("axes: cannot open the store at "), "{err}");
+        assert!(!err.contains("s3cret"), "the password is masked: {err}");
+    }
+}
+
+#[tokio::test]
+async fn listings_filter_by_lockout_and_speak_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("axes.sqlite3");
+    fixture(&db).await;
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 13\ncooloff_time = \"2h\"").unwrap();
+    let config = config.to_str().unwrap();
+    assert_eq!(
+        stdout(&db, &["list-attempts", "--locked", "--config", config]),
+        "10.0.0.2\tjohn.doe\t15\n",
+        "only 15 failures reach 13"
+    );
+    assert_eq!(
+        stdout(
+            &db,
+            &[
+                "list-attempts",
+                "--locked",
+                "--ip",
+                "10.0.0.4",
+                "--config",
+                config
+            ]
+        ),
+        ""
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        &db,
+        &["list-attempts", "--json", "--ip", "10.0.0.4"],
+    ))
+    .unwrap();
+    assert_eq!(json[0]["username"], "richard.doe");
+    assert_eq!(json[0]["failures"], 12);
+    assert_eq!(json.as_array().unwrap().len(), 1);
+
+    let line = stdout(&db, &["lockouts", "--config", config]);
+    let fields: Vec<&str> = line.trim_end().split('\t').collect();
+    assert_eq!(
+        &fields[..4],
+        ["10.0.0.2", "john.doe", "too_many_failures", "15"],
+        "{line}"
+    );
+    let left: u64 = fields[6].parse().unwrap();
+    assert!((7000..=7200).contains(&left), "about 2 h left: {line}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&db, &["lockouts", "--json", "--config", config])).unwrap();
+    assert_eq!(json[0]["username"], "john.doe");
+    assert_eq!(json[0]["failure_limit"], 13);
+    assert!(json[0]["until"].is_string());
+    assert_eq!(
+        stdout(
+            &db,
+            &["lockouts", "--username", "jane.doe", "--config", config]
+        ),
+        "Nobody is locked out.\n"
+    );
 }

@@ -32,7 +32,13 @@ struct Demo {
 
 impl Demo {
     fn start(database_url: &str, config_path: &std::path::Path) -> Self {
+        Self::start_with(database_url, config_path, &[])
+    }
+
+    /// [`start`](Self::start) with more environment variables.
+    fn start_with(database_url: &str, config_path: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(demo_binary())
+            .envs(env.iter().copied())
             .env("AXES_BIND", "127.0.0.1:0")
             .env("AXES_DATABASE_URL", database_url)
             .env("AXES_CONFIG", config_path)
@@ -389,4 +395,80 @@ async fn a_lockout_written_by_another_connection_is_seen_on_sqlite() {
         serving.check(&client).await.unwrap().lockout().is_none(),
         "a reset by another connection holds at once"
     );
+}
+
+/// A raw HTTP/1.1 exchange with the demo: the status and the body.
+async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// With `AXES_DEMO_ADMIN_TOKEN`, the demo mounts the admin for those who
+/// give the token: an operator sees the locked-out client and lifts it.
+#[tokio::test]
+async fn the_demo_admin_needs_its_token_and_lifts_a_lockout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "failure_limit = 2\ncooloff_time = \"1h\"\n").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let token = "correct-horse-battery";
+    let demo = Demo::start_with(&url, &config, &[("AXES_DEMO_ADMIN_TOKEN", token)]);
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    demo.post("127.0.0.4", "/login", wrong).await;
+    assert_eq!(demo.post("127.0.0.4", "/login", wrong).await, 429);
+
+    let page = |authorization: &str| {
+        format!("GET /admin/lockouts HTTP/1.1\r\nhost: demo\r\n{authorization}connection: close\r\n\r\n")
+    };
+    for refused in [
+        "",
+        "authorization: Bearer guess\r\n",
+        "authorization: Basic YWRtaW46Z3Vlc3M=\r\n",
+    ] {
+        let (status, _) = exchange(demo.addr, &page(refused)).await;
+        assert_eq!(status, 401, "{refused:?}");
+    }
+    // admin:correct-horse-battery
+    let basic = "authorization: Basic YWRtaW46Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5\r\n";
+    let (status, html) = exchange(demo.addr, &page(basic)).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("127.0.0.4") && html.contains("alice"),
+        "{html}"
+    );
+
+    let body = r#"{"ip": "127.0.0.4", "username": "alice"}"#;
+    let reset = format!(
+        "POST /admin/api/reset HTTP/1.1\r\nhost: demo\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, answer) = exchange(demo.addr, &reset).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains(r#""removed":1"#), "{answer}");
+    assert_eq!(demo.post("127.0.0.4", "/login", right).await, 200);
+}
+
+/// Without `AXES_DEMO_ADMIN_TOKEN` (or `AXES_DEMO_ADMIN=1`), there is no admin.
+#[tokio::test]
+async fn the_demo_mounts_no_admin_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "").unwrap();
+    let demo = Demo::start("memory:", &config);
+    let (status, _) = exchange(
+        demo.addr,
+        "GET /admin/lockouts HTTP/1.1\r\nhost: demo\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 404);
 }

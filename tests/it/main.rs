@@ -14,6 +14,7 @@ mod bypass;
 mod cli;
 mod concurrency;
 mod demo_server;
+mod examples;
 mod faults;
 mod fuzz_requests;
 mod layer_defenses;

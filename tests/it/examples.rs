@@ -1,0 +1,235 @@
+//! The examples as processes, each driven over HTTP on a SQLite store, so
+//! that none rots: what each shows a reader is what it does.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+
+/// A running example, killed when dropped.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Example {
+    /// Starts the example `name` on a fresh SQLite store.
+    fn start(name: &str, env: &[(&str, &str)]) -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let binary: PathBuf = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples")
+            .join(name);
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo test --all-features`",
+            binary.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+        let mut child = Command::new(binary)
+            .envs(env.iter().copied())
+            .env("AXES_BIND", "127.0.0.1:0")
+            .env("AXES_DATABASE_URL", url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        Self {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// POSTs `body` as `content_type` from the loopback address `from`:
+    /// the status and the body of the answer.
+    async fn post(&self, from: &str, content_type: &str, body: &str) -> (u16, String) {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(from.parse().unwrap(), 0))
+            .unwrap();
+        let mut stream = socket.connect(self.addr).await.unwrap();
+        let request = format!(
+            "POST /login HTTP/1.1\r\nhost: example\r\ncontent-type: {content_type}\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    async fn json(&self, from: &str, body: &str) -> u16 {
+        self.post(from, "application/json", body).await.0
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_username_callable_counts_the_namespace_too() {
+    let example = Example::start("username_callable", &[]);
+    let acme = |password: &str| {
+        format!(r#"{{"namespace": "acme", "username": "alice", "password": "{password}"}}"#)
+    };
+    let globex = r#"{"namespace": "globex", "username": "alice", "password": "looking-glass"}"#;
+    // Each attempt from an address of its own: the username is what locks.
+    assert_eq!(example.json("127.0.1.1", &acme("x")).await, 403);
+    assert_eq!(example.json("127.0.1.2", &acme("y")).await, 403);
+    assert_eq!(
+        example.json("127.0.1.3", &acme("z")).await,
+        429,
+        "acme-alice is locked out"
+    );
+    assert_eq!(
+        example.json("127.0.1.4", &acme("wonderland")).await,
+        429,
+        "whatever the password, from anywhere"
+    );
+    assert_eq!(
+        example.json("127.0.1.5", globex).await,
+        200,
+        "globex-alice is another account"
+    );
+    // The namespace cannot be dodged by white space around it.
+    let spaced = r#"{"namespace": " acme ", "username": "alice", "password": "wonderland"}"#;
+    assert_eq!(example.json("127.0.1.6", spaced).await, 429);
+}
+
+/// A webhook receiver on loopback: the body of each POST it gets.
+async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/lockout", listener.local_addr().unwrap());
+    let (sent, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0; 4096];
+            // Headers, then the body of the content-length they give.
+            loop {
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|l| l.trim().parse().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                            .await;
+                        let _ = sent.send(format!("{}\n{body}", head.lines().next().unwrap_or("")));
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_lockout_is_posted_to_the_webhook() {
+    let (url, mut received) = receiver().await;
+    let example = Example::start("events", &[("AXES_WEBHOOK_URL", &url)]);
+    let wrong = r#"{"username": "alice", "password": "nope"}"#;
+    assert_eq!(example.json("127.0.2.1", wrong).await, 403);
+    assert_eq!(example.json("127.0.2.1", wrong).await, 403);
+    assert!(received.try_recv().is_err(), "no lockout, no notification");
+    assert_eq!(example.json("127.0.2.1", wrong).await, 429);
+    let posted = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv())
+        .await
+        .expect("the webhook is called")
+        .unwrap();
+    let (request_line, body) = posted.split_once('\n').unwrap();
+    assert_eq!(request_line, "POST /hooks/lockout HTTP/1.1");
+    let event: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(event["event"], "locked_out");
+    assert_eq!(event["username"], "alice");
+    assert_eq!(event["ip_address"], "127.0.2.1");
+    assert_eq!(event["reason"], "too_many_failures");
+    // Refusals of the locked client are not new lockouts.
+    assert_eq!(example.json("127.0.2.1", wrong).await, 429);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), received.recv())
+            .await
+            .is_err(),
+        "one lockout, one notification"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_form_is_re_rendered_and_counted() {
+    let example = Example::start("html_form_login", &[]);
+    let form = "application/x-www-form-urlencoded";
+    let (status, page) = example.post("127.0.3.1", form, "username=alice").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Enter your password.") && page.contains("value=\"alice\""),
+        "{page}"
+    );
+    let (status, page) = example
+        .post("127.0.3.1", form, "username=%3Cb%3Ealice&password=x")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Please enter a correct username and password."),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;b&gt;alice") && !page.contains("<b>alice"),
+        "escaped: {page}"
+    );
+    // The third failure: the invalid form and the wrong password counted.
+    let (status, page) = example
+        .post("127.0.3.1", form, "username=alice&password=y")
+        .await;
+    assert_eq!(status, 429);
+    assert!(
+        page.contains("<h1>Locked out</h1>") && page.contains("Try again in 15 minutes."),
+        "{page}"
+    );
+    let (status, page) = example
+        .post("127.0.3.1", form, "username=alice&password=wonderland")
+        .await;
+    assert_eq!(status, 429, "locked whatever the password: {page}");
+    let (status, page) = example
+        .post("127.0.3.2", form, "username=alice&password=wonderland")
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Welcome, alice."));
+}
