@@ -59,27 +59,31 @@ impl Example {
         }
     }
 
-    /// POSTs `body` as `content_type` from the loopback address `from`:
-    /// the status and the body of the answer.
-    async fn post(&self, from: &str, content_type: &str, body: &str) -> (u16, String) {
+    /// Sends `request` (raw HTTP/1.1, `connection: close`) from the
+    /// loopback address `from`: the status, the head and the body.
+    async fn send(&self, from: &str, request: &str) -> (u16, String, String) {
         let socket = TcpSocket::new_v4().unwrap();
         socket
             .bind(SocketAddr::new(from.parse().unwrap(), 0))
             .unwrap();
         let mut stream = socket.connect(self.addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        (status, head.to_owned(), body.to_owned())
+    }
+
+    /// POSTs `body` as `content_type` to `/login` from `from`: the status
+    /// and the body of the answer.
+    async fn post(&self, from: &str, content_type: &str, body: &str) -> (u16, String) {
         let request = format!(
             "POST /login HTTP/1.1\r\nhost: example\r\ncontent-type: {content_type}\r\n\
              content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
-        let status = answer[9..12].parse().unwrap();
-        let body = answer
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
+        let (status, _, body) = self.send(from, &request).await;
         (status, body)
     }
 
@@ -232,4 +236,55 @@ async fn an_invalid_form_is_re_rendered_and_counted() {
         .await;
     assert_eq!(status, 200);
     assert!(page.contains("Welcome, alice."));
+}
+
+#[tokio::test]
+async fn axes_guards_an_axum_login_route() {
+    let example = Example::start("axum_login", &[]);
+    let form = |login: &str, password: &str| {
+        let body = format!("login={login}&password={password}");
+        format!(
+            "POST /login HTTP/1.1\r\nhost: example\r\n\
+             content-type: application/x-www-form-urlencoded\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // A correct login: a session cookie, and the protected page with it.
+    let (status, head, _) = example
+        .send("127.0.4.1", &form("alice", "wonderland"))
+        .await;
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /\r\n"), "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let home =
+        format!("GET / HTTP/1.1\r\nhost: example\r\ncookie: {cookie}\r\nconnection: close\r\n\r\n");
+    let (status, _, body) = example.send("127.0.4.1", &home).await;
+    assert_eq!((status, body.as_str()), (200, "Hello, alice.\n"));
+
+    // Failures are redirects too: the report, not the status, counts them.
+    let from = "127.0.4.2";
+    for _ in 0..2 {
+        let (status, head, _) = example.send(from, &form("alice", "guess")).await;
+        assert_eq!(status, 303);
+        assert!(head.contains("location: /login?error=1"), "{head}");
+    }
+    let (status, _, _) = example.send(from, &form("alice", "guess")).await;
+    assert_eq!(status, 429, "the third failure locks the client out");
+    let (status, head, _) = example.send(from, &form("alice", "wonderland")).await;
+    assert_eq!(status, 429, "locked whatever the password");
+    assert!(
+        !head.contains("set-cookie: id="),
+        "no session for a locked client: {head}"
+    );
+    // The lockout is the address's (the default `lockout_parameters`).
+    let (status, _, _) = example
+        .send("127.0.4.3", &form("alice", "wonderland"))
+        .await;
+    assert_eq!(status, 303);
 }
