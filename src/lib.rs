@@ -68,6 +68,8 @@ pub mod store; // the store contract and the backends
 pub mod clock;
 mod deadline;
 mod log_limit;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod secret;
 
 pub use http::{admin, layer};

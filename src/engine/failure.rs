@@ -353,6 +353,8 @@ impl Axes {
     ) {
         let now = self.now();
         tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures, locked = lockout.is_some(), "login failure recorded");
+        #[cfg(feature = "metrics")]
+        crate::metrics::attempt("failure");
         self.emit(|| AxesEvent::LoginFailed {
             client: client.clone(),
             failures,
@@ -376,6 +378,8 @@ impl Axes {
                 .any(|c| c.failures == 1);
         if began {
             tracing::warn!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
+            #[cfg(feature = "metrics")]
+            crate::metrics::lockout(lockout.reason);
             self.emit(|| AxesEvent::LockedOut {
                 username: client.username().map(str::to_owned),
                 ip_address: client.ip_address(),

@@ -88,6 +88,8 @@ impl Axes {
             .record_success(entry.as_ref(), slots)
             .await?;
         tracing::debug!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
+        #[cfg(feature = "metrics")]
+        crate::metrics::attempt("success");
         self.emit(|| AxesEvent::LoggedIn {
             client: client.clone(),
             username: username.to_owned(),

@@ -50,6 +50,8 @@ struct JsonLockout<'a> {
 /// request is JSON, accepts JSON or is an XHR; the template; a redirect to
 /// `lockout_url`; the message as HTML.
 fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap) -> Response {
+    #[cfg(feature = "metrics")]
+    crate::metrics::refusal(lockout.reason);
     let config = axes.config();
     let hooks = &axes.hooks().response;
     let now = axes.now();

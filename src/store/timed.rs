@@ -36,11 +36,19 @@ impl TimedStore {
     /// does not finish when first polled.
     async fn bounded<T>(
         &self,
+        operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        crate::deadline::within(self.timeout, call)
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let result = crate::deadline::within(self.timeout, call)
             .await
-            .unwrap_or(Err(StoreError::Timeout(self.timeout)))
+            .unwrap_or(Err(StoreError::Timeout(self.timeout)));
+        #[cfg(feature = "metrics")]
+        crate::metrics::store_call(operation, started.elapsed(), result.is_err());
+        #[cfg(not(feature = "metrics"))]
+        let _ = operation;
+        result
     }
 }
 
@@ -49,29 +57,31 @@ impl TimedStore {
         &self,
         keys: &[LockoutKey],
     ) -> Result<Vec<Option<Counter>>, StoreError> {
-        self.bounded(self.inner.counters(keys)).await
+        self.bounded("counters", self.inner.counters(keys)).await
     }
 
     pub(crate) async fn record_failure(
         &self,
         failure: FailureRecord<'_>,
     ) -> Result<Vec<Counter>, StoreError> {
-        self.bounded(self.inner.record_failure(failure)).await
+        self.bounded("record_failure", self.inner.record_failure(failure))
+            .await
     }
 
     pub(crate) async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
-        self.bounded(self.inner.reset(reset)).await
+        self.bounded("reset", self.inner.reset(reset)).await
     }
 
     pub(crate) async fn attempts(
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessAttempt>, StoreError> {
-        self.bounded(self.inner.attempts(filter)).await
+        self.bounded("attempts", self.inner.attempts(filter)).await
     }
 
     pub(crate) async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.bounded(self.inner.purge_expired(before)).await
+        self.bounded("purge_expired", self.inner.purge_expired(before))
+            .await
     }
 
     pub(crate) async fn record_logout(
@@ -80,15 +90,19 @@ impl TimedStore {
         session_hash: &str,
         at: SystemTime,
     ) -> Result<u64, StoreError> {
-        self.bounded(self.inner.record_logout(username, session_hash, at))
-            .await
+        self.bounded(
+            "record_logout",
+            self.inner.record_logout(username, session_hash, at),
+        )
+        .await
     }
 
     pub(crate) async fn access_logs(
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessLog>, StoreError> {
-        self.bounded(self.inner.access_logs(filter)).await
+        self.bounded("access_logs", self.inner.access_logs(filter))
+            .await
     }
 
     pub(crate) async fn latest_login(
@@ -97,12 +111,16 @@ impl TimedStore {
         ip: std::net::IpAddr,
         user_agent: &str,
     ) -> Result<Option<SystemTime>, StoreError> {
-        self.bounded(self.inner.latest_login(username, ip, user_agent))
-            .await
+        self.bounded(
+            "latest_login",
+            self.inner.latest_login(username, ip, user_agent),
+        )
+        .await
     }
 
     pub(crate) async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.bounded(self.inner.purge_access_logs(before)).await
+        self.bounded("purge_access_logs", self.inner.purge_access_logs(before))
+            .await
     }
 
     pub(crate) async fn record_failure_log(
@@ -110,19 +128,24 @@ impl TimedStore {
         entry: &AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), StoreError> {
-        self.bounded(self.inner.record_failure_log(entry, per_user_limit))
-            .await
+        self.bounded(
+            "record_failure_log",
+            self.inner.record_failure_log(entry, per_user_limit),
+        )
+        .await
     }
 
     pub(crate) async fn failure_logs(
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
-        self.bounded(self.inner.failure_logs(filter)).await
+        self.bounded("failure_logs", self.inner.failure_logs(filter))
+            .await
     }
 
     pub(crate) async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.bounded(self.inner.purge_failure_logs(before)).await
+        self.bounded("purge_failure_logs", self.inner.purge_failure_logs(before))
+            .await
     }
 
     pub(crate) fn shares_in_flight(&self) -> bool {
@@ -134,11 +157,11 @@ impl TimedStore {
         read: &[LockoutKey],
         slots: Option<SlotRequest<'_>>,
     ) -> Result<Admitted, StoreError> {
-        self.bounded(self.inner.admit(read, slots)).await
+        self.bounded("admit", self.inner.admit(read, slots)).await
     }
 
     pub(crate) async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        self.bounded(self.inner.release(slots)).await
+        self.bounded("release", self.inner.release(slots)).await
     }
 
     pub(crate) async fn record_success(
@@ -146,11 +169,12 @@ impl TimedStore {
         entry: Option<&AccessLog>,
         release: Option<Slots<'_>>,
     ) -> Result<(), StoreError> {
-        self.bounded(self.inner.record_success(entry, release))
+        self.bounded("record_success", self.inner.record_success(entry, release))
             .await
     }
 
     pub(crate) async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
-        self.bounded(self.inner.delete_counters(keys)).await
+        self.bounded("delete_counters", self.inner.delete_counters(keys))
+            .await
     }
 }

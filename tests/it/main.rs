@@ -22,6 +22,8 @@ mod layer_input;
 mod layer_parity;
 mod layer_policy;
 mod layer_proxies;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(feature = "postgres")]
 mod postgres_store;
 mod properties;

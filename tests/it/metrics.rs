@@ -1,0 +1,140 @@
+//! The `metrics` feature: what an attempt, a refusal, a lockout and a store
+//! failure count, read from a recorder, over HTTP.
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::MetricKind;
+
+use crate::common::App;
+
+/// The value of the counter `name` with the label `label = value`.
+fn counter(
+    snapshot: &[(
+        metrics_util::CompositeKey,
+        Option<metrics::Unit>,
+        Option<metrics::SharedString>,
+        DebugValue,
+    )],
+    name: &str,
+    label: (&str, &str),
+) -> u64 {
+    snapshot
+        .iter()
+        .filter(|(key, ..)| key.kind() == MetricKind::Counter && key.key().name() == name)
+        .filter(|(key, ..)| {
+            key.key()
+                .labels()
+                .any(|l| l.key() == label.0 && l.value() == label.1)
+        })
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => *n,
+            _ => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn attempts_refusals_lockouts_and_store_calls_are_counted() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let app = App::new("failure_limit = 2");
+            assert_eq!(app.login("192.0.2.60", "alice", "wonderland").await, 200);
+            app.fail_n("192.0.2.61", "alice", 2).await; // the second locks
+            assert_eq!(app.login("192.0.2.61", "alice", "wonderland").await, 429);
+            assert_eq!(app.login("192.0.2.61", "alice", "wrong").await, 429);
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    assert_eq!(
+        counter(&snapshot, axes::metrics::ATTEMPTS, ("outcome", "success")),
+        1
+    );
+    assert_eq!(
+        counter(&snapshot, axes::metrics::ATTEMPTS, ("outcome", "failure")),
+        2
+    );
+    assert_eq!(
+        counter(
+            &snapshot,
+            axes::metrics::LOCKOUTS,
+            ("reason", "too_many_failures")
+        ),
+        1
+    );
+    // The failure that locked is answered with the lockout, and so are the
+    // two attempts after it.
+    assert_eq!(
+        counter(
+            &snapshot,
+            axes::metrics::REFUSALS,
+            ("reason", "too_many_failures")
+        ),
+        3
+    );
+    assert_eq!(
+        counter(
+            &snapshot,
+            axes::metrics::STORE_ERRORS,
+            ("operation", "admit")
+        ),
+        0
+    );
+    let histograms: Vec<String> = snapshot
+        .iter()
+        .filter(|(key, ..)| key.key().name() == axes::metrics::STORE_CALL_SECONDS)
+        .flat_map(|(key, ..)| {
+            key.key()
+                .labels()
+                .map(|l| l.value().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        histograms.iter().any(|op| op == "record_failure"),
+        "{histograms:?}"
+    );
+    // No series is labelled by what a client chooses.
+    for (key, ..) in &snapshot {
+        for label in key.key().labels() {
+            assert!(
+                !label.value().contains("192.0.2") && !label.value().contains("alice"),
+                "{key:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failing_store_call_is_counted() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let store = crate::common::FlakyStore::new(axes::MemoryStore::new());
+            store
+                .broken
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let app = App::with_store("", store);
+            app.login("192.0.2.62", "alice", "wonderland").await;
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let errors: u64 = snapshot
+        .iter()
+        .filter(|(key, ..)| key.key().name() == axes::metrics::STORE_ERRORS)
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => *n,
+            _ => 0,
+        })
+        .sum();
+    assert!(errors >= 1, "{snapshot:?}");
+}
