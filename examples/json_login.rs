@@ -13,7 +13,7 @@
 //! | `AXES_DATABASE_URL` | `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` | `sqlite://axes-demo.sqlite3` |
 //! | `AXES_DEMO_USERS`   | `name:password` pairs joined by commas                | `alice:wonderland`        |
 //! | `AXES_DEMO_RESET`   | `1`: delete every attempt at start (test runs)        | unset                     |
-//! | `AXES_DEMO_ADMIN_TOKEN` | the admin UI at `/admin`, for requests that give this token (HTTP Basic password, or `Authorization: Bearer`) | unset |
+//! | `AXES_DEMO_ADMIN_TOKEN` | the admin UI at `/admin`, for requests that give this token (HTTP Basic password, `Authorization: Bearer`, or the cookie `axes_demo_admin`) | unset |
 //! | `AXES_DEMO_ADMIN`   | `1`: the admin UI at `/admin`, without authentication | unset                     |
 
 use std::collections::HashMap;
@@ -128,10 +128,19 @@ async fn run() -> Result<(), Error> {
     Ok(())
 }
 
-/// Lets through the requests that give `token`, as the HTTP Basic password
-/// (any user name: a browser asks for it) or as `Authorization: Bearer`.
+/// Lets through the requests that give `token`: as the HTTP Basic password
+/// (any user name: a browser asks for it), as `Authorization: Bearer`, or
+/// in the cookie `axes_demo_admin`.
 async fn admin_only(token: &str, request: Request, next: Next) -> Response {
     use base64::Engine as _;
+    let cookie = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix("axes_demo_admin="))
+        .map(str::to_owned);
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -147,7 +156,8 @@ async fn admin_only(token: &str, request: Request, next: Next) -> Response {
             let text = String::from_utf8(decoded).ok()?;
             text.split_once(':')
                 .map(|(_, password)| password.to_owned())
-        });
+        })
+        .or(cookie);
     if given.is_some_and(|given| same_secret(&given, token)) {
         return next.run(request).await;
     }

@@ -484,14 +484,14 @@ mod csrf {
     }
 
     /// Whether a browser marks the request cross-site (`Sec-Fetch-Site`),
-    /// or its `Origin` is not the host it was sent to.
+    /// or — from a browser that does not send that header — its `Origin`
+    /// is not the host it was sent to. `Sec-Fetch-Site` decides when sent:
+    /// the pages' `Referrer-Policy: no-referrer` makes a browser send
+    /// `Origin: null` with their own forms.
     pub(super) fn cross_site(headers: &HeaderMap) -> bool {
         let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        let site = headers
-            .get("sec-fetch-site")
-            .map(|v| v.to_str().unwrap_or(""));
-        if site.is_some_and(|site| !matches!(site, "same-origin" | "none")) {
-            return true;
+        if let Some(site) = headers.get("sec-fetch-site") {
+            return !matches!(site.to_str().unwrap_or(""), "same-origin" | "none");
         }
         headers.get(header::ORIGIN).is_some_and(|origin| {
             let origin = origin.to_str().unwrap_or("");

@@ -472,3 +472,232 @@ async fn the_demo_mounts_no_admin_by_default() {
     .await;
     assert_eq!(status, 404);
 }
+
+/// A WebDriver session on a headless Chromium (`chromedriver`), driven
+/// over the W3C WebDriver protocol's plain HTTP and JSON.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+}
+
+impl Browser {
+    /// A browser, or `None` when `chromedriver` is not installed (CI
+    /// installs it and sets `AXES_TEST_BROWSER=1`, which makes that an error).
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = match Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(driver) => driver,
+            Err(error) => {
+                assert!(
+                    std::env::var("AXES_TEST_BROWSER").is_err(),
+                    "AXES_TEST_BROWSER is set but chromedriver does not start: {error}"
+                );
+                eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
+                return None;
+            }
+        };
+        let mut browser = Self {
+            driver,
+            port,
+            session: String::new(),
+        };
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "goog:chromeOptions": {"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=1200,900"]}}}});
+        for _ in 0..100 {
+            if let Some(answer) = browser.call("POST", "/session", Some(&capabilities)).await {
+                browser.session = answer["value"]["sessionId"].as_str().unwrap().to_owned();
+                return Some(browser);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("chromedriver gave no session");
+    }
+
+    /// One WebDriver command; `None` when the driver is not listening yet.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Option<serde_json::Value> {
+        let body = body.map(ToString::to_string).unwrap_or_default();
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .ok()?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        // The driver may keep the connection open: read what
+        // `content-length` says, not to the end of the stream.
+        let mut answer = Vec::new();
+        let mut buffer = [0; 16 * 1024];
+        loop {
+            let n = stream.read(&mut buffer).await.ok()?;
+            answer.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length || n == 0 {
+                    return Some(serde_json::from_str(body).unwrap_or_else(|_| panic!("{text}")));
+                }
+            } else if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    async fn command(
+        &self,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let path = format!("/session/{}{path}", self.session);
+        let body = (method == "POST").then_some(&body);
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            self.call(method, &path, body),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path}: chromedriver did not answer in 30 s"))
+        .expect("chromedriver answers");
+        assert!(answer["value"].get("error").is_none(), "{path}: {answer}");
+        answer["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.command("POST", "/url", serde_json::json!({"url": url}))
+            .await;
+    }
+
+    async fn source(&self) -> String {
+        let source = self
+            .command("GET", "/source", serde_json::Value::Null)
+            .await;
+        source.as_str().unwrap().to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let found = self
+            .command(
+                "POST",
+                "/element",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = found
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.command(
+            "POST",
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    /// Saves a screenshot as `target/browser/NAME.png`.
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine as _;
+        let png = self
+            .command("GET", "/screenshot", serde_json::Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// In a real browser: a client locked out through the demo server shows
+/// on the admin's Lockouts page; a click on its reset lifts the lockout,
+/// and the client logs in again. Screenshots in `target/browser/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lifts_a_lockout_in_a_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(
+        &config,
+        "failure_limit = 2\ncooloff_time = \"30m\"\nenable_access_failure_log = true\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    let demo = Demo::start_with(&url, &config, &[("AXES_DEMO_ADMIN_TOKEN", "browser-token")]);
+    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    demo.post("127.0.0.6", "/login", wrong).await;
+    assert_eq!(demo.post("127.0.0.6", "/login", wrong).await, 429);
+    assert_eq!(demo.post("127.0.0.6", "/login", right).await, 429);
+
+    let port = demo.addr.port();
+    // The token as a cookie of the demo's origin.
+    browser
+        .open(&format!("http://127.0.0.1:{port}/login"))
+        .await;
+    let cookie =
+        serde_json::json!({"cookie": {"name": "axes_demo_admin", "value": "browser-token"}});
+    browser.command("POST", "/cookie", cookie).await;
+    browser
+        .open(&format!("http://127.0.0.1:{port}/admin/lockouts"))
+        .await;
+    let page = browser.source().await;
+    assert!(
+        page.contains("<td>127.0.0.6</td>") && page.contains("<td>alice</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("too_many_failures") && page.contains("<svg"),
+        "{page}"
+    );
+    browser.screenshot("lockouts").await;
+
+    browser.click("form[action$='/admin/reset'] button").await;
+    let page = browser.source().await;
+    assert!(page.contains("1 attempts removed."), "{page}");
+    browser.screenshot("after-reset").await;
+    assert_eq!(demo.post("127.0.0.6", "/login", right).await, 200);
+
+    browser
+        .open(&format!("http://127.0.0.1:{port}/admin/lockouts"))
+        .await;
+    assert!(browser.source().await.contains("0 found."));
+}
