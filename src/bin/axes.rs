@@ -116,12 +116,7 @@ struct Search {
 
 impl Search {
     fn filter(self) -> AttemptFilter {
-        match (self.ip, self.username) {
-            (None, None) => AttemptFilter::All,
-            (Some(ip), None) => AttemptFilter::Ip(ip),
-            (None, Some(username)) => AttemptFilter::Username(username),
-            (Some(ip), Some(username)) => AttemptFilter::IpAndUsername(ip, username),
-        }
+        AttemptFilter::of(self.ip, self.username)
     }
 }
 
@@ -197,7 +192,7 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
                 axes.attempts(filter).await?
             };
             if json {
-                let rows: Vec<_> = attempts.iter().map(attempt_json).collect();
+                let rows: Vec<_> = attempts.iter().map(AccessAttempt::to_json).collect();
                 format!("{}\n", serde_json::Value::Array(rows))
             } else {
                 attempts
@@ -298,18 +293,6 @@ fn ip_text(ip: Option<IpAddr>) -> String {
 
 fn time_text(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
-}
-
-/// One attempt record in `list-attempts --json`.
-fn attempt_json(attempt: &AccessAttempt) -> serde_json::Value {
-    serde_json::json!({
-        "ip_address": attempt.ip_address.map(|ip| ip.to_string()),
-        "username": attempt.username,
-        "user_agent": attempt.user_agent,
-        "path_info": attempt.path_info,
-        "failures": attempt.failures,
-        "attempt_time": time_text(attempt.attempt_time),
-    })
 }
 
 /// One line of `lockouts`.

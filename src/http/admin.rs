@@ -151,12 +151,7 @@ impl Search {
         let username = Some(self.username.as_str())
             .filter(|u| !u.is_empty())
             .map(str::to_owned);
-        Ok(match (ip, username) {
-            (None, None) => AttemptFilter::All,
-            (Some(ip), None) => AttemptFilter::Ip(ip),
-            (None, Some(username)) => AttemptFilter::Username(username),
-            (Some(ip), Some(username)) => AttemptFilter::IpAndUsername(ip, username),
-        })
+        Ok(AttemptFilter::of(ip, username))
     }
 }
 
@@ -372,10 +367,7 @@ async fn reset(
         },
         Err(message) => message,
     };
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("message", &message)
-        .finish();
-    Redirect::to(&format!("{}?{query}", home(&base))).into_response()
+    back_with(home(&base), &message)
 }
 
 /// Resets every lockout the posted search (`ip` and/or `username`, both
@@ -401,10 +393,7 @@ async fn reset_lockouts(
         },
         Err(message) => message,
     };
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("message", &message)
-        .finish();
-    Redirect::to(&format!("{}/lockouts?{query}", base)).into_response()
+    back_with(&format!("{base}/lockouts"), &message)
 }
 
 /// Resets the record of each lockout `filter` finds; how many lockouts
@@ -413,13 +402,11 @@ async fn reset_found(axes: &Axes, filter: AttemptFilter) -> Result<(usize, u64),
     let found = axes.lockouts(filter).await?;
     let mut removed = 0;
     for locked in &found {
-        let of = match (locked.attempt.ip_address, locked.attempt.username.clone()) {
-            (Some(ip), Some(username)) => AttemptFilter::IpAndUsername(ip, username),
-            (Some(ip), None) => AttemptFilter::Ip(ip),
-            (None, Some(username)) => AttemptFilter::Username(username),
-            (None, None) => continue,
-        };
-        removed += axes.reset(of).await?;
+        let of = AttemptFilter::of(locked.attempt.ip_address, locked.attempt.username.clone());
+        // A record of neither names nothing: never a reset of everything.
+        if of != AttemptFilter::All {
+            removed += axes.reset(of).await?;
+        }
     }
     Ok((found.len(), removed))
 }
@@ -437,6 +424,14 @@ fn posted_search(body: &[u8]) -> (Search, String) {
         }
     }
     (search, token)
+}
+
+/// A redirect to the page at `path`, showing `message`.
+fn back_with(path: &str, message: &str) -> Response {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("message", message)
+        .finish();
+    Redirect::to(&format!("{path}?{query}")).into_response()
 }
 
 /// The attempts page of an admin mounted at `base`.
@@ -785,16 +780,7 @@ mod api {
                 let rows: Vec<Value> = search
                     .paged(&found)
                     .iter()
-                    .map(|a| {
-                        json!({
-                            "ip_address": a.ip_address.map(|ip| ip.to_string()),
-                            "username": a.username,
-                            "user_agent": a.user_agent,
-                            "path_info": a.path_info,
-                            "failures": a.failures,
-                            "attempt_time": super::time(a.attempt_time),
-                        })
-                    })
+                    .map(crate::store::AccessAttempt::to_json)
                     .collect();
                 Json(Value::Array(rows)).into_response()
             }

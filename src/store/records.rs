@@ -33,6 +33,31 @@ pub struct AccessAttempt {
 }
 
 impl AccessAttempt {
+    /// The record as the admin's JSON and `axes list-attempts --json` give
+    /// it: `ip_address`, `username`, `user_agent`, `path_info`, `failures`
+    /// and `attempt_time` (RFC 3339).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore};
+    /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+    /// axes.login_failed(&ClientInfo::new("192.0.2.1".parse()?).with_username("alice")).await?;
+    /// let json = axes.attempts(AttemptFilter::All).await?[0].to_json();
+    /// assert_eq!(json["username"], "alice");
+    /// assert_eq!(json["failures"], 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ip_address": self.ip_address.map(|ip| ip.to_string()),
+            "username": self.username,
+            "user_agent": self.user_agent,
+            "path_info": self.path_info,
+            "failures": self.failures,
+            "attempt_time": humantime::format_rfc3339_seconds(self.attempt_time).to_string(),
+        })
+    }
+
     /// The record the first failure of `failure.client` creates.
     pub fn first(failure: &FailureRecord<'_>) -> Self {
         let client = failure.client;
@@ -89,6 +114,24 @@ pub enum AttemptFilter {
 }
 
 impl AttemptFilter {
+    /// The filter of a search by IP and/or username: both, either, or
+    /// neither ([`All`](Self::All)).
+    ///
+    /// ```
+    /// use axes::AttemptFilter;
+    /// let ip = "192.0.2.1".parse().unwrap();
+    /// assert_eq!(AttemptFilter::of(Some(ip), None), AttemptFilter::Ip(ip));
+    /// assert_eq!(AttemptFilter::of(None, None), AttemptFilter::All);
+    /// ```
+    pub fn of(ip: Option<IpAddr>, username: Option<String>) -> Self {
+        match (ip, username) {
+            (None, None) => Self::All,
+            (Some(ip), None) => Self::Ip(ip),
+            (None, Some(username)) => Self::Username(username),
+            (Some(ip), Some(username)) => Self::IpAndUsername(ip, username),
+        }
+    }
+
     /// Rejects an empty username, or one of only white space: resetting
     /// `""` must never mean "everything" (as `reset(username="")` does in
     /// django-axes), nor a username of spaces "any username".
