@@ -76,7 +76,9 @@ pub use http::{admin, layer};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AxesConfig, ConfigError};
-pub use engine::{Admission, Axes, AxesBuilder, AxesError, AxesEvent, Decision, FailureOutcome};
+pub use engine::{
+    Admission, Axes, AxesBuilder, AxesError, AxesEvent, Decision, FailureOutcome, UnlockError,
+};
 pub use http::{AxesRefusal, AxesReport, MissingAxesLayer};
 pub use identity::{
     ClientInfo, Credentials, LockoutGroup, LockoutKey, LockoutParameter, LoginAttempt, RequestInfo,

@@ -110,6 +110,16 @@ impl AxesConfigBuilder {
         ipware_proxy_count: Option<u32>,
         /// See [`AxesConfig::ipware_proxy_order`].
         ipware_proxy_order: ProxyOrder,
+        /// See [`AxesConfig::warn_attempts_left`].
+        warn_attempts_left: Option<u32>,
+        /// See [`AxesConfig::ratelimit_headers`].
+        ratelimit_headers: bool,
+        /// See [`AxesConfig::challenge_after`].
+        challenge_after: Option<u32>,
+        /// See [`AxesConfig::challenge_attempts`].
+        challenge_attempts: u32,
+        /// See [`AxesConfig::unlock_token_lifetime`].
+        unlock_token_lifetime: Duration,
     }
 
     /// See [`AxesConfig::device_cookie`].

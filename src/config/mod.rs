@@ -68,6 +68,12 @@ pub const DEFAULT_IN_FLIGHT_QUEUE: usize = 256;
 /// How long a shared store's slots outlive their app server by default (10 s).
 pub const DEFAULT_IN_FLIGHT_LEASE: Duration = Duration::from_secs(10);
 
+/// How many further attempts a passed challenge buys by default.
+pub const DEFAULT_CHALLENGE_ATTEMPTS: u32 = 3;
+
+/// How long an unlock token can be redeemed by default (1 h).
+pub const DEFAULT_UNLOCK_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// How long a key's past lockouts are remembered by default (24 h).
 pub const DEFAULT_LOCKOUT_HISTORY: Duration = Duration::from_secs(24 * 3600);
 
@@ -265,6 +271,29 @@ pub struct AxesConfig {
     pub store_timeout: Duration,
     /// What to do when the store fails.
     pub on_store_error: OnStoreError,
+    /// Fire [`AxesEvent::ApproachingLimit`](crate::AxesEvent::ApproachingLimit)
+    /// when a failure leaves a client this many attempts or fewer before
+    /// its lockout (Devise's `last_attempt_warning`); `1` warns before the
+    /// last one. Off by default.
+    pub warn_attempts_left: Option<u32>,
+    /// Send `RateLimit-Policy` and `RateLimit` headers (the IETF
+    /// httpapi-ratelimit-headers draft) on login responses: the failure
+    /// limit, the attempts left and when they reset. Never sent in
+    /// `lockout_response = "indistinguishable"` mode. Off by default.
+    pub ratelimit_headers: bool,
+    /// From this many failures (below `failure_limit`), the check asks for
+    /// a challenge — a CAPTCHA, a second factor — instead of letting the
+    /// client try: the handler learns it through
+    /// [`AxesReport::challenge_required`](crate::AxesReport::challenge_required).
+    /// Off by default.
+    pub challenge_after: Option<u32>,
+    /// How many further attempts a passed challenge buys: the client's
+    /// next challenge, and its lockout, come this many failures later.
+    pub challenge_attempts: u32,
+    /// How long an unlock token ([`Axes::unlock_token`](crate::Axes::unlock_token))
+    /// can be redeemed.
+    #[serde(with = "humantime_serde")]
+    pub unlock_token_lifetime: Duration,
 }
 
 impl Default for AxesConfig {
@@ -322,6 +351,11 @@ impl Default for AxesConfig {
             in_flight_lease: DEFAULT_IN_FLIGHT_LEASE,
             store_timeout: DEFAULT_STORE_TIMEOUT,
             on_store_error: OnStoreError::FailClosed,
+            warn_attempts_left: None,
+            ratelimit_headers: false,
+            challenge_after: None,
+            challenge_attempts: DEFAULT_CHALLENGE_ATTEMPTS,
+            unlock_token_lifetime: DEFAULT_UNLOCK_TOKEN_LIFETIME,
         }
     }
 }

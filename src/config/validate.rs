@@ -172,6 +172,7 @@ impl AxesConfig {
             ));
         }
         self.validate_escalation()?;
+        self.validate_beyond()?;
         if self.store_timeout.is_zero() {
             return Err(ConfigError::new(
                 "store_timeout",
@@ -251,6 +252,55 @@ impl AxesConfig {
         if self.lockout_history.is_zero() {
             return Err(ConfigError::new(
                 "lockout_history",
+                "must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AxesConfig {
+    /// The defenses beyond django-axes: the warning, the challenge, unlock
+    /// tokens.
+    fn validate_beyond(&self) -> Result<(), ConfigError> {
+        if self.warn_attempts_left == Some(0) {
+            return Err(ConfigError::new(
+                "warn_attempts_left",
+                "must be at least 1 (the warning comes before the lockout)",
+            ));
+        }
+        if let Some(after) = self.challenge_after {
+            let first_lock = self
+                .lockout_tiers
+                .iter()
+                .map(|tier| tier.failures)
+                .min()
+                .unwrap_or(self.failure_limit);
+            if after == 0 || after >= first_lock {
+                return Err(ConfigError::new(
+                    "challenge_after",
+                    format!(
+                        "must be between 1 and {} (below the lockout)",
+                        first_lock.saturating_sub(1)
+                    ),
+                ));
+            }
+            if !self.lock_out_at_failure {
+                return Err(ConfigError::new(
+                    "challenge_after",
+                    "a challenge comes before a lockout, which lock_out_at_failure = false turns off",
+                ));
+            }
+        }
+        if self.challenge_attempts == 0 {
+            return Err(ConfigError::new(
+                "challenge_attempts",
+                "must be at least 1 (a passed challenge buys at least one attempt)",
+            ));
+        }
+        if self.unlock_token_lifetime.is_zero() {
+            return Err(ConfigError::new(
+                "unlock_token_lifetime",
                 "must be longer than zero",
             ));
         }

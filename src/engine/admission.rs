@@ -97,15 +97,51 @@ pub(crate) struct Flight {
     shared: bool,
     /// When it first took slots.
     since: Option<Instant>,
-    /// Once admitted: the largest failure count its admission found, and
-    /// the username (as counted) it was admitted for.
-    admitted: Option<(u64, Option<String>)>,
+    /// Once admitted: what its admission decided (allowed, or a challenge
+    /// required), and the username (as counted) it was admitted for.
+    admitted: Option<(Decision, Option<String>)>,
     /// Given back in the background after it was dropped: dropped again
     /// (its runtime shutting down), it leaves its slots to their lease.
     orphan: bool,
+    /// What its latest check found, for the report and the headers.
+    headroom: Option<Headroom>,
+}
+
+/// Where a checked attempt stands against its limits: what the report tells
+/// the handler and the `RateLimit` headers tell the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Headroom {
+    /// Its largest failure count, less what passed challenges bought.
+    pub failures: u64,
+    /// The failure limit in force for it.
+    pub failure_limit: u32,
+    /// The cool-off in force for it (`None`: until reset).
+    pub cooloff: Option<Duration>,
+    /// Whether failures lock it out at all.
+    pub locks: bool,
+    /// Whether it must pass a challenge first.
+    pub challenge: bool,
+    /// Whether it is refused.
+    pub refused: bool,
+}
+
+impl Headroom {
+    /// How many more failures lock it out (`None`: none does).
+    pub fn attempts_left(&self) -> Option<u64> {
+        if self.refused {
+            return Some(0);
+        }
+        self.locks
+            .then(|| u64::from(self.failure_limit).saturating_sub(self.failures))
+    }
 }
 
 impl Flight {
+    /// What its latest check found.
+    pub fn headroom(&self) -> Option<Headroom> {
+        self.headroom
+    }
+
     /// Whether every key of `keys` was checked already.
     pub fn checked(&self, keys: &[LockoutKey]) -> bool {
         keys.iter().all(|key| self.checked.contains(key))
@@ -181,6 +217,7 @@ impl Drop for Flight {
             since: self.since.take(),
             admitted: None,
             orphan: true,
+            headroom: None,
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -212,6 +249,7 @@ impl Axes {
             since: None,
             admitted: None,
             orphan: false,
+            headroom: None,
         }
     }
 
@@ -277,6 +315,28 @@ impl Axes {
         login: &LoginAttempt<'_>,
     ) -> Result<Decision, AxesError> {
         let prepared = self.prepare(login);
+        let decision = self.admit_prepared(attempt, login, &prepared).await?;
+        if prepared.listing == Listing::Counted && !prepared.keys.is_empty() {
+            let rules = &prepared.rules;
+            attempt.headroom = Some(Headroom {
+                failures: decision.failures(),
+                failure_limit: rules.failure_limit,
+                cooloff: rules.cooloff,
+                locks: rules.lock_out_at_failure,
+                challenge: decision.challenge_required(),
+                refused: decision.lockout().is_some(),
+            });
+        }
+        Ok(decision)
+    }
+
+    /// [`admit_in`](Self::admit_in) for the attempt as prepared.
+    async fn admit_prepared(
+        &self,
+        attempt: &mut Flight,
+        login: &LoginAttempt<'_>,
+        prepared: &Prepared<'_, '_>,
+    ) -> Result<Decision, AxesError> {
         let client = login.client();
         for key in &prepared.keys {
             if !attempt.checked.contains(key) {
@@ -303,14 +363,12 @@ impl Axes {
             // failures and slots together within the limit when it was
             // admitted, so the check then still holds (for the same
             // username: its detectors' keys are the same too).
-            if let Some((failures, _)) = attempt.admitted.as_ref().filter(|(_, username)| {
+            if let Some((decision, _)) = attempt.admitted.as_ref().filter(|(_, username)| {
                 bounded && username.as_deref() == prepared.client.username()
             }) {
-                return Ok(Decision::Allowed {
-                    failures: *failures,
-                });
+                return Ok(decision.clone());
             }
-            let (decision, _) = self.evaluate(&prepared).await?;
+            let (decision, _) = self.evaluate(prepared).await?;
             return self.settled(login, decision).await;
         }
 
@@ -318,7 +376,7 @@ impl Axes {
         // A key found locked lately is read before a slot is taken: a
         // locked client's flood costs one read per attempt.
         if gates.recently_locked(&prepared.keys, self.now()) {
-            let (decision, _) = self.evaluate(&prepared).await?;
+            let (decision, _) = self.evaluate(prepared).await?;
             if decision.lockout().is_some() {
                 return self.settled(login, decision).await;
             }
@@ -329,7 +387,7 @@ impl Axes {
         let mut ticket: Option<Ticket> = match gates.queued(&new) {
             Some(key) => match gates.join(key, config.in_flight_queue) {
                 Some(ticket) => Some(ticket),
-                None => return self.queue_full(login, &prepared, key).await,
+                None => return self.queue_full(login, prepared, key).await,
             },
             None => None,
         };
@@ -342,7 +400,7 @@ impl Axes {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     let key = waiting.key().clone();
-                    return Ok(self.busy(client, &prepared, &key, failures));
+                    return Ok(self.busy(client, prepared, &key, failures));
                 }
                 // Only the first in line asks a shared store again on its
                 // own: the others are woken in turn.
@@ -354,7 +412,7 @@ impl Axes {
             }
             try_first = false;
             match self
-                .try_admit(attempt, &prepared, &new, ticket.as_ref())
+                .try_admit(attempt, prepared, &new, ticket.as_ref())
                 .await?
             {
                 Try::Done(decision) => {
@@ -375,7 +433,7 @@ impl Axes {
                                 try_first = gates.waiting_ahead(&joined) == 0;
                                 ticket = Some(joined);
                             }
-                            None => return self.queue_full(login, &prepared, &key).await,
+                            None => return self.queue_full(login, prepared, &key).await,
                         }
                     }
                 }
@@ -428,7 +486,10 @@ impl Axes {
                 return Err(error);
             }
         };
-        if !matches!(decision, Decision::Allowed { .. }) {
+        if !matches!(
+            decision,
+            Decision::Allowed { .. } | Decision::ChallengeRequired { .. }
+        ) {
             if let Decision::LockedOut(lockout) = &decision {
                 // Until it ends, or a minute for one that does not.
                 let minute = self.now() + Duration::from_secs(60);
@@ -457,10 +518,8 @@ impl Axes {
             _ => {
                 attempt.held.extend_from_slice(new);
                 attempt.since.get_or_insert_with(Instant::now);
-                if let Decision::Allowed { failures } = decision {
-                    let username = prepared.client.username().map(str::to_owned);
-                    attempt.admitted = Some((failures, username));
-                }
+                let username = prepared.client.username().map(str::to_owned);
+                attempt.admitted = Some((decision.clone(), username));
                 Ok(Try::Done(decision))
             }
         }

@@ -9,7 +9,9 @@ use super::prepare::{Prepared, ReadKeys};
 use super::{Axes, AxesError, Decision};
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
 use crate::policy::escalation::Escalation;
-use crate::policy::{self, detectors, trust, Counter, Listing, Lockout, Rules, Standing};
+use crate::policy::{
+    self, challenge, detectors, trust, Counter, Listing, Lockout, Rules, Standing,
+};
 
 impl Axes {
     /// Decides whether `client` may attempt a login: one store read for all
@@ -66,8 +68,13 @@ impl Axes {
             return Ok((Decision::Allowed { failures: 0 }, Vec::new()));
         }
         let now = self.now();
+        let passes = counters.split_off(read.histories_end());
         let histories = counters.split_off(read.detectors_end());
         let detector_counters = counters.split_off(keys.len());
+        let credit = challenge::credit(self.config(), rules, &passes, now);
+        for counter in counters.iter_mut().flatten() {
+            challenge::forgive(counter, credit);
+        }
         let live = counters
             .iter()
             .map(|counter| counter.as_ref().map_or(0, |c| rules.live_failures(c, now)))
@@ -92,6 +99,11 @@ impl Axes {
             )
         }) {
             Some(lockout) => Decision::LockedOut(lockout),
+            None if challenge::required(self.config(), standing.failures) => {
+                Decision::ChallengeRequired {
+                    failures: standing.failures,
+                }
+            }
             None => Decision::Allowed {
                 failures: standing.failures,
             },

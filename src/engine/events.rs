@@ -60,6 +60,30 @@ pub enum AxesEvent {
         /// When it happened.
         at: SystemTime,
     },
+    /// A failure left a client `warn_attempts_left` attempts or fewer before
+    /// its lockout (Devise's `last_attempt_warning`): a moment to tell the
+    /// account's owner. Only with `warn_attempts_left`.
+    ApproachingLimit {
+        /// The username tried, if known.
+        username: Option<String>,
+        /// The client IP.
+        ip_address: IpAddr,
+        /// The whole client.
+        client: ClientInfo,
+        /// Its largest failure count after this failure.
+        failures: u64,
+        /// How many more failures lock it out.
+        attempts_left: u64,
+        /// When it happened.
+        at: SystemTime,
+    },
+    /// An unlock token was redeemed: the username's lockouts were lifted.
+    Unlocked {
+        /// The username unlocked (as counted).
+        username: String,
+        /// When.
+        at: SystemTime,
+    },
     /// A successful login was reported (`user_logged_in`).
     LoggedIn {
         /// The client.

@@ -12,14 +12,18 @@ use super::prepare::Prepared;
 use super::{Axes, AxesError, AxesEvent, FailureOutcome, Flight};
 use crate::config::DuringLockout;
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
-use crate::policy::{self, cleansed_data, detectors, escalation, Counter, Listing, Lockout};
+use crate::policy::{
+    self, challenge, cleansed_data, detectors, escalation, Counter, Listing, Lockout, Rules,
+};
 use crate::store::{AccessFailureLog, AttemptFilter, FailureRecord, Slots, Window};
 
 /// What was read before the write: the previous counters of the attempt's
-/// keys (for quick succession) and their lockout histories.
+/// keys (for quick succession), their lockout histories, and the failures
+/// their passed challenges forgive.
 struct Before {
     previous: Vec<Option<Counter>>,
     histories: Vec<Option<Counter>>,
+    credit: u64,
 }
 
 /// What the write returned: the attempt's counters, and those of the
@@ -79,7 +83,10 @@ impl Axes {
             return Ok((outcome, false));
         }
         let mut before = self.read_before(&prepared).await?;
-        let written = self.write(&prepared, attempt, &before, slots).await?;
+        let mut written = self.write(&prepared, attempt, &before, slots).await?;
+        for counter in &mut written.counters {
+            challenge::forgive(counter, before.credit);
+        }
         self.escalate(&prepared, &written.counters, &mut before.histories)
             .await?;
         let (lockout, failures) = self.lockout_after(&prepared, &written, &before).await?;
@@ -97,6 +104,8 @@ impl Axes {
         let outcome = FailureOutcome {
             recorded: true,
             failures,
+            attempts_left: attempts_left(&prepared.rules, failures, lockout.as_ref()),
+            challenge_required: lockout.is_none() && challenge::required(self.config(), failures),
             lockout,
         };
         Ok((outcome, slots.is_some()))
@@ -121,10 +130,14 @@ impl Axes {
             recorded: false,
             at: self.now(),
         });
+        let lockout =
+            (*listing == Listing::Blacklisted).then(|| policy::blacklisted(rules, client));
         Some(FailureOutcome {
             recorded: false,
             failures: 0,
-            lockout: (*listing == Listing::Blacklisted).then(|| policy::blacklisted(rules, client)),
+            attempts_left: lockout.as_ref().map(|_| 0),
+            challenge_required: false,
+            lockout,
         })
     }
 
@@ -144,11 +157,17 @@ impl Axes {
             ..
         } = prepared;
         let history_keys = escalation::history_keys(self.config(), keys);
+        let pass_keys = challenge::pass_keys(self.config(), keys);
         let mut counters = self
             .timed_store()
-            .counters(&[keys.as_slice(), &history_keys].concat())
+            .counters(&[keys.as_slice(), &history_keys, &pass_keys].concat())
             .await?;
+        let passes = counters.split_off(keys.len() + history_keys.len());
         let histories = counters.split_off(keys.len());
+        let credit = challenge::credit(self.config(), rules, &passes, self.now());
+        for counter in counters.iter_mut().flatten() {
+            challenge::forgive(counter, credit);
+        }
         let standing = policy::standing(rules, counters.iter().flatten(), self.now());
         let lockout = self
             .lockout_of(prepared, &counters, (&history_keys, &histories), standing)
@@ -158,6 +177,8 @@ impl Axes {
             FailureOutcome {
                 recorded: false,
                 failures: lockout.failures,
+                attempts_left: Some(0),
+                challenge_required: false,
                 lockout: Some(lockout),
             }
         }))
@@ -170,22 +191,27 @@ impl Axes {
         let config = self.config();
         let keys = &prepared.keys;
         let history_keys = escalation::history_keys(config, keys);
+        let pass_keys = challenge::pass_keys(config, keys);
         let needs_previous = config.min_interval_between_failures.is_some();
-        if !needs_previous && history_keys.is_empty() {
+        if !needs_previous && history_keys.is_empty() && pass_keys.is_empty() {
             return Ok(Before {
                 previous: Vec::new(),
                 histories: Vec::new(),
+                credit: 0,
             });
         }
         let read: &[LockoutKey] = if needs_previous { keys } else { &[] };
         let mut previous = self
             .timed_store()
-            .counters(&[read, &history_keys].concat())
+            .counters(&[read, &history_keys, &pass_keys].concat())
             .await?;
+        let passes = previous.split_off(read.len() + history_keys.len());
         let histories = previous.split_off(read.len());
+        let credit = challenge::credit(config, &prepared.rules, &passes, self.now());
         Ok(Before {
             previous,
             histories,
+            credit,
         })
     }
 
@@ -362,6 +388,7 @@ impl Axes {
             at: now,
         });
         let Some(lockout) = lockout else {
+            self.warn_if_approaching(client, &prepared.rules, failures);
             return;
         };
         // The next attempt of the client reads before it takes a slot.
@@ -388,6 +415,29 @@ impl Axes {
                 at: now,
             });
         }
+    }
+
+    /// With `warn_attempts_left`: [`AxesEvent::ApproachingLimit`] when the
+    /// failure left the client that many attempts or fewer.
+    fn warn_if_approaching(&self, client: &ClientInfo, rules: &Rules<'_>, failures: u64) {
+        let Some(warn) = self.config().warn_attempts_left else {
+            return;
+        };
+        let Some(left) = attempts_left(rules, failures, None) else {
+            return;
+        };
+        if left == 0 || left > u64::from(warn) {
+            return;
+        }
+        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), attempts_left = left, "client approaching its lockout");
+        self.emit(|| AxesEvent::ApproachingLimit {
+            username: client.username().map(str::to_owned),
+            ip_address: client.ip_address(),
+            client: client.clone(),
+            failures,
+            attempts_left: left,
+            at: self.now(),
+        });
     }
 
     /// With `enable_access_failure_log`, the failure log entry.
@@ -441,4 +491,19 @@ fn attempt_data(axes: &Axes, request: Option<&crate::identity::RequestInfo>) -> 
     let get_data = cleansed_data(config, query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let post_data = cleansed_data(config, request.fields());
     (get_data, post_data)
+}
+
+/// How many more failures a client with `failures` may make before its
+/// lockout (0 once locked out); `None` when no lockout comes.
+pub(crate) fn attempts_left(
+    rules: &Rules<'_>,
+    failures: u64,
+    lockout: Option<&Lockout>,
+) -> Option<u64> {
+    if lockout.is_some() {
+        return Some(0);
+    }
+    rules
+        .lock_out_at_failure
+        .then(|| u64::from(rules.failure_limit).saturating_sub(failures))
 }

@@ -9,6 +9,8 @@
 //! | record a failure | `failure` | one atomic write, then escalation, events and the failure log |
 //! | record a success | `success` | the access log entry, the slots given back |
 //! | reset | `reset` | records deleted, counters taken off, slots cleared |
+//! | pass a challenge | `challenge` | a pass on each key, buying `challenge_attempts` |
+//! | unlock | `unlock` | a sealed token issued, redeemed once: the username's lockouts lifted |
 //!
 //! The engine depends on the identity, the configuration, the policy and
 //! the store contract; nothing of HTTP. The layer and the admin
@@ -31,6 +33,7 @@ use crate::store::{FilterError, Store, StoreError, TimedStore};
 
 mod admission;
 mod builder;
+mod challenge;
 mod check;
 mod events;
 mod failure;
@@ -40,9 +43,10 @@ mod lockouts;
 mod prepare;
 mod reset;
 mod success;
+mod unlock;
 
 pub use admission::Admission;
-pub(crate) use admission::Flight;
+pub(crate) use admission::{Flight, Headroom};
 pub use builder::AxesBuilder;
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
 pub(crate) use hooks::Hooks;
@@ -51,6 +55,7 @@ pub use hooks::{
     LockoutParametersCallable, LockoutTemplate, UsernameCallable, WhitelistCallable,
 };
 pub use lockouts::CurrentLockout;
+pub use unlock::UnlockError;
 
 /// An error from the engine.
 ///
@@ -85,11 +90,38 @@ pub enum Decision {
     /// The client is exempt (whitelisted, or a `GET` with
     /// `never_lockout_get`), or axes is disabled.
     Exempt,
+    /// The client may try once it passes a challenge (`challenge_after`):
+    /// the handler shows its CAPTCHA or second factor and reports how it
+    /// went ([`AxesReport::challenge_passed`](crate::AxesReport::challenge_passed)).
+    ChallengeRequired {
+        /// The largest failure count among its lockout groups, less what
+        /// passed challenges bought.
+        failures: u64,
+    },
     /// The client is refused.
     LockedOut(Lockout),
 }
 
 impl Decision {
+    /// Whether the check asks for a challenge.
+    ///
+    /// ```
+    /// assert!(axes::Decision::ChallengeRequired { failures: 3 }.challenge_required());
+    /// assert!(!axes::Decision::Exempt.challenge_required());
+    /// ```
+    pub fn challenge_required(&self) -> bool {
+        matches!(self, Self::ChallengeRequired { .. })
+    }
+
+    /// The largest failure count the check found (0 for an exempt client).
+    pub fn failures(&self) -> u64 {
+        match self {
+            Self::Allowed { failures } | Self::ChallengeRequired { failures } => *failures,
+            Self::Exempt => 0,
+            Self::LockedOut(lockout) => lockout.failures,
+        }
+    }
+
     /// The lockout, if the client is refused.
     pub fn lockout(&self) -> Option<&Lockout> {
         match self {
@@ -111,6 +143,11 @@ pub struct FailureOutcome {
     pub failures: u64,
     /// The lockout the client is now under, if any.
     pub lockout: Option<Lockout>,
+    /// How many more failures the client may make before its lockout
+    /// (`None` when none comes: exempt, or `lock_out_at_failure = false`).
+    pub attempts_left: Option<u64>,
+    /// Whether its next attempt must pass a challenge first (`challenge_after`).
+    pub challenge_required: bool,
 }
 
 /// The engine: checks clients, records what the application reports, resets

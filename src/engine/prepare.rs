@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use super::Axes;
 use crate::identity::{ipv6_prefix, ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
 use crate::identity::{Credentials, UsernameNormalization};
-use crate::policy::{self, detectors, escalation, Listing, Rules};
+use crate::policy::{self, challenge, detectors, escalation, Listing, Rules};
 use crate::store::{AttemptFilter, FilterError};
 
 /// How many failure times a sliding counter keeps at least when the failure
@@ -28,11 +28,13 @@ pub(crate) struct Prepared<'a, 'c> {
 }
 
 /// The keys one check reads, in one round trip: the client's lockout keys,
-/// then its detectors' keys, then its lockout histories'.
+/// then its detectors' keys, then its lockout histories', then (with
+/// `challenge_after`) the challenges its keys passed.
 pub(crate) struct ReadKeys {
     pub all: Vec<LockoutKey>,
     keys: usize,
     detectors: usize,
+    histories: usize,
 }
 
 impl ReadKeys {
@@ -43,16 +45,19 @@ impl ReadKeys {
                 all: Vec::new(),
                 keys: 0,
                 detectors: 0,
+                histories: 0,
             };
         }
         let config = axes.config();
         let keys = &prepared.keys;
         let detectors = detectors::keys(config, keys, &prepared.client);
         let histories = escalation::history_keys(config, keys);
+        let passes = challenge::pass_keys(config, keys);
         Self {
             keys: keys.len(),
             detectors: detectors.len(),
-            all: [keys.as_slice(), &detectors, &histories].concat(),
+            histories: histories.len(),
+            all: [keys.as_slice(), &detectors, &histories, &passes].concat(),
         }
     }
 
@@ -70,9 +75,14 @@ impl ReadKeys {
         &self.all[self.keys..self.detectors_end()]
     }
 
+    /// Where the lockout histories' keys end (and the passes' begin).
+    pub fn histories_end(&self) -> usize {
+        self.detectors_end() + self.histories
+    }
+
     /// The lockout histories' keys.
     pub fn histories(&self) -> &[LockoutKey] {
-        &self.all[self.detectors_end()..]
+        &self.all[self.detectors_end()..self.histories_end()]
     }
 }
 

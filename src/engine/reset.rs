@@ -19,7 +19,7 @@ impl Axes {
     /// "everything".
     pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
         let filter = self.checked_filter(filter)?;
-        let removed = self.reset_counted(&filter, |_| true).await?;
+        let removed = self.reset_counted(&filter, |_| true, every_key).await?;
         tracing::info!(target: "axes", ?filter, removed, "attempts reset");
         self.emit(|| AxesEvent::Reset {
             filter,
@@ -33,11 +33,13 @@ impl Axes {
     /// their failures taken off the counters they counted toward; the
     /// counters it names outright, and — when lockouts escalate — the
     /// lockout histories of its keys, of those `forget` picks (a reset lifts
-    /// even a permanent lockout); the slots in flight under them.
+    /// even a permanent lockout); the slots in flight under them. A
+    /// record's failures come off the counters `take_off` picks.
     pub(crate) async fn reset_counted(
         &self,
         filter: &AttemptFilter,
         forget: impl Fn(&LockoutKey) -> bool,
+        take_off: fn(&LockoutKey) -> bool,
     ) -> Result<u64, AxesError> {
         let config = self.config();
         let store = self.timed_store();
@@ -49,7 +51,9 @@ impl Axes {
         };
         let owned = groups.clone();
         let reset = Reset::new(filter, move |record: &AccessAttempt| {
-            counters_of(record, &owned)
+            let mut keys = counters_of(record, &owned);
+            keys.retain(take_off);
+            keys
         });
         let removed = store.reset(&reset).await?;
         // The counters the filter names outright (`Ip` names the IP's key,
@@ -59,9 +63,20 @@ impl Axes {
         let mut doomed: Vec<LockoutKey> = named_keys(filter, groups)
             .into_iter()
             .filter(|key| forget(key))
-            .flat_map(|key| [key.scoped(Scope::QuickSuccession), key])
+            .flat_map(|key| {
+                [
+                    key.scoped(Scope::QuickSuccession),
+                    key.scoped(Scope::ChallengePass),
+                    key,
+                ]
+            })
             .collect();
         doomed.extend(histories);
+        // A reset of a username revokes the unlock token issued for it.
+        if let AttemptFilter::Username(username) | AttemptFilter::IpOrUsername(_, username) = filter
+        {
+            doomed.push(LockoutKey::unlock_token(username));
+        }
         store.delete_counters(&doomed).await?;
         // The slots of the keys reset go too (the store's own go with its reset).
         self.clear_slots(|key| filter.matches_parts(key.ip_address(), key.username()));
@@ -194,12 +209,23 @@ fn record_keys<'a>(
     })
 }
 
+/// Every counter: what a reset takes a record's failures off.
+pub(crate) fn every_key(_: &LockoutKey) -> bool {
+    true
+}
+
 /// The counters `record`'s failures counted toward under `groups`: each
-/// group's key and its quick-succession key, and the IP's password-spray
-/// key.
+/// group's key, its quick-succession key and its challenge passes, and the
+/// IP's password-spray key.
 fn counters_of(record: &AccessAttempt, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
     record_keys(record, groups)
-        .flat_map(|key| [key.scoped(Scope::QuickSuccession), key])
+        .flat_map(|key| {
+            [
+                key.scoped(Scope::QuickSuccession),
+                key.scoped(Scope::ChallengePass),
+                key,
+            ]
+        })
         .chain(
             record
                 .ip_address

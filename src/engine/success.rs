@@ -67,7 +67,11 @@ impl Axes {
             // The lockout histories of the user's own keys go too; those of
             // keys shared with other users (the IP's) stay.
             let removed = self
-                .reset_counted(&filter, |key| key.username().is_some())
+                .reset_counted(
+                    &filter,
+                    |key| key.username().is_some(),
+                    super::reset::every_key,
+                )
                 .await?;
             tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
         }

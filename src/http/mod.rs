@@ -6,6 +6,7 @@
 pub mod admin;
 mod cookie;
 pub mod layer;
+mod ratelimit;
 pub(crate) mod report;
 pub(crate) mod response;
 

@@ -13,8 +13,8 @@ use http::StatusCode;
 
 use http::HeaderMap;
 
-use crate::config::OnStoreError;
-use crate::engine::{Axes, Decision, Flight};
+use crate::config::{LockoutResponseMode, OnStoreError};
+use crate::engine::{Axes, Decision, Flight, Headroom};
 use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
 use crate::policy::Lockout;
 
@@ -24,6 +24,13 @@ pub(crate) enum Outcome {
     Failed(Credentials),
     Succeeded(String),
     LoggedOut(Option<String>),
+}
+
+/// How the challenge the handler showed went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChallengeReport {
+    Passed,
+    Failed,
 }
 
 /// The per-request slot the layer puts in the request extensions and reads
@@ -45,6 +52,10 @@ struct Shared {
     /// Why [`AxesReport::admit`] refused the attempt, if it did: the layer
     /// then answers with that refusal whatever the handler does.
     refusal: Mutex<Option<Refusal>>,
+    /// Where the attempt stood at its latest check.
+    headroom: Mutex<Option<Headroom>>,
+    /// How the challenge went, if the handler showed one.
+    challenge: Mutex<Option<ChallengeReport>>,
 }
 
 /// Why an attempt was refused after dispatch.
@@ -84,8 +95,10 @@ impl ReportSlot {
                 axes,
                 outcome: Mutex::default(),
                 session_id: Mutex::default(),
+                headroom: Mutex::new(flight.headroom()),
                 flight: tokio::sync::Mutex::new(Some(flight)),
                 refusal: Mutex::default(),
+                challenge: Mutex::default(),
             }),
         }
     }
@@ -106,6 +119,11 @@ impl ReportSlot {
 
     pub(crate) fn take(&self) -> Option<Outcome> {
         locked(&self.shared.outcome).take()
+    }
+
+    /// How the challenge went, if the handler reported it.
+    pub(crate) fn take_challenge(&self) -> Option<ChallengeReport> {
+        locked(&self.shared.challenge).take()
     }
 
     /// The refusal [`AxesReport::admit`] gave, if any.
@@ -199,6 +217,109 @@ impl AxesReport {
         &self.slot.shared.client
     }
 
+    /// How many more failures the client may make before it is locked out,
+    /// as its check found it — counting this attempt, so `Some(1)` means a
+    /// failure now locks it out, and a failed attempt leaves one fewer:
+    /// what a login page shows as "one attempt left" (Devise's
+    /// `last_attempt_warning`). After [`admit`](Self::admit), the admitted
+    /// username's. `None` when no lockout comes (exempt, or
+    /// `lock_out_at_failure = false`), before any check, and always in
+    /// `lockout_response = "indistinguishable"` mode, which tells a client
+    /// nothing of its counts.
+    ///
+    /// ```
+    /// use axum::{http::StatusCode, routing::post, Json, Router};
+    /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Login { username: String, password: String }
+    ///
+    /// async fn login(report: AxesReport, Json(form): Json<Login>) -> (StatusCode, String) {
+    ///     if form.password == "wonderland" {
+    ///         report.succeeded(form.username);
+    ///         return (StatusCode::OK, "welcome".into());
+    ///     }
+    ///     report.failed(form.username);
+    ///     match report.attempts_left() {
+    ///         Some(2) => (StatusCode::FORBIDDEN, "wrong password: one attempt left".into()),
+    ///         _ => (StatusCode::FORBIDDEN, "wrong password".into()),
+    ///     }
+    /// }
+    ///
+    /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+    /// let app: Router = Router::new()
+    ///     .route("/login", post(login))
+    ///     .layer(AxesLayer::new(axes));
+    /// ```
+    pub fn attempts_left(&self) -> Option<u64> {
+        let shared = &self.slot.shared;
+        if shared.axes.config().lockout_response == LockoutResponseMode::Indistinguishable {
+            return None;
+        }
+        locked(&shared.headroom).and_then(|headroom| headroom.attempts_left())
+    }
+
+    /// Whether the check asks for a challenge (`challenge_after`) before
+    /// the password is tried: show the CAPTCHA or second factor, then
+    /// report [`challenge_passed`](Self::challenge_passed) or
+    /// [`challenge_failed`](Self::challenge_failed). axes runs no challenge
+    /// itself. An attempt that skips a required challenge — reports a
+    /// failure or a success with neither — counts as a failed challenge and
+    /// is answered with [`Axes::challenge_response`], whatever the password
+    /// was. After [`admit`](Self::admit), the admitted username's.
+    ///
+    /// ```
+    /// use axum::{http::StatusCode, routing::post, Json, Router};
+    /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Login { username: String, password: String, captcha: Option<String> }
+    ///
+    /// fn captcha_solved(answer: Option<&str>) -> bool {
+    ///     answer == Some("verified by the CAPTCHA provider")
+    /// }
+    ///
+    /// async fn login(report: AxesReport, Json(form): Json<Login>) -> (StatusCode, &'static str) {
+    ///     if report.challenge_required() {
+    ///         if !captcha_solved(form.captcha.as_deref()) {
+    ///             report.challenge_failed();
+    ///             return (StatusCode::UNAUTHORIZED, "solve the CAPTCHA");
+    ///         }
+    ///         report.challenge_passed();
+    ///     }
+    ///     if form.password == "wonderland" {
+    ///         report.succeeded(form.username);
+    ///         (StatusCode::OK, "welcome")
+    ///     } else {
+    ///         report.failed(form.username);
+    ///         (StatusCode::FORBIDDEN, "wrong password")
+    ///     }
+    /// }
+    ///
+    /// let config = AxesConfig::builder().failure_limit(10).challenge_after(Some(3)).build().unwrap();
+    /// let axes = Axes::new(config, MemoryStore::new());
+    /// let app: Router = Router::new()
+    ///     .route("/login", post(login))
+    ///     .layer(AxesLayer::new(axes));
+    /// ```
+    pub fn challenge_required(&self) -> bool {
+        locked(&self.slot.shared.headroom).is_some_and(|headroom| headroom.challenge)
+    }
+
+    /// The client passed the challenge [`challenge_required`](Self::challenge_required)
+    /// asked for: it buys `challenge_attempts` further attempts before the
+    /// next challenge and the lockout, for this client's keys only (the
+    /// same username from another address, or another username from this
+    /// one, gains nothing). A pass nobody asked for buys nothing.
+    pub fn challenge_passed(&self) {
+        *locked(&self.slot.shared.challenge) = Some(ChallengeReport::Passed);
+    }
+
+    /// The client failed the challenge: it counts as a failed login.
+    pub fn challenge_failed(&self) {
+        *locked(&self.slot.shared.challenge) = Some(ChallengeReport::Failed);
+    }
+
     /// Checks `username` before the handler verifies its password — the
     /// counterpart of django-axes' `AxesBackend.authenticate`. `Err` holds
     /// the lockout response to send: the username (with the client's IP
@@ -264,7 +385,9 @@ impl AxesReport {
             // The layer has the attempt back already: nothing left to guard.
             return Ok(());
         };
-        let refusal = match axes.admit_in(flight, &attempt).await {
+        let admitted = axes.admit_in(flight, &attempt).await;
+        *locked(&shared.headroom) = flight.headroom();
+        let refusal = match admitted {
             Ok(Decision::LockedOut(lockout)) => {
                 axes.note_refusal(&client, &lockout);
                 Refusal::Lockout(lockout)

@@ -112,6 +112,37 @@ fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap)
     response
 }
 
+/// What a client that skipped a required challenge is told.
+pub(crate) const CHALLENGE_MESSAGE: &str =
+    "Challenge required: complete the challenge, then try again.";
+
+impl Axes {
+    /// The answer to an attempt that skipped the challenge its check asked
+    /// for (`challenge_after`): `403` with a JSON or HTML message, or the
+    /// bad-password answer in `lockout_response = "indistinguishable"`
+    /// mode. The same whatever the password was.
+    ///
+    /// ```
+    /// let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+    /// let response = axes.challenge_response(&http::HeaderMap::new());
+    /// assert_eq!(response.status(), 403);
+    /// ```
+    pub fn challenge_response(&self, request_headers: &HeaderMap) -> Response {
+        let config = self.config();
+        if config.lockout_response == LockoutResponseMode::Indistinguishable {
+            return bad_credentials(config);
+        }
+        if wants_json(request_headers) {
+            let body = serde_json::json!({
+                "challenge_required": true,
+                "message": CHALLENGE_MESSAGE,
+            });
+            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+        html(StatusCode::FORBIDDEN, escape_html(CHALLENGE_MESSAGE))
+    }
+}
+
 /// The application's answer to a bad password, as configured.
 fn bad_credentials(config: &AxesConfig) -> Response {
     let mut response = Response::new(Body::from(config.bad_credentials_body.clone()));

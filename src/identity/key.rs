@@ -181,6 +181,13 @@ pub enum Scope {
     PasswordSpray,
     /// A key's past lockouts (`cooloff_backoff`, `max_temporary_lockouts`).
     LockoutHistory,
+    /// The challenges a key's clients passed (`challenge_after`): each one
+    /// buys `challenge_attempts` further attempts.
+    ChallengePass,
+    /// The latest unlock token issued for a username.
+    UnlockToken,
+    /// An unlock token redeemed, so that it is redeemed once.
+    RedeemedToken,
 }
 
 impl Scope {
@@ -190,6 +197,9 @@ impl Scope {
             Self::QuickSuccession => "quick",
             Self::PasswordSpray => "spray",
             Self::LockoutHistory => "lockouts",
+            Self::ChallengePass => "challenge",
+            Self::UnlockToken => "unlock",
+            Self::RedeemedToken => "redeemed",
         }
     }
 }
@@ -269,6 +279,27 @@ impl LockoutKey {
             ip_address: Some(ip.to_canonical()),
             username: None,
             user_agent: None,
+        }
+    }
+
+    /// The key of the latest unlock token issued for `username`.
+    pub(crate) fn unlock_token(username: &str) -> Self {
+        Self {
+            scope: Some(Scope::UnlockToken),
+            ip_address: None,
+            username: Some(username.into()),
+            user_agent: None,
+        }
+    }
+
+    /// The key marking the unlock token `id` (hex) redeemed. The id is kept
+    /// in the user-agent part, so no reset by username or IP names it.
+    pub(crate) fn redeemed_token(id: &str) -> Self {
+        Self {
+            scope: Some(Scope::RedeemedToken),
+            ip_address: None,
+            username: None,
+            user_agent: Some(id.into()),
         }
     }
 

@@ -9,6 +9,7 @@ use crate::config::AxesConfig;
 use crate::identity::{ClientInfo, LockoutGroup, LockoutKey};
 
 pub(crate) mod attempt_data;
+pub(crate) mod challenge;
 pub(crate) mod detectors;
 pub(crate) mod escalation;
 mod rules;

@@ -197,6 +197,66 @@ async fn a_lockout_is_posted_to_the_webhook() {
 }
 
 #[tokio::test]
+async fn a_locked_out_owner_is_mailed_a_link_that_unlocks_the_username_only() {
+    let example = Example::start("events", &[]);
+    let get =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nhost: example\r\nconnection: close\r\n\r\n");
+    let wrong = r#"{"username": "alice", "password": "nope"}"#;
+    let right = r#"{"username": "alice", "password": "wonderland"}"#;
+    for _ in 0..2 {
+        assert_eq!(example.json("127.0.4.1", wrong).await, 403);
+    }
+    assert_eq!(example.json("127.0.4.1", wrong).await, 429);
+    assert_eq!(
+        example.json("127.0.4.2", right).await,
+        429,
+        "the username is locked from everywhere"
+    );
+    // The stub mailer's outbox holds the owner's mail, with its link.
+    let mut mail = String::new();
+    for _ in 0..50 {
+        mail = example.send("127.0.0.1", &get("/outbox")).await.2;
+        if !mail.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        mail.starts_with("To: alice@example.com\nSubject: Unlock your account"),
+        "{mail}"
+    );
+    let link = mail
+        .lines()
+        .find_map(|line| {
+            line.split_once("/unlock?token=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .expect("the mail carries the link");
+    let path = format!("/unlock?token={link}");
+    let (status, _, body) = example.send("127.0.4.2", &get(&path)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "alice is unlocked: log in again\n")
+    );
+    assert_eq!(
+        example.json("127.0.4.2", right).await,
+        200,
+        "the owner logs in"
+    );
+    assert_eq!(
+        example.json("127.0.4.1", right).await,
+        429,
+        "the attacker's address stays locked"
+    );
+    let (status, _, body) = example.send("127.0.4.2", &get(&path)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "this link is no longer valid\n"),
+        "once"
+    );
+}
+
+#[tokio::test]
 async fn an_invalid_form_is_re_rendered_and_counted() {
     let example = Example::start("html_form_login", &[]);
     let form = "application/x-www-form-urlencoded";

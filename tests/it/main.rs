@@ -9,6 +9,7 @@ mod shared_store;
 
 mod admin;
 mod attacks;
+mod beyond;
 mod bypass;
 #[cfg(feature = "cli")]
 mod cli;

@@ -11,7 +11,8 @@ use super::request;
 use super::ResponseFuture;
 use crate::config::OnStoreError;
 use crate::engine::{Axes, AxesError, Decision, Flight};
-use crate::http::report::{Outcome, ReportSlot};
+use crate::http::ratelimit::Quota;
+use crate::http::report::{ChallengeReport, Outcome, ReportSlot};
 use crate::http::response::store_unavailable;
 use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
 
@@ -96,7 +97,16 @@ where
         match axes.admit_in(&mut flight, &attempt).await {
             Ok(Decision::LockedOut(lockout)) => {
                 axes.note_refusal(&client, &lockout);
-                return Ok(axes.lockout_response(&lockout, info.headers()));
+                let mut response = axes.lockout_response(&lockout, info.headers());
+                if config.ratelimit_headers {
+                    if let Some(quota) = flight
+                        .headroom()
+                        .and_then(|headroom| Quota::refused(headroom, &lockout, axes.now()))
+                    {
+                        quota.apply(&axes, response.headers_mut());
+                    }
+                }
+                return Ok(response);
             }
             Ok(_) => {}
             Err(error) => {
@@ -121,29 +131,33 @@ where
         flight.release().await;
         return Ok(refusal.response(&axes, headers));
     }
-    let answer = match slot.take() {
-        None => response,
-        Some(outcome) => {
-            let session = slot.take_session_id();
-            let report = Report {
-                client: slot.client(),
-                request: slot.request(),
-                session: session.as_deref(),
-                headers,
-            };
-            match apply(&axes, report, outcome, &mut flight).await {
-                Ok(Answer::Keep) => response,
-                Ok(Answer::Replace(replacement)) => replacement,
-                Ok(Answer::SetCookie(cookie)) => {
+    let session = slot.take_session_id();
+    let report = Report {
+        client: slot.client(),
+        request: slot.request(),
+        session: session.as_deref(),
+        headers,
+    };
+    let reported = (slot.take(), slot.take_challenge());
+    let answer = match apply(&axes, report, reported, &mut flight).await {
+        Ok((answer, quota)) => {
+            let mut answer = match answer {
+                Answer::Keep => response,
+                Answer::Replace(replacement) => replacement,
+                Answer::SetCookie(cookie) => {
                     let mut response = response;
                     response
                         .headers_mut()
                         .append(http::header::SET_COOKIE, cookie);
                     response
                 }
-                Err(error) => store_failed(&axes, error).unwrap_or(response),
+            };
+            if let Some(quota) = quota {
+                quota.apply(&axes, answer.headers_mut());
             }
+            answer
         }
+        Err(error) => store_failed(&axes, error).unwrap_or(response),
     };
     // Recorded (its slots went back with the record) or not to be.
     flight.release().await;
@@ -188,51 +202,123 @@ enum Answer {
     SetCookie(http::HeaderValue),
 }
 
-/// Records what the handler reported and says what becomes of its response.
+/// What the handler reported: the outcome, and how the challenge it showed
+/// went.
+type Reported = (Option<Outcome>, Option<ChallengeReport>);
+
+/// Records what the handler reported and says what becomes of its
+/// response, with the `RateLimit` headers to send.
 ///
 /// The lockout is authoritative: when the handler reports a failure or a
 /// success for a username whose keys were not checked (the layer read
 /// none, or another), that username is checked first, and a locked one is
 /// answered exactly as a refusal before dispatch, recording nothing of the
 /// outcome: the answer never depends on the password.
+///
+/// So is a challenge: an outcome reported for a client that had to pass
+/// one and did not is one failure, answered with the challenge response
+/// whether the password was right or wrong. A failed challenge is a
+/// failure; a passed one is recorded before the outcome.
 async fn apply(
     axes: &Axes,
     report: Report<'_>,
-    outcome: Outcome,
+    (outcome, challenge): Reported,
     flight: &mut Flight,
-) -> Result<Answer, AxesError> {
+) -> Result<(Answer, Option<Quota>), AxesError> {
+    let failed_challenge = challenge == Some(ChallengeReport::Failed);
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        // The challenge alone failed: a failure, the handler's page kept.
+        None if failed_challenge => {
+            let (answer, quota) =
+                failure(axes, report, Credentials::default(), flight, None).await?;
+            return Ok((answer, quota));
+        }
+        None => {
+            if challenge == Some(ChallengeReport::Passed) && challenged(flight) {
+                let attempt = report.attempt(report.client, None);
+                axes.challenge_passed_checked(&attempt).await?;
+            }
+            return Ok((Answer::Keep, flight.headroom().and_then(Quota::of)));
+        }
+    };
     match outcome {
         Outcome::Failed(credentials) => {
-            let client = axes.with_username(&report.attempt(report.client, Some(&credentials)));
-            let attempt = report.attempt(&client, Some(&credentials));
-            if let Some(refusal) = check_unchecked(axes, &attempt, report.headers, flight).await? {
-                return Ok(Answer::Replace(refusal));
-            }
-            let outcome = axes.failed(&attempt, Some(flight)).await?;
-            Ok(match outcome.lockout {
-                Some(lockout) => Answer::Replace(axes.lockout_response(&lockout, report.headers)),
-                None => Answer::Keep,
-            })
+            failure(axes, report, credentials, flight, Some(challenge)).await
         }
         Outcome::Succeeded(username) => {
             let client = report.client.clone().with_username(username.clone());
             let attempt = report.attempt(&client, None);
             if let Some(refusal) = check_unchecked(axes, &attempt, report.headers, flight).await? {
-                return Ok(Answer::Replace(refusal));
+                return Ok((Answer::Replace(refusal), None));
             }
+            if failed_challenge || (challenged(flight) && challenge.is_none()) {
+                // The right password, but not the challenge: answered as the
+                // wrong one would be.
+                let credentials = Credentials::from(username.as_str());
+                return failure(axes, report, credentials, flight, Some(challenge)).await;
+            }
+            if challenge == Some(ChallengeReport::Passed) && challenged(flight) {
+                axes.challenge_passed_checked(&attempt).await?;
+            }
+            let quota = flight.headroom().and_then(Quota::of);
             axes.succeeded(&attempt, &username, Some(flight)).await?;
-            Ok(match axes.device_cookie(&attempt, &username) {
+            let answer = match axes.device_cookie(&attempt, &username) {
                 Some(cookie) => Answer::SetCookie(cookie),
                 None => Answer::Keep,
-            })
+            };
+            Ok((answer, quota))
         }
         Outcome::LoggedOut(username) => {
             let attempt = report.attempt(report.client, None);
             axes.logged_out_attempt(&attempt, username.as_deref())
                 .await?;
-            Ok(Answer::Keep)
+            Ok((Answer::Keep, None))
         }
     }
+}
+
+/// Records a failure of `credentials`' username, once its lockout is
+/// checked. With `outcome_challenge` (the handler reported an outcome, and
+/// how its challenge went): a client that had to pass a challenge and did
+/// not is answered with the challenge response.
+async fn failure(
+    axes: &Axes,
+    report: Report<'_>,
+    credentials: Credentials,
+    flight: &mut Flight,
+    outcome_challenge: Option<Option<ChallengeReport>>,
+) -> Result<(Answer, Option<Quota>), AxesError> {
+    let client = axes.with_username(&report.attempt(report.client, Some(&credentials)));
+    let attempt = report.attempt(&client, Some(&credentials));
+    if let Some(refusal) = check_unchecked(axes, &attempt, report.headers, flight).await? {
+        return Ok((Answer::Replace(refusal), None));
+    }
+    let unpassed = match outcome_challenge {
+        Some(Some(ChallengeReport::Passed)) => {
+            if challenged(flight) {
+                axes.challenge_passed_checked(&attempt).await?;
+            }
+            false
+        }
+        Some(Some(ChallengeReport::Failed)) => true,
+        Some(None) => challenged(flight),
+        None => false,
+    };
+    let headroom = flight.headroom();
+    let outcome = axes.failed(&attempt, Some(flight)).await?;
+    let quota = headroom.and_then(|h| Quota::after_failure(h, &outcome, axes.now()));
+    let answer = match &outcome.lockout {
+        Some(lockout) => Answer::Replace(axes.lockout_response(lockout, report.headers)),
+        None if unpassed => Answer::Replace(axes.challenge_response(report.headers)),
+        None => Answer::Keep,
+    };
+    Ok((answer, quota))
+}
+
+/// Whether the attempt's latest check asked for a challenge.
+fn challenged(flight: &Flight) -> bool {
+    flight.headroom().is_some_and(|headroom| headroom.challenge)
 }
 
 /// Checks `attempt` unless each of its keys was checked for this flight;
@@ -249,7 +335,14 @@ async fn check_unchecked(
     match axes.admit_in(flight, attempt).await? {
         Decision::LockedOut(lockout) => {
             axes.note_refusal(attempt.client(), &lockout);
-            Ok(Some(axes.lockout_response(&lockout, headers)))
+            let mut response = axes.lockout_response(&lockout, headers);
+            if let Some(quota) = flight
+                .headroom()
+                .and_then(|headroom| Quota::refused(headroom, &lockout, axes.now()))
+            {
+                quota.apply(axes, response.headers_mut());
+            }
+            Ok(Some(response))
         }
         _ => Ok(None),
     }

@@ -91,7 +91,13 @@ impl App {
                 post(custom_admit).layer(AxesLayer::new(axes.clone())),
             )
             .route("/panic", post(panics).layer(AxesLayer::new(axes.clone())))
+            .route(
+                "/challenge-login",
+                post(challenge_login).layer(AxesLayer::new(axes.clone())),
+            )
+            .route("/unlock", post(unlock))
             .route("/unguarded", post(|_report: AxesReport| async { "never" }))
+            .layer(axum::Extension(axes.clone()))
             .with_state(state);
         Self {
             router,
@@ -286,6 +292,58 @@ async fn verify_custom(
     } else {
         report.failed(user);
         StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// The seed's login behind a CAPTCHA once axes asks for one: `"captcha":
+/// "solved"` stands for the provider's verdict. A solved CAPTCHA is
+/// reported passed whether or not one was asked for (axes decides whether
+/// it counts); the answer carries the attempts left the report gives.
+async fn challenge_login(
+    State(state): State<AppState>,
+    report: AxesReport,
+    Json(form): Json<Value>,
+) -> Response {
+    let attempts_left = report.attempts_left();
+    if form["captcha"] == "solved" {
+        report.challenge_passed();
+    } else if report.challenge_required() {
+        report.challenge_failed();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"captcha": "required", "attempts_left": attempts_left})),
+        )
+            .into_response();
+    }
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    let username = form["username"].as_str().unwrap_or_default().to_owned();
+    if state.users.get(&username).map(String::as_str) == form["password"].as_str() {
+        report.succeeded(username);
+        Json(json!({"message": "success!", "attempts_left": attempts_left})).into_response()
+    } else {
+        report.failed(username);
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({"message": "wrong password", "attempts_left": attempts_left})),
+        )
+            .into_response()
+    }
+}
+
+/// The unlock link's target: redeems `{"token": ...}`.
+async fn unlock(
+    State(_state): State<AppState>,
+    axes: axum::Extension<Axes>,
+    Json(form): Json<Value>,
+) -> Response {
+    let token = form["token"].as_str().unwrap_or_default();
+    match axes.redeem_unlock(token).await {
+        Ok(username) => Json(json!({"unlocked": username})).into_response(),
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
     }
 }
 

@@ -73,47 +73,59 @@ pub async fn all() -> Vec<(&'static str, Arc<dyn Store>)> {
     stores
 }
 
-/// The app servers of each store: one on the stores a process owns, two
-/// sharing one state on PostgreSQL and Redis.
-pub async fn app_servers(policy: &str) -> Vec<(&'static str, Vec<super::App>)> {
-    let mut servers = vec![(
-        "memory",
-        vec![super::App::with_store(policy, axes::MemoryStore::new())],
-    )];
+/// Handles on one state per store: one on the stores a process owns
+/// (memory, SQLite), two connections to one schema or prefix on PostgreSQL
+/// and Redis — the stores of two app servers.
+pub async fn sharing() -> Vec<(&'static str, Vec<Arc<dyn Store>>)> {
+    let memory: Arc<dyn Store> = Arc::new(axes::MemoryStore::new());
+    let mut stores = vec![("memory", vec![memory])];
     #[cfg(feature = "sqlite")]
-    servers.push((
-        "sqlite",
-        vec![super::App::with_shared_store(policy, sqlite().await)],
-    ));
+    stores.push(("sqlite", vec![sqlite().await]));
     #[cfg(feature = "postgres")]
     if let Ok(url) = std::env::var("AXES_TEST_POSTGRES_URL") {
         let schema = unique_name("axes_test");
-        let mut apps = Vec::new();
+        let mut handles: Vec<Arc<dyn Store>> = Vec::new();
         for _ in 0..2 {
             let store = axes::PostgresStore::connect_with_schema(&url, &schema)
                 .await
                 .expect("PostgreSQL at AXES_TEST_POSTGRES_URL");
-            apps.push(super::App::with_store(policy, store));
+            handles.push(Arc::new(store));
         }
-        servers.push(("postgres", apps));
+        stores.push(("postgres", handles));
     } else {
         eprintln!("skipped on PostgreSQL: AXES_TEST_POSTGRES_URL is not set");
     }
     #[cfg(feature = "redis")]
     if let Ok(url) = std::env::var("AXES_TEST_REDIS_URL") {
         let prefix = format!("{}:", unique_name("axes-test"));
-        let mut apps = Vec::new();
+        let mut handles: Vec<Arc<dyn Store>> = Vec::new();
         for _ in 0..2 {
             let store = axes::RedisStore::connect_with_prefix(&url, &prefix)
                 .await
                 .expect("Redis at AXES_TEST_REDIS_URL");
-            apps.push(super::App::with_store(policy, store));
+            handles.push(Arc::new(store));
         }
-        servers.push(("redis", apps));
+        stores.push(("redis", handles));
     } else {
         eprintln!("skipped on Redis: AXES_TEST_REDIS_URL is not set");
     }
-    servers
+    stores
+}
+
+/// The app servers of each store: one on the stores a process owns, two
+/// sharing one state on PostgreSQL and Redis.
+pub async fn app_servers(policy: &str) -> Vec<(&'static str, Vec<super::App>)> {
+    sharing()
+        .await
+        .into_iter()
+        .map(|(name, handles)| {
+            let apps = handles
+                .into_iter()
+                .map(|store| super::App::with_shared_store(policy, store))
+                .collect();
+            (name, apps)
+        })
+        .collect()
 }
 
 /// Each store wrapped so that its calls are counted: the store, and the
