@@ -8,6 +8,8 @@
 //! | `axes_attempts_total` | counter | `outcome`: `success` or `failure` (a reported outcome) |
 //! | `axes_refusals_total` | counter | `reason` ([`LockoutReason::as_str`](crate::LockoutReason::as_str)): an attempt answered with the lockout response |
 //! | `axes_lockouts_total` | counter | `reason`: a lockout that began (as [`AxesEvent::LockedOut`](crate::AxesEvent::LockedOut)) |
+//! | `axes_challenges_total` | counter | `outcome`: `passed`, `failed`, or `skipped` (an outcome reported without the challenge asked for) |
+//! | `axes_unlocks_total` | counter | `outcome`: `redeemed`, or why a token was refused (`invalid`, `expired`, `used`, `revoked`; `error` when the store failed) |
 //! | `axes_store_errors_total` | counter | `operation`: a store call that failed or timed out |
 //! | `axes_store_call_seconds` | histogram | `operation`: how long each store call took |
 //!
@@ -29,6 +31,10 @@ pub const ATTEMPTS: &str = "axes_attempts_total";
 pub const REFUSALS: &str = "axes_refusals_total";
 /// Lockouts that began, by `reason`.
 pub const LOCKOUTS: &str = "axes_lockouts_total";
+/// Challenges reported, by `outcome`.
+pub const CHALLENGES: &str = "axes_challenges_total";
+/// Unlock tokens redeemed or refused, by `outcome`.
+pub const UNLOCKS: &str = "axes_unlocks_total";
 /// Store calls that failed, by `operation`.
 pub const STORE_ERRORS: &str = "axes_store_errors_total";
 /// Store call durations in seconds, by `operation`.
@@ -47,6 +53,16 @@ pub(crate) fn refusal(reason: LockoutReason) {
 /// Counts a lockout that began.
 pub(crate) fn lockout(reason: LockoutReason) {
     metrics::counter!(LOCKOUTS, "reason" => reason.as_str()).increment(1);
+}
+
+/// Counts a challenge: `"passed"`, `"failed"` or `"skipped"`.
+pub(crate) fn challenge(outcome: &'static str) {
+    metrics::counter!(CHALLENGES, "outcome" => outcome).increment(1);
+}
+
+/// Counts an unlock token redeemed (`"redeemed"`) or refused (why).
+pub(crate) fn unlock(outcome: &'static str) {
+    metrics::counter!(UNLOCKS, "outcome" => outcome).increment(1);
 }
 
 /// Records a store call: its duration, and whether it failed.

@@ -79,6 +79,8 @@ impl Axes {
         self.timed_store().record_failure(record).await?;
         let client = &prepared.client;
         tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "challenge passed");
+        #[cfg(feature = "metrics")]
+        crate::metrics::challenge("passed");
         Ok(())
     }
 }

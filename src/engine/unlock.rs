@@ -145,6 +145,21 @@ impl Axes {
     /// secret, expired, used already (even by a request racing this one),
     /// or revoked by a later reset of the username or a newer token.
     pub async fn redeem_unlock(&self, token: &str) -> Result<String, UnlockError> {
+        let redeemed = self.redeem(token).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::unlock(match &redeemed {
+            Ok(_) => "redeemed",
+            Err(UnlockError::Invalid) => "invalid",
+            Err(UnlockError::Expired) => "expired",
+            Err(UnlockError::Used) => "used",
+            Err(UnlockError::Revoked) => "revoked",
+            Err(_) => "error",
+        });
+        redeemed
+    }
+
+    /// The steps of [`redeem_unlock`](Self::redeem_unlock).
+    async fn redeem(&self, token: &str) -> Result<String, UnlockError> {
         let key = token_key(self.secret()).ok_or(UnlockError::Invalid)?;
         let sealed = open(&key, token).ok_or(UnlockError::Invalid)?;
         let now = self.now();

@@ -334,7 +334,9 @@ impl AxesReport {
     /// verdict can show; calling it spares the password check and bounds
     /// the guesses in flight. When the layer reads the username from the
     /// body itself (JSON, form, multipart field `username_form_field`),
-    /// the call finds it checked already and costs nothing.
+    /// the call finds it checked already and costs nothing. A challenge
+    /// required (`challenge_after`) is no refusal: read
+    /// [`challenge_required`](Self::challenge_required) after the call.
     ///
     /// ```
     /// use axum::{http::StatusCode, response::{IntoResponse, Response}, routing::post, Json, Router};

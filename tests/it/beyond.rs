@@ -276,6 +276,21 @@ async fn a_failure_one_attempt_from_the_lockout_warns() {
         "only the third failure leaves one attempt"
     );
 
+    let earlier = App::new("failure_limit = 4\nwarn_attempts_left = 2");
+    let mut events = earlier.axes.subscribe();
+    earlier.fail_n(ATTACKER, "alice", 4).await;
+    let mut left = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let AxesEvent::ApproachingLimit { attempts_left, .. } = event {
+            left.push(attempts_left);
+        }
+    }
+    assert_eq!(
+        left,
+        [2, 1],
+        "two attempts left, then one; none on the lockout"
+    );
+
     let quiet = App::new("failure_limit = 4");
     let mut events = quiet.axes.subscribe();
     quiet.fail_n(ATTACKER, "alice", 3).await;
@@ -538,6 +553,34 @@ async fn post_login(
         json!({field: "alice", "password": password}),
     )
     .await
+}
+
+#[tokio::test]
+async fn a_flood_of_skipped_challenges_gets_no_password_through() {
+    for (store, apps) in crate::common::stores::app_servers(CHALLENGE_POLICY).await {
+        apps[0].fail_n(ATTACKER, "alice", 2).await;
+        // 24 at once straight to the password check, the right password
+        // among them, over both app servers.
+        let flood = (0..24).map(|i| {
+            let password = if i % 3 == 0 { "wonderland" } else { "x" };
+            apps[i % apps.len()].login(ATTACKER, "alice", password)
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(flood)
+            .await
+            .into_iter()
+            .map(|s| s.as_u16())
+            .collect();
+        assert!(!statuses.contains(&200), "{store}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|s| *s == 403 || *s == 429),
+            "{store}: {statuses:?}"
+        );
+        assert_eq!(
+            apps[0].login(ATTACKER, "alice", "wonderland").await,
+            429,
+            "{store}: the skips were failures, and reached the limit"
+        );
+    }
 }
 
 #[tokio::test]

@@ -137,3 +137,62 @@ fn a_failing_store_call_is_counted() {
     let errors = counter(&snapshot, axes::metrics::STORE_ERRORS, None);
     assert!(errors >= 1, "{snapshot:?}");
 }
+
+#[test]
+fn challenges_and_unlocks_are_counted() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let app = App::new("failure_limit = 5\nchallenge_after = 1");
+            let form = |captcha: &str| {
+                serde_json::json!({"username": "alice", "password": "x", "captcha": captcha})
+            };
+            app.fail_n("192.0.2.62", "alice", 1).await;
+            // Skipped (straight to the password check), failed, passed.
+            app.fail_n("192.0.2.62", "alice", 1).await;
+            app.exchange("192.0.2.62", "/challenge-login", form("wrong"))
+                .await;
+            app.exchange("192.0.2.62", "/challenge-login", form("solved"))
+                .await;
+            let token = app.axes.unlock_token("alice").await.unwrap();
+            for _ in 0..2 {
+                app.exchange("192.0.2.62", "/unlock", serde_json::json!({"token": token}))
+                    .await;
+            }
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    for outcome in ["skipped", "failed", "passed"] {
+        assert_eq!(
+            counter(
+                &snapshot,
+                axes::metrics::CHALLENGES,
+                Some(("outcome", outcome))
+            ),
+            1,
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        counter(
+            &snapshot,
+            axes::metrics::UNLOCKS,
+            Some(("outcome", "redeemed"))
+        ),
+        1
+    );
+    assert_eq!(
+        counter(
+            &snapshot,
+            axes::metrics::UNLOCKS,
+            Some(("outcome", "revoked"))
+        ),
+        1,
+        "the second use"
+    );
+}

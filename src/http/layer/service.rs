@@ -305,6 +305,12 @@ async fn failure(
         Some(None) => challenged(flight),
         None => false,
     };
+    #[cfg(feature = "metrics")]
+    match outcome_challenge {
+        Some(Some(ChallengeReport::Failed)) | None => crate::metrics::challenge("failed"),
+        Some(None) if unpassed => crate::metrics::challenge("skipped"),
+        _ => {}
+    }
     let headroom = flight.headroom();
     let outcome = axes.failed(&attempt, Some(flight)).await?;
     let quota = headroom.and_then(|h| Quota::after_failure(h, &outcome, axes.now()));
