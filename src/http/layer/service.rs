@@ -230,9 +230,7 @@ async fn apply(
         Some(outcome) => outcome,
         // The challenge alone failed: a failure, the handler's page kept.
         None if failed_challenge => {
-            let (answer, quota) =
-                failure(axes, report, Credentials::default(), flight, None).await?;
-            return Ok((answer, quota));
+            return failure(axes, report, Credentials::default(), flight, None).await;
         }
         None => {
             if challenge == Some(ChallengeReport::Passed) && challenged(flight) {
