@@ -11,6 +11,7 @@
 //! axes reset-ip-username 10.0.0.1 alice
 //! axes reset-logs --age 30           # axes_reset_logs (days, or "12h")
 //! axes reset-failure-logs --age 30   # axes_reset_failure_logs
+//! axes unlock-token alice            # a self-service unlock token (AXES_SECRET)
 //! ```
 //!
 //! The store comes from `--database-url` (or `AXES_DATABASE_URL`) and the
@@ -101,6 +102,16 @@ enum Command {
         #[arg(long, default_value = "30", value_parser = parse_age)]
         age: Duration,
     },
+    /// Issues a self-service unlock token for a username, for support to
+    /// send its owner: the application redeems it with
+    /// `Axes::redeem_unlock`, once, within `unlock_token_lifetime`.
+    UnlockToken {
+        username: String,
+        /// The application's engine secret (the bytes it gives
+        /// `AxesBuilder::secret`).
+        #[arg(long, env = "AXES_SECRET", hide_env_values = true)]
+        secret: String,
+    },
 }
 
 /// Which records a listing covers.
@@ -166,7 +177,11 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
     };
     let migrating = matches!(cli.command, Command::Migrate);
     let store = open(&cli.database_url, migrating).await?;
-    let axes = Axes::builder(config, store).build();
+    let mut builder = Axes::builder(config, store);
+    if let Command::UnlockToken { secret, .. } = &cli.command {
+        builder = builder.secret(secret.as_bytes());
+    }
+    let axes = builder.build();
     let removed = |n: u64, what: &str| {
         if n == 0 {
             format!("No {what} found.\n")
@@ -245,6 +260,9 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         ),
         Command::ResetLogs { age } => removed(axes.reset_logs(age).await?, "logs"),
         Command::ResetFailureLogs { age } => removed(axes.reset_failure_logs(age).await?, "logs"),
+        Command::UnlockToken { username, .. } => {
+            format!("{}\n", axes.unlock_token(&username).await?)
+        }
     })
 }
 

@@ -99,7 +99,9 @@ impl Axes {
             )
         }) {
             Some(lockout) => Decision::LockedOut(lockout),
-            None if challenge::required(self.config(), standing.failures) => {
+            None if challenge::required(self.config(), standing.failures)
+                && !self.trusted_past_challenge(prepared, &counters).await? =>
+            {
                 Decision::ChallengeRequired {
                     failures: standing.failures,
                 }
@@ -160,6 +162,38 @@ impl Axes {
             return Ok(None);
         }
         Ok(lockout)
+    }
+
+    /// Whether the client is trusted despite the keys that ask for a
+    /// challenge (`counters`, as credited): as with a lockout, a real
+    /// user's own device is not challenged because others failed for its
+    /// username.
+    async fn trusted_past_challenge(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        counters: &[Option<Counter>],
+    ) -> Result<bool, AxesError> {
+        let Some(after) = self.config().challenge_after else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let rules = &prepared.rules;
+        let asking: Vec<bool> = counters
+            .iter()
+            .map(|counter| {
+                counter
+                    .as_ref()
+                    .is_some_and(|c| rules.live_failures(c, now) >= u64::from(after))
+            })
+            .collect();
+        self.is_trusted_despite(
+            &prepared.client,
+            prepared.request,
+            rules,
+            &prepared.keys,
+            &asking,
+        )
+        .await
     }
 
     /// Whether `client` is a trusted client (`trusted_client_window`) and

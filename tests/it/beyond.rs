@@ -584,6 +584,29 @@ async fn a_flood_of_skipped_challenges_gets_no_password_through() {
 }
 
 #[tokio::test]
+async fn a_trusted_device_is_not_challenged_for_others_failing_its_username() {
+    let app = App::new(&format!(
+        "lockout_parameters = [\"username\"]\ntrusted_client_window = \"30d\"\n{CHALLENGE_POLICY}"
+    ));
+    assert_eq!(app.login(OWNER, "alice", "wonderland").await, 200);
+    app.fail_n(ATTACKER, "alice", 2).await;
+    assert_eq!(
+        challenge_login(&app, ATTACKER, "alice", "wonderland", false)
+            .await
+            .0,
+        401,
+        "the attacker is challenged"
+    );
+    assert_eq!(
+        challenge_login(&app, OWNER, "alice", "wonderland", false)
+            .await
+            .0,
+        200,
+        "the owner's own device is not"
+    );
+}
+
+#[tokio::test]
 async fn a_challenge_cannot_be_banked_before_it_is_asked_for() {
     let app = App::new(CHALLENGE_POLICY);
     // Solved CAPTCHAs on the first attempts, when none was asked for.

@@ -324,3 +324,45 @@ async fn listings_filter_by_lockout_and_speak_json() {
         "Nobody is locked out.\n"
     );
 }
+
+#[tokio::test]
+async fn support_issues_an_unlock_token_the_application_redeems() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("axes.sqlite3");
+    let secret = "the application's engine secret, 32+ bytes";
+    let app = || async {
+        let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let config = AxesConfig::from_toml_str("lockout_parameters = [\"username\"]").unwrap();
+        Axes::builder(config, store).secret(secret).build()
+    };
+    let john = ClientInfo::new("10.0.0.2".parse().unwrap()).with_username("john.doe");
+    let before = app().await;
+    for _ in 0..3 {
+        before.login_failed(&john).await.unwrap();
+    }
+    assert!(before.check(&john).await.unwrap().lockout().is_some());
+    drop(before);
+    let (ok, _, err) = axes_cli(&db, &["unlock-token", "john.doe"]);
+    assert!(
+        !ok && err.contains("--secret"),
+        "the secret is required: {err}"
+    );
+    let token = stdout(&db, &["unlock-token", "john.doe", "--secret", secret]);
+    // The owner follows the link later, and the application redeems it.
+    let app = app().await;
+    assert_eq!(app.redeem_unlock(token.trim()).await.unwrap(), "john.doe");
+    assert!(app.check(&john).await.unwrap().lockout().is_none());
+    let forged = stdout(
+        &db,
+        &["unlock-token", "john.doe", "--secret", "a guessed secret"],
+    );
+    assert!(
+        matches!(
+            app.redeem_unlock(forged.trim()).await,
+            Err(axes::UnlockError::Invalid)
+        ),
+        "a token sealed with another secret is refused"
+    );
+}
