@@ -664,3 +664,26 @@ async fn unlock_tokens_need_the_secret_the_servers_share() {
     // A server with its own random secret cannot open it.
     assert_eq!(redeem(&b, &token).await.0, 400);
 }
+
+#[test]
+fn settings_that_make_no_sense_name_their_key() {
+    for (toml, key) in [
+        ("failure_limit = 3\nchallenge_after = 3", "challenge_after"),
+        ("challenge_after = 0", "challenge_after"),
+        (
+            "lockout_tiers = [{ failures = 2, cooloff = \"1m\" }]\nchallenge_after = 2",
+            "challenge_after",
+        ),
+        (
+            "lock_out_at_failure = false\nchallenge_after = 1",
+            "challenge_after",
+        ),
+        ("challenge_attempts = 0", "challenge_attempts"),
+        ("warn_attempts_left = 0", "warn_attempts_left"),
+        ("unlock_token_lifetime = \"0s\"", "unlock_token_lifetime"),
+    ] {
+        let error = AxesConfig::from_toml_str(toml).unwrap_err();
+        assert_eq!(error.key, key, "{toml}: {error}");
+    }
+    assert!(AxesConfig::from_toml_str("failure_limit = 5\nchallenge_after = 4").is_ok());
+}
