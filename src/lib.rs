@@ -67,6 +67,7 @@ pub mod store; // the store contract and the backends
 // Leaves any layer may use.
 pub mod clock;
 mod deadline;
+mod hex;
 mod log_limit;
 #[cfg(feature = "metrics")]
 pub mod metrics;

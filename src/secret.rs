@@ -52,13 +52,13 @@ impl Secret {
     /// The HMAC of `parts` under `purpose`, in hex; `None` without a key.
     pub fn sign(&self, purpose: &str, parts: &[&[u8]]) -> Option<String> {
         let tag = self.mac(purpose, parts)?.finalize().into_bytes();
-        Some(tag.iter().map(|b| format!("{b:02x}")).collect())
+        Some(crate::hex::encode(&tag))
     }
 
     /// Whether `tag` (hex) is the HMAC of `parts` under `purpose`, compared
     /// in constant time; never without a key.
     pub fn verify(&self, purpose: &str, parts: &[&[u8]], tag: &str) -> bool {
-        let (Some(mac), Some(tag)) = (self.mac(purpose, parts), decode_hex(tag)) else {
+        let (Some(mac), Some(tag)) = (self.mac(purpose, parts), crate::hex::decode(tag)) else {
             return false;
         };
         mac.verify_slice(&tag).is_ok()
@@ -69,16 +69,5 @@ impl Secret {
 pub(crate) fn random_hex(count: usize) -> Option<String> {
     let mut bytes = vec![0; count];
     getrandom::getrandom(&mut bytes).ok()?;
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The bytes of lower- or upper-case hex text; `None` when it is not hex.
-pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    Some(crate::hex::encode(&bytes))
 }

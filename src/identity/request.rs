@@ -118,9 +118,6 @@ pub fn session_hash(session_id: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
     match session_id.filter(|id| !id.is_empty()) {
         None => String::new(),
-        Some(id) => Sha256::digest(id.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        Some(id) => crate::hex::encode(&Sha256::digest(id.as_bytes())),
     }
 }

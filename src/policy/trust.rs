@@ -24,13 +24,16 @@ impl Secret {
     fn token(&self, username: &str, now: SystemTime) -> Option<String> {
         let issued = to_millis(now);
         let tag = self.device_mac(username, issued)?.finalize().into_bytes();
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        Some(format!("{issued}.{hex}"))
+        Some(format!("{issued}.{}", crate::hex::encode(&tag)))
     }
 
     /// Whether `token` vouches for `username`.
     fn verifies(&self, token: &Token<'_>, username: &str) -> bool {
-        let Some(tag) = decode_hex(token.tag) else {
+        // An HMAC-SHA256 tag: 32 bytes.
+        let Some(tag) = Some(token.tag)
+            .filter(|tag| tag.len() == 64)
+            .and_then(crate::hex::decode)
+        else {
             return false;
         };
         self.device_mac(username, token.issued_ms)
@@ -69,16 +72,6 @@ fn tokens(value: &str) -> impl Iterator<Item = Token<'_>> {
             text,
         })
     })
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// Whether the cookie `value` holds a token for `username` issued within
