@@ -111,29 +111,14 @@ pub(crate) struct Flight {
 /// the handler and the `RateLimit` headers tell the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Headroom {
-    /// Its largest failure count, less what passed challenges bought.
-    pub failures: u64,
+    /// How many more failures lock it out (0 when refused; `None`: none does).
+    pub attempts_left: Option<u64>,
     /// The failure limit in force for it.
     pub failure_limit: u32,
     /// The cool-off in force for it (`None`: until reset).
     pub cooloff: Option<Duration>,
-    /// Whether failures lock it out at all.
-    pub locks: bool,
     /// Whether it must pass a challenge first.
     pub challenge: bool,
-    /// Whether it is refused.
-    pub refused: bool,
-}
-
-impl Headroom {
-    /// How many more failures lock it out (`None`: none does).
-    pub fn attempts_left(&self) -> Option<u64> {
-        if self.refused {
-            return Some(0);
-        }
-        self.locks
-            .then(|| u64::from(self.failure_limit).saturating_sub(self.failures))
-    }
 }
 
 impl Flight {
@@ -319,12 +304,11 @@ impl Axes {
         if prepared.listing == Listing::Counted && !prepared.keys.is_empty() {
             let rules = &prepared.rules;
             attempt.headroom = Some(Headroom {
-                failures: decision.failures(),
+                attempts_left: rules
+                    .attempts_left(decision.failures(), decision.lockout().is_some()),
                 failure_limit: rules.failure_limit,
                 cooloff: rules.cooloff,
-                locks: rules.lock_out_at_failure,
                 challenge: decision.challenge_required(),
-                refused: decision.lockout().is_some(),
             });
         }
         Ok(decision)

@@ -72,9 +72,7 @@ impl Axes {
         let histories = counters.split_off(read.detectors_end());
         let detector_counters = counters.split_off(keys.len());
         let credit = challenge::credit(self.config(), rules, &passes, now);
-        for counter in counters.iter_mut().flatten() {
-            challenge::forgive(counter, credit);
-        }
+        challenge::forgive(counters.iter_mut().flatten(), credit);
         let live = counters
             .iter()
             .map(|counter| counter.as_ref().map_or(0, |c| rules.live_failures(c, now)))

@@ -84,9 +84,7 @@ impl Axes {
         }
         let mut before = self.read_before(&prepared).await?;
         let mut written = self.write(&prepared, attempt, &before, slots).await?;
-        for counter in &mut written.counters {
-            challenge::forgive(counter, before.credit);
-        }
+        challenge::forgive(&mut written.counters, before.credit);
         self.escalate(&prepared, &written.counters, &mut before.histories)
             .await?;
         let (lockout, failures) = self.lockout_after(&prepared, &written, &before).await?;
@@ -104,7 +102,7 @@ impl Axes {
         let outcome = FailureOutcome {
             recorded: true,
             failures,
-            attempts_left: attempts_left(&prepared.rules, failures, lockout.as_ref()),
+            attempts_left: prepared.rules.attempts_left(failures, lockout.is_some()),
             challenge_required: lockout.is_none() && challenge::required(self.config(), failures),
             lockout,
         };
@@ -165,9 +163,7 @@ impl Axes {
         let passes = counters.split_off(keys.len() + history_keys.len());
         let histories = counters.split_off(keys.len());
         let credit = challenge::credit(self.config(), rules, &passes, self.now());
-        for counter in counters.iter_mut().flatten() {
-            challenge::forgive(counter, credit);
-        }
+        challenge::forgive(counters.iter_mut().flatten(), credit);
         let standing = policy::standing(rules, counters.iter().flatten(), self.now());
         let lockout = self
             .lockout_of(prepared, &counters, (&history_keys, &histories), standing)
@@ -423,7 +419,7 @@ impl Axes {
         let Some(warn) = self.config().warn_attempts_left else {
             return;
         };
-        let Some(left) = attempts_left(rules, failures, None) else {
+        let Some(left) = rules.attempts_left(failures, false) else {
             return;
         };
         if left == 0 || left > u64::from(warn) {
@@ -491,19 +487,4 @@ fn attempt_data(axes: &Axes, request: Option<&crate::identity::RequestInfo>) -> 
     let get_data = cleansed_data(config, query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let post_data = cleansed_data(config, request.fields());
     (get_data, post_data)
-}
-
-/// How many more failures a client with `failures` may make before its
-/// lockout (0 once locked out); `None` when no lockout comes.
-pub(crate) fn attempts_left(
-    rules: &Rules<'_>,
-    failures: u64,
-    lockout: Option<&Lockout>,
-) -> Option<u64> {
-    if lockout.is_some() {
-        return Some(0);
-    }
-    rules
-        .lock_out_at_failure
-        .then(|| u64::from(rules.failure_limit).saturating_sub(failures))
 }

@@ -181,7 +181,9 @@ impl Axes {
         }
         // Once: the first redemption finds the counter new.
         let lifetime = self.config().unlock_token_lifetime;
-        let redeemed = [LockoutKey::redeemed_token(&hex(&sealed.nonce))];
+        let redeemed = [LockoutKey::redeemed_token(&crate::hex::encode(
+            &sealed.nonce,
+        ))];
         let window = Window::fixed(lifetime);
         let holder = bookkeeping_client(&sealed.username);
         let expires = from_millis(sealed.expires_ms);
@@ -224,14 +226,14 @@ impl Axes {
     /// every combination with it, never an IP's or a user agent's alone.
     async fn lift_username(&self, username: &str) -> Result<u64, AxesError> {
         let filter = AttemptFilter::Username(username.to_owned());
-        let has_username = |key: &LockoutKey| key.username().is_some();
-        self.reset_counted(&filter, has_username, has_username_key)
+        self.reset_counted(&filter, has_username, has_username)
             .await
     }
 }
 
-/// Whether a counter's key names a username (a reset's `take_off`).
-fn has_username_key(key: &LockoutKey) -> bool {
+/// Whether a key names a username: what an unlock forgets and takes a
+/// record's failures off.
+fn has_username(key: &LockoutKey) -> bool {
     key.username().is_some()
 }
 
@@ -293,8 +295,4 @@ fn open(key: &Key, token: &str) -> Option<Sealed> {
         expires_ms: i64::from_be_bytes(times[8..].try_into().ok()?),
         username: String::from_utf8(username.to_vec()).ok()?,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -35,7 +35,7 @@ impl Quota {
         Some(Self {
             limit: headroom.failure_limit,
             window: headroom.cooloff,
-            remaining: headroom.attempts_left()?,
+            remaining: headroom.attempts_left?,
             reset: None,
         })
     }

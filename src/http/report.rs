@@ -256,7 +256,7 @@ impl AxesReport {
         if shared.axes.config().lockout_response == LockoutResponseMode::Indistinguishable {
             return None;
         }
-        locked(&shared.headroom).and_then(|headroom| headroom.attempts_left())
+        locked(&shared.headroom).and_then(|headroom| headroom.attempts_left)
     }
 
     /// Whether the check asks for a challenge (`challenge_after`) before

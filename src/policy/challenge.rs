@@ -41,10 +41,12 @@ pub(crate) fn credit(
     fewest.saturating_mul(u64::from(config.challenge_attempts))
 }
 
-/// `counter` with `credit` failures forgiven (the oldest, under a sliding
-/// window).
-pub(crate) fn forgive(counter: &mut Counter, credit: u64) {
-    counter.failures = counter.failures.saturating_sub(credit);
+/// `counters` with `credit` failures forgiven each (the oldest, under a
+/// sliding window).
+pub(crate) fn forgive<'a>(counters: impl IntoIterator<Item = &'a mut Counter>, credit: u64) {
+    for counter in counters {
+        counter.failures = counter.failures.saturating_sub(credit);
+    }
 }
 
 /// Whether a client with `failures` (as credited) must pass a challenge
@@ -97,7 +99,7 @@ mod tests {
         assert!(required(&config, 3));
         assert!(!required(&AxesConfig::default(), 100));
         let mut counter = Counter::new(4, SystemTime::UNIX_EPOCH);
-        forgive(&mut counter, 2);
+        forgive([&mut counter], 2);
         assert_eq!(counter.failures, 2);
     }
 }

@@ -75,6 +75,16 @@ impl Rules<'_> {
         self.sliding && self.longest_cooloff().is_some() && !counter.recent.is_empty()
     }
 
+    /// How many more failures a client with `failures` may make before its
+    /// lockout (0 when `locked` already); `None` when none comes.
+    pub fn attempts_left(&self, failures: u64, locked: bool) -> Option<u64> {
+        if locked {
+            return Some(0);
+        }
+        self.lock_out_at_failure
+            .then(|| u64::from(self.failure_limit).saturating_sub(failures))
+    }
+
     /// How many of `counter`'s failures still count at `now`.
     pub fn live_failures(&self, counter: &Counter, now: SystemTime) -> u64 {
         if self.slides(counter) {

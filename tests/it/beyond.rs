@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axes::{AttemptFilter, Axes, AxesConfig, AxesEvent, ManualClock, Store};
+use axes::{AttemptFilter, Axes, AxesConfig, AxesEvent, Store};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -18,13 +18,7 @@ const SECRET: &[u8] = b"a secret the app servers share, 32+ bytes";
 
 /// An app server on `store` with the shared secret.
 fn server(toml: &str, store: Arc<dyn Store>) -> App {
-    let config = AxesConfig::from_toml_str(toml).expect("valid test config");
-    let clock = ManualClock::new();
-    let axes = Axes::builder(config, store)
-        .clock(clock.clone())
-        .secret(SECRET)
-        .build();
-    App::with_axes(axes, clock)
+    App::with_secret(toml, store, Some(SECRET))
 }
 
 /// Two app servers sharing one store's state and the secret, on every

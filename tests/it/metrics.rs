@@ -6,13 +6,30 @@ use metrics_util::MetricKind;
 
 use crate::common::App;
 
-/// A recorder's snapshot, as a list.
-type Snapshot = [(
+/// One series of a recorder's snapshot.
+type SnapshotEntry = (
     metrics_util::CompositeKey,
     Option<metrics::Unit>,
     Option<metrics::SharedString>,
     DebugValue,
-)];
+);
+
+/// A recorder's snapshot, as a list.
+type Snapshot = [SnapshotEntry];
+
+/// What `run` recorded, run on a runtime of its own under a local recorder.
+fn recorded(run: impl std::future::Future<Output = ()>) -> Vec<SnapshotEntry> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run);
+    });
+    snapshotter.snapshot().into_vec()
+}
 
 /// The sum of the counter `name` over its series with the label `label`
 /// (`(name, value)`), or over all of them.
@@ -32,22 +49,13 @@ fn counter(snapshot: &Snapshot, name: &str, label: Option<(&str, &str)>) -> u64 
 
 #[test]
 fn attempts_refusals_lockouts_and_store_calls_are_counted() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let app = App::new("failure_limit = 2");
-            assert_eq!(app.login("192.0.2.60", "alice", "wonderland").await, 200);
-            app.fail_n("192.0.2.61", "alice", 2).await; // the second locks
-            assert_eq!(app.login("192.0.2.61", "alice", "wonderland").await, 429);
-            assert_eq!(app.login("192.0.2.61", "alice", "wrong").await, 429);
-        });
+    let snapshot = recorded(async {
+        let app = App::new("failure_limit = 2");
+        assert_eq!(app.login("192.0.2.60", "alice", "wonderland").await, 200);
+        app.fail_n("192.0.2.61", "alice", 2).await; // the second locks
+        assert_eq!(app.login("192.0.2.61", "alice", "wonderland").await, 429);
+        assert_eq!(app.login("192.0.2.61", "alice", "wrong").await, 429);
     });
-    let snapshot = snapshotter.snapshot().into_vec();
     assert_eq!(
         counter(
             &snapshot,
@@ -117,56 +125,36 @@ fn attempts_refusals_lockouts_and_store_calls_are_counted() {
 
 #[test]
 fn a_failing_store_call_is_counted() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let store = crate::common::FlakyStore::new(axes::MemoryStore::new());
-            store
-                .broken
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            let app = App::with_store("", store);
-            app.login("192.0.2.62", "alice", "wonderland").await;
-        });
+    let snapshot = recorded(async {
+        let store = crate::common::FlakyStore::new(axes::MemoryStore::new());
+        store
+            .broken
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let app = App::with_store("", store);
+        app.login("192.0.2.62", "alice", "wonderland").await;
     });
-    let snapshot = snapshotter.snapshot().into_vec();
     let errors = counter(&snapshot, axes::metrics::STORE_ERRORS, None);
     assert!(errors >= 1, "{snapshot:?}");
 }
 
 #[test]
 fn challenges_and_unlocks_are_counted() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let app = App::new("failure_limit = 5\nchallenge_after = 1");
-            let form = |captcha: &str| {
-                serde_json::json!({"username": "alice", "password": "x", "captcha": captcha})
-            };
-            app.fail_n("192.0.2.62", "alice", 1).await;
-            // Skipped (straight to the password check), failed, passed.
-            app.fail_n("192.0.2.62", "alice", 1).await;
-            app.exchange("192.0.2.62", "/challenge-login", form("wrong"))
+    let snapshot = recorded(async {
+        let app = App::new("failure_limit = 5\nchallenge_after = 1");
+        let form = |captcha: &str| serde_json::json!({"username": "alice", "password": "x", "captcha": captcha});
+        app.fail_n("192.0.2.62", "alice", 1).await;
+        // Skipped (straight to the password check), failed, passed.
+        app.fail_n("192.0.2.62", "alice", 1).await;
+        app.exchange("192.0.2.62", "/challenge-login", form("wrong"))
+            .await;
+        app.exchange("192.0.2.62", "/challenge-login", form("solved"))
+            .await;
+        let token = app.axes.unlock_token("alice").await.unwrap();
+        for _ in 0..2 {
+            app.exchange("192.0.2.62", "/unlock", serde_json::json!({"token": token}))
                 .await;
-            app.exchange("192.0.2.62", "/challenge-login", form("solved"))
-                .await;
-            let token = app.axes.unlock_token("alice").await.unwrap();
-            for _ in 0..2 {
-                app.exchange("192.0.2.62", "/unlock", serde_json::json!({"token": token}))
-                    .await;
-            }
-        });
+        }
     });
-    let snapshot = snapshotter.snapshot().into_vec();
     for outcome in ["skipped", "failed", "passed"] {
         assert_eq!(
             counter(

@@ -15,6 +15,7 @@ use crate::http::ratelimit::Quota;
 use crate::http::report::{ChallengeReport, Outcome, ReportSlot};
 use crate::http::response::store_unavailable;
 use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
+use crate::policy::Lockout;
 
 /// The middleware [`AxesLayer`](super::AxesLayer) applies; see the
 /// [module docs](crate::layer).
@@ -97,16 +98,7 @@ where
         match axes.admit_in(&mut flight, &attempt).await {
             Ok(Decision::LockedOut(lockout)) => {
                 axes.note_refusal(&client, &lockout);
-                let mut response = axes.lockout_response(&lockout, info.headers());
-                if config.ratelimit_headers {
-                    if let Some(quota) = flight
-                        .headroom()
-                        .and_then(|headroom| Quota::refused(headroom, &lockout, axes.now()))
-                    {
-                        quota.apply(&axes, response.headers_mut());
-                    }
-                }
-                return Ok(response);
+                return Ok(refusal(&axes, &lockout, info.headers(), &flight));
             }
             Ok(_) => {}
             Err(error) => {
@@ -233,9 +225,9 @@ async fn apply(
             return failure(axes, report, Credentials::default(), flight, None).await;
         }
         None => {
-            if challenge == Some(ChallengeReport::Passed) && challenged(flight) {
+            if challenge == Some(ChallengeReport::Passed) {
                 let attempt = report.attempt(report.client, None);
-                axes.challenge_passed_checked(&attempt).await?;
+                pass_if_challenged(axes, &attempt, flight).await?;
             }
             return Ok((Answer::Keep, flight.headroom().and_then(Quota::of)));
         }
@@ -256,8 +248,8 @@ async fn apply(
                 let credentials = Credentials::from(username.as_str());
                 return failure(axes, report, credentials, flight, Some(challenge)).await;
             }
-            if challenge == Some(ChallengeReport::Passed) && challenged(flight) {
-                axes.challenge_passed_checked(&attempt).await?;
+            if challenge == Some(ChallengeReport::Passed) {
+                pass_if_challenged(axes, &attempt, flight).await?;
             }
             let quota = flight.headroom().and_then(Quota::of);
             axes.succeeded(&attempt, &username, Some(flight)).await?;
@@ -294,9 +286,7 @@ async fn failure(
     }
     let unpassed = match outcome_challenge {
         Some(Some(ChallengeReport::Passed)) => {
-            if challenged(flight) {
-                axes.challenge_passed_checked(&attempt).await?;
-            }
+            pass_if_challenged(axes, &attempt, flight).await?;
             false
         }
         Some(Some(ChallengeReport::Failed)) => true,
@@ -325,6 +315,34 @@ fn challenged(flight: &Flight) -> bool {
     flight.headroom().is_some_and(|headroom| headroom.challenge)
 }
 
+/// Records the challenge the handler reported passed, if the attempt's
+/// latest check asked for one (a pass nobody asked for buys nothing).
+async fn pass_if_challenged(
+    axes: &Axes,
+    attempt: &LoginAttempt<'_>,
+    flight: &Flight,
+) -> Result<(), AxesError> {
+    if challenged(flight) {
+        axes.challenge_passed_checked(attempt).await?;
+    }
+    Ok(())
+}
+
+/// The lockout response to a refused attempt, with its `RateLimit`
+/// headers when they are asked for.
+fn refusal(axes: &Axes, lockout: &Lockout, headers: &HeaderMap, flight: &Flight) -> Response {
+    let mut response = axes.lockout_response(lockout, headers);
+    if axes.config().ratelimit_headers {
+        if let Some(quota) = flight
+            .headroom()
+            .and_then(|headroom| Quota::refused(headroom, lockout, axes.now()))
+        {
+            quota.apply(axes, response.headers_mut());
+        }
+    }
+    response
+}
+
 /// Checks `attempt` unless each of its keys was checked for this flight;
 /// the refusal to answer with, if it is refused.
 async fn check_unchecked(
@@ -339,14 +357,7 @@ async fn check_unchecked(
     match axes.admit_in(flight, attempt).await? {
         Decision::LockedOut(lockout) => {
             axes.note_refusal(attempt.client(), &lockout);
-            let mut response = axes.lockout_response(&lockout, headers);
-            if let Some(quota) = flight
-                .headroom()
-                .and_then(|headroom| Quota::refused(headroom, &lockout, axes.now()))
-            {
-                quota.apply(axes, response.headers_mut());
-            }
-            Ok(Some(response))
+            Ok(Some(refusal(axes, &lockout, headers, flight)))
         }
         _ => Ok(None),
     }

@@ -49,10 +49,19 @@ impl App {
     }
 
     pub fn with_shared_store(toml: &str, store: Arc<dyn Store>) -> Self {
+        Self::with_secret(toml, store, None)
+    }
+
+    /// An app on `store` whose engine has `secret` (else a random one), as
+    /// app servers sharing a store and a secret are.
+    pub fn with_secret(toml: &str, store: Arc<dyn Store>, secret: Option<&[u8]>) -> Self {
         let config = AxesConfig::from_toml_str(toml).expect("valid test config");
         let clock = ManualClock::new();
-        let axes = Axes::builder(config, store).clock(clock.clone()).build();
-        Self::with_axes(axes, clock)
+        let mut builder = Axes::builder(config, store).clock(clock.clone());
+        if let Some(secret) = secret {
+            builder = builder.secret(secret);
+        }
+        Self::with_axes(builder.build(), clock)
     }
 
     pub fn with_axes(axes: Axes, clock: ManualClock) -> Self {
