@@ -8,12 +8,13 @@
 //! lockout key until its outcome is recorded, and an attempt is admitted
 //! only while failures and slots together stay within the limit.
 //!
-//! An attempt beyond the bound waits its turn ([`Gates`]): it is admitted
-//! as soon as an attempt ahead of it finishes, refused as soon as the key
-//! locks, and refused as busy only when `in_flight_wait` runs out or
-//! `in_flight_queue` attempts already wait on the key. Slots are given back
+//! An attempt beyond the bound waits its turn
+//! ([`Gates`](super::in_flight::Gates)): it is admitted as soon as an
+//! attempt ahead of it finishes, refused as soon as the key locks, and
+//! refused as busy only when `in_flight_wait` runs out or `in_flight_queue`
+//! attempts already wait on the key. Slots are given back
 //! on every path (recorded, refused, the client gone, the handler
-//! panicking): an [`Attempt`] gives them back when dropped.
+//! panicking): a [`Flight`] gives them back when dropped.
 //!
 //! On a store that shares attempts in flight (PostgreSQL, Redis), a slot
 //! freed by another app server is noticed by the first attempt in line,
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::in_flight::Ticket;
 use super::prepare::{Prepared, ReadKeys};
-use super::{Axes, AxesError, Decision};
+use super::{Axes, AxesError, Decision, Flight, Headroom};
 use crate::config::DuringLockout;
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
 use crate::policy::{Listing, Lockout, LockoutReason};
@@ -83,137 +84,6 @@ impl Admission {
     }
 }
 
-/// One login attempt in flight: the keys it was checked under, and the
-/// slots it holds, all under one id.
-#[derive(Debug)]
-pub(crate) struct Flight {
-    axes: Axes,
-    id: u64,
-    /// The keys an admission checked.
-    checked: Vec<LockoutKey>,
-    /// The keys it holds a slot under.
-    held: Vec<LockoutKey>,
-    /// Whether the slots are the store's (shared) or this process's.
-    shared: bool,
-    /// When it first took slots.
-    since: Option<Instant>,
-    /// Once admitted: what its admission decided (allowed, or a challenge
-    /// required), and the username (as counted) it was admitted for.
-    admitted: Option<(Decision, Option<String>)>,
-    /// Given back in the background after it was dropped: dropped again
-    /// (its runtime shutting down), it leaves its slots to their lease.
-    orphan: bool,
-    /// What its latest check found, for the report and the headers.
-    headroom: Option<Headroom>,
-}
-
-/// Where a checked attempt stands against its limits: what the report tells
-/// the handler and the `RateLimit` headers tell the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Headroom {
-    /// How many more failures lock it out (0 when refused; `None`: none does).
-    pub attempts_left: Option<u64>,
-    /// The failure limit in force for it.
-    pub failure_limit: u32,
-    /// The cool-off in force for it (`None`: until reset).
-    pub cooloff: Option<Duration>,
-    /// Whether it must pass a challenge first.
-    pub challenge: bool,
-}
-
-impl Flight {
-    /// What its latest check found.
-    pub fn headroom(&self) -> Option<Headroom> {
-        self.headroom
-    }
-
-    /// Whether every key of `keys` was checked already.
-    pub fn checked(&self, keys: &[LockoutKey]) -> bool {
-        keys.iter().all(|key| self.checked.contains(key))
-    }
-
-    /// The slots to give back with a write, for a store that shares them.
-    pub fn shared_slots(&self) -> Option<Slots<'_>> {
-        (self.shared && !self.held.is_empty()).then(|| Slots {
-            keys: &self.held,
-            id: self.id,
-        })
-    }
-
-    /// The store gave the slots back with a write: wake those waiting here.
-    pub fn given_back_by_store(&mut self) {
-        if self.shared && !self.held.is_empty() {
-            self.axes.inner.gates.wake(&self.held, None);
-            self.settle();
-        }
-    }
-
-    /// Gives the slots back (after the outcome is recorded, or with none).
-    pub async fn release(&mut self) {
-        if self.held.is_empty() {
-            return;
-        }
-        if self.shared {
-            let slots = Slots {
-                keys: &self.held,
-                id: self.id,
-            };
-            if let Err(error) = self.axes.timed_store().release(slots).await {
-                tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
-            }
-            self.axes.inner.gates.wake(&self.held, None);
-        } else {
-            self.axes.inner.gates.give_back(&self.held, None);
-        }
-        self.settle();
-    }
-
-    /// The slots are given back: note how long they were held.
-    fn settle(&mut self) {
-        self.held.clear();
-        if let Some(since) = self.since.take() {
-            self.axes.note_hold(since.elapsed());
-        }
-    }
-}
-
-impl Drop for Flight {
-    fn drop(&mut self) {
-        if self.held.is_empty() {
-            return;
-        }
-        // Dropped before its outcome was recorded: the client went away,
-        // or the handler panicked.
-        if !self.shared {
-            self.axes.inner.gates.give_back(&self.held, None);
-            self.held.clear();
-            return;
-        }
-        if self.orphan {
-            self.held.clear();
-            return;
-        }
-        let mut orphan = Flight {
-            axes: self.axes.clone(),
-            id: self.id,
-            checked: Vec::new(),
-            held: std::mem::take(&mut self.held),
-            shared: true,
-            since: self.since.take(),
-            admitted: None,
-            orphan: true,
-            headroom: None,
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move { orphan.release().await });
-            }
-            // No runtime to give them back on: the lease lapses.
-            Err(_) => orphan.held.clear(),
-        }
-    }
-}
-
 /// What one try at admission found.
 enum Try {
     /// Decided: admitted (holding its slots) or refused.
@@ -223,21 +93,6 @@ enum Try {
 }
 
 impl Axes {
-    /// A new attempt in flight, holding nothing yet.
-    pub(crate) fn flight(&self) -> Flight {
-        Flight {
-            axes: self.clone(),
-            id: self.inner.next_flight.fetch_add(1, Ordering::Relaxed),
-            checked: Vec::new(),
-            held: Vec::new(),
-            shared: self.timed_store().shares_in_flight(),
-            since: None,
-            admitted: None,
-            orphan: false,
-            headroom: None,
-        }
-    }
-
     /// Decides whether `client` may attempt a login now, counting attempts
     /// in flight toward the limit (with `bound_in_flight`): an attempt
     /// beyond the bound waits its turn. An admitted attempt holds its slots

@@ -37,6 +37,7 @@ mod challenge;
 mod check;
 mod events;
 mod failure;
+mod flight;
 mod hooks;
 mod in_flight;
 mod lockouts;
@@ -46,9 +47,9 @@ mod success;
 mod unlock;
 
 pub use admission::Admission;
-pub(crate) use admission::{Flight, Headroom};
 pub use builder::AxesBuilder;
 pub use events::{AxesEvent, DEFAULT_EVENT_CAPACITY};
+pub(crate) use flight::{Flight, Headroom};
 pub(crate) use hooks::Hooks;
 pub use hooks::{
     ClientIpCallable, CooloffCallable, FailureLimitCallable, LockoutCallable, LockoutContext,
