@@ -1,33 +1,22 @@
 //! The demo server (`examples/json_login.rs`) as a process: it follows the
 //! conformance contract, and a lockout kept in SQLite survives a restart.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
 
-/// The example binary `cargo test` built beside this test.
-fn demo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("json_login");
-    assert!(
-        binary.exists(),
-        "{} is missing: run the whole suite with `cargo test --all-features`, which builds the examples",
-        binary.display()
-    );
-    binary
-}
+use crate::common::process::{example_binary, exchange, post_request, Process};
 
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
+/// The demo server, killed (`SIGKILL`) when dropped.
+struct Demo(Process);
+
+impl std::ops::Deref for Demo {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.0
+    }
 }
 
 impl Demo {
@@ -37,52 +26,21 @@ impl Demo {
 
     /// [`start`](Self::start) with more environment variables.
     fn start_with(database_url: &str, config_path: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(demo_binary())
-            .envs(env.iter().copied())
-            .env("AXES_BIND", "127.0.0.1:0")
-            .env("AXES_DATABASE_URL", database_url)
-            .env("AXES_CONFIG", config_path)
-            .env("AXES_DEMO_USERS", "alice:wonderland,bob:builder")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("demo server starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("readiness line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected readiness line {line:?}"))
-            .parse()
-            .expect("an address");
-        Self { child, addr }
+        let config = config_path.to_str().expect("a UTF-8 path");
+        let mut all = vec![
+            ("AXES_DATABASE_URL", database_url),
+            ("AXES_CONFIG", config),
+            ("AXES_DEMO_USERS", "alice:wonderland,bob:builder"),
+        ];
+        all.extend_from_slice(env);
+        Self(Process::start("json_login", &all))
     }
 
     /// POSTs a JSON body to `path` from the loopback address `from`; returns the status.
     async fn post(&self, from: &str, path: &str, body: &str) -> u16 {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket
-            .bind(SocketAddr::new(from.parse().unwrap(), 0))
-            .unwrap();
-        let mut stream = socket.connect(self.addr).await.unwrap();
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nhost: demo\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
-        answer[9..12].parse().unwrap()
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        post_to(self.addr, from, path, body)
+            .await
+            .expect("the demo answers")
     }
 }
 
@@ -171,7 +129,7 @@ fn an_invalid_setting_stops_the_server_with_the_key_named() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("axes.toml");
     std::fs::write(&config, "failure_limit = 3\nfailure_limmit = 4\n").unwrap();
-    let output = Command::new(demo_binary())
+    let output = Command::new(example_binary("json_login"))
         .env("AXES_BIND", "127.0.0.1:0")
         .env("AXES_DATABASE_URL", "memory:")
         .env("AXES_CONFIG", &config)
@@ -212,17 +170,8 @@ async fn correct_logins(demo_addr: SocketAddr, from: &str, count: usize, at_once
 
 /// POSTs a JSON body; the status, or `None` when the server went away.
 async fn post_to(addr: SocketAddr, from: &str, path: &str, body: &str) -> Option<u16> {
-    let socket = TcpSocket::new_v4().ok()?;
-    socket.bind(SocketAddr::new(from.parse().ok()?, 0)).ok()?;
-    let mut stream = socket.connect(addr).await.ok()?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: demo\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.ok()?;
-    answer.get(9..12)?.parse().ok()
+    let request = post_request(path, "application/json", body);
+    Some(exchange(addr, Some(from), &request).await?.status)
 }
 
 /// The attack on availability: an app server killed mid-load leaves its
@@ -398,17 +347,11 @@ async fn a_lockout_written_by_another_connection_is_seen_on_sqlite() {
 }
 
 /// A raw HTTP/1.1 exchange with the demo: the status and the body.
-async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+async fn exchange_with(addr: SocketAddr, request: &str) -> (u16, String) {
+    let answer = exchange(addr, None, request)
+        .await
+        .expect("the demo answers");
+    (answer.status, answer.body)
 }
 
 /// With `AXES_DEMO_ADMIN_TOKEN`, the demo mounts the admin for those who
@@ -434,12 +377,12 @@ async fn the_demo_admin_needs_its_token_and_lifts_a_lockout() {
         "authorization: Bearer guess\r\n",
         "authorization: Basic YWRtaW46Z3Vlc3M=\r\n",
     ] {
-        let (status, _) = exchange(demo.addr, &page(refused)).await;
+        let (status, _) = exchange_with(demo.addr, &page(refused)).await;
         assert_eq!(status, 401, "{refused:?}");
     }
     // admin:correct-horse-battery
     let basic = "authorization: Basic YWRtaW46Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5\r\n";
-    let (status, html) = exchange(demo.addr, &page(basic)).await;
+    let (status, html) = exchange_with(demo.addr, &page(basic)).await;
     assert_eq!(status, 200);
     assert!(
         html.contains("127.0.0.4") && html.contains("alice"),
@@ -452,7 +395,7 @@ async fn the_demo_admin_needs_its_token_and_lifts_a_lockout() {
          content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    let (status, answer) = exchange(demo.addr, &reset).await;
+    let (status, answer) = exchange_with(demo.addr, &reset).await;
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains(r#""removed":1"#), "{answer}");
     assert_eq!(demo.post("127.0.0.4", "/login", right).await, 200);
@@ -465,7 +408,7 @@ async fn the_demo_mounts_no_admin_by_default() {
     let config = dir.path().join("axes.toml");
     std::fs::write(&config, "").unwrap();
     let demo = Demo::start("memory:", &config);
-    let (status, _) = exchange(
+    let (status, _) = exchange_with(
         demo.addr,
         "GET /admin/lockouts HTTP/1.1\r\nhost: demo\r\nconnection: close\r\n\r\n",
     )
@@ -598,6 +541,19 @@ impl Browser {
         source.as_str().unwrap().to_owned()
     }
 
+    /// The page's source once `ready` holds for it (a form's submission
+    /// navigates after the click has been answered), or after 10 s.
+    async fn source_once(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let page = self.source().await;
+            if ready(&page) || std::time::Instant::now() > deadline {
+                return page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     async fn click(&self, css: &str) {
         let found = self
             .command(
@@ -691,8 +647,9 @@ async fn an_operator_lifts_a_lockout_in_a_browser() {
     browser.screenshot("lockouts").await;
 
     browser.click("form[action$='/admin/reset'] button").await;
-    let page = browser.source().await;
-    assert!(page.contains("1 attempts removed."), "{page}");
+    let removed = "1 attempts removed.";
+    let page = browser.source_once(|page| page.contains(removed)).await;
+    assert!(page.contains(removed), "{page}");
     browser.screenshot("after-reset").await;
     assert_eq!(demo.post("127.0.0.6", "/login", right).await, 200);
 

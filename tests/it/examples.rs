@@ -1,60 +1,25 @@
 //! The examples as processes, each driven over HTTP on a SQLite store, so
 //! that none rots: what each shows a reader is what it does.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
 
-/// A running example, killed when dropped.
+use crate::common::process::{exchange, post_request, Process};
+
+/// A running example on a SQLite store of its own, killed when dropped.
 struct Example {
-    child: Child,
-    addr: SocketAddr,
+    process: Process,
     _dir: tempfile::TempDir,
 }
 
 impl Example {
     /// Starts the example `name` on a fresh SQLite store.
     fn start(name: &str, env: &[(&str, &str)]) -> Self {
-        let exe = std::env::current_exe().unwrap();
-        let binary: PathBuf = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("examples")
-            .join(name);
-        assert!(
-            binary.exists(),
-            "{} is missing: run `cargo test --all-features`",
-            binary.display()
-        );
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
-        let mut child = Command::new(binary)
-            .envs(env.iter().copied())
-            .env("AXES_BIND", "127.0.0.1:0")
-            .env("AXES_DATABASE_URL", url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
+        let mut all = vec![("AXES_DATABASE_URL", url.as_str())];
+        all.extend_from_slice(env);
         Self {
-            child,
-            addr,
+            process: Process::start(name, &all),
             _dir: dir,
         }
     }
@@ -62,40 +27,23 @@ impl Example {
     /// Sends `request` (raw HTTP/1.1, `connection: close`) from the
     /// loopback address `from`: the status, the head and the body.
     async fn send(&self, from: &str, request: &str) -> (u16, String, String) {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket
-            .bind(SocketAddr::new(from.parse().unwrap(), 0))
-            .unwrap();
-        let mut stream = socket.connect(self.addr).await.unwrap();
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
-        let status = answer[9..12].parse().unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        (status, head.to_owned(), body.to_owned())
+        let answer = exchange(self.process.addr, Some(from), request)
+            .await
+            .expect("the example answers");
+        (answer.status, answer.head, answer.body)
     }
 
     /// POSTs `body` as `content_type` to `/login` from `from`: the status
     /// and the body of the answer.
     async fn post(&self, from: &str, content_type: &str, body: &str) -> (u16, String) {
-        let request = format!(
-            "POST /login HTTP/1.1\r\nhost: example\r\ncontent-type: {content_type}\r\n\
-             content-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let (status, _, body) = self.send(from, &request).await;
+        let (status, _, body) = self
+            .send(from, &post_request("/login", content_type, body))
+            .await;
         (status, body)
     }
 
     async fn json(&self, from: &str, body: &str) -> u16 {
         self.post(from, "application/json", body).await.0
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

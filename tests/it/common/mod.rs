@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod process;
 pub mod stores;
 
 use std::collections::HashMap;
