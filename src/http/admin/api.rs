@@ -1,6 +1,8 @@
 //! The JSON endpoints: the lockouts and attempt records a search finds,
 //! and a reset.
 
+use std::future::Future;
+
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -10,43 +12,45 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{csrf, Search};
-use crate::engine::Axes;
+use crate::engine::{Axes, AxesError};
+use crate::store::{AccessAttempt, AttemptFilter};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 pub(super) async fn lockouts(State(axes): State<Axes>, Query(search): Query<Search>) -> Response {
-    let filter = match search.filter() {
-        Ok(filter) => filter,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
-    match axes.lockouts(filter).await {
-        Ok(found) => {
-            let now = axes.now();
-            let rows: Vec<Value> = search
-                .paged(&found)
-                .iter()
-                .map(|l| l.to_json(now))
-                .collect();
-            Json(Value::Array(rows)).into_response()
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    let now = axes.now();
+    listing(&search, |filter| axes.lockouts(filter), |l| l.to_json(now)).await
 }
 
 pub(super) async fn attempts(State(axes): State<Axes>, Query(search): Query<Search>) -> Response {
+    listing(
+        &search,
+        |filter| axes.attempts(filter),
+        AccessAttempt::to_json,
+    )
+    .await
+}
+
+/// A page of what `fetch` finds for `search`, a JSON value a row: the JSON
+/// side of the pages' listing. 400 when the search is not one, 503 when
+/// the store fails.
+async fn listing<T, Fut>(
+    search: &Search,
+    fetch: impl FnOnce(AttemptFilter) -> Fut,
+    row: impl Fn(&T) -> Value,
+) -> Response
+where
+    Fut: Future<Output = Result<Vec<T>, AxesError>>,
+{
     let filter = match search.filter() {
         Ok(filter) => filter,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    match axes.attempts(filter).await {
+    match fetch(filter).await {
         Ok(found) => {
-            let rows: Vec<Value> = search
-                .paged(&found)
-                .iter()
-                .map(crate::store::AccessAttempt::to_json)
-                .collect();
+            let rows = search.paged(&found).iter().map(row).collect();
             Json(Value::Array(rows)).into_response()
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
