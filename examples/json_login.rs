@@ -15,6 +15,12 @@
 //! | `AXES_DEMO_RESET`   | `1`: delete every attempt at start (test runs)        | unset                     |
 //! | `AXES_DEMO_ADMIN_TOKEN` | the admin UI at `/admin`, for requests that give this token (HTTP Basic password, `Authorization: Bearer`, or the cookie `axes_demo_admin`) | unset |
 //! | `AXES_DEMO_ADMIN`   | `1`: the admin UI at `/admin`, without authentication | unset                     |
+//! | `AXES_SECRET`       | the engine's secret (`AxesBuilder::secret`): the same on every app server sharing a store, so each redeems the others' unlock tokens (and those `axes unlock-token` prints) | random per start |
+//!
+//! `POST /unlock` with `{"token": "…"}` redeems a self-service unlock
+//! token. With `challenge_after` set, a login the check asks a challenge of
+//! must carry `"challenge": "human"` (a stand-in for a CAPTCHA's answer);
+//! another answer is a failed challenge.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +38,9 @@ use serde_json::{json, Map, Value};
 
 /// The longest username or password the form accepts, in characters.
 const MAX_FIELD_CHARS: usize = 128;
+
+/// The answer that passes the demo's stand-in for a CAPTCHA.
+const CHALLENGE_ANSWER: &str = "human";
 
 /// The default store: an SQLite file in the working directory.
 const DEFAULT_DATABASE_URL: &str = "sqlite://axes-demo.sqlite3";
@@ -100,7 +109,8 @@ async fn run() -> Result<(), Error> {
             "/logout",
             post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
         )
-        .with_state(demo);
+        .with_state(demo)
+        .route("/unlock", post(unlock).with_state(axes.clone()));
     if let Some(token) = admin_token {
         let admin = axes::admin::router(axes.clone()).layer(axum::middleware::from_fn(
             move |request: Request, next: Next| {
@@ -183,7 +193,12 @@ async fn connect(config: AxesConfig, url: &str) -> Result<Axes, Error> {
     let store = axes::store::connect(url)
         .await
         .map_err(|e| format!("AXES_DATABASE_URL: {e}"))?;
-    Ok(Axes::builder(config, store).build())
+    let builder = Axes::builder(config, store);
+    Ok(match std::env::var("AXES_SECRET") {
+        Ok(secret) if !secret.is_empty() => builder.secret(secret),
+        _ => builder,
+    }
+    .build())
 }
 
 fn parse_users(spec: &str) -> Result<HashMap<String, String>, Error> {
@@ -244,12 +259,40 @@ async fn login(State(demo): State<Demo>, report: AxesReport, body: Bytes) -> Res
     if let Err(refusal) = report.admit(&username).await {
         return refusal.into_response();
     }
+    if report.challenge_required() {
+        if form.get("challenge").and_then(Value::as_str) != Some(CHALLENGE_ANSWER) {
+            report.challenge_failed();
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"error": "solve the challenge"})),
+            )
+                .into_response();
+        }
+        report.challenge_passed();
+    }
     if demo.users.get(&username) == Some(&password) {
         report.succeeded(username);
         Json(json!({"message": "success!"})).into_response()
     } else {
         report.failed(username);
         StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// Redeems a self-service unlock token: `{"unlocked": username}`, or
+/// `400` with why not.
+async fn unlock(State(axes): State<Axes>, body: Bytes) -> Response {
+    let token = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    match axes.redeem_unlock(&token).await {
+        Ok(username) => Json(json!({"unlocked": username})).into_response(),
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": error.to_string()})),
+        )
+            .into_response(),
     }
 }
 

@@ -6,6 +6,7 @@
 -- CASE is one of
 --   refused  one locked-out client (alice at 203.0.113.7) guessing
 --   success  correct logins of 1,000 users from random addresses
+--   office   correct logins of one user from one address
 --   nat      correct logins of 1,000 users from one address (an office)
 --   failing  wrong passwords for 100,000 usernames from random addresses
 local case = "success"
@@ -34,6 +35,8 @@ function request()
   n = n + 1
   if case == "refused" then
     return post("alice", "guess-" .. n, "203.0.113.7")
+  elseif case == "office" then
+    return post("alice", "wonderland", "198.51.100.2")
   elseif case == "nat" then
     return post("user" .. math.random(0, 999), "wonderland", "198.51.100.1")
   elseif case == "failing" then

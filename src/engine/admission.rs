@@ -12,15 +12,17 @@
 //! ([`Gates`](super::in_flight::Gates)): it is admitted as soon as an
 //! attempt ahead of it finishes, refused as soon as the key locks, and
 //! refused as busy only when `in_flight_wait` runs out or `in_flight_queue`
-//! attempts already wait on the key. Slots are given back
-//! on every path (recorded, refused, the client gone, the handler
-//! panicking): a [`Flight`] gives them back when dropped.
+//! attempts already wait on the key. Slots are given back on every path
+//! (recorded, refused, the client gone, the handler panicking): a
+//! [`Flight`] gives them back when dropped.
 //!
-//! On a store that shares attempts in flight (PostgreSQL, Redis), a slot
-//! freed by another app server is noticed by the first attempt in line,
-//! which asks the store again after a back-off (10 ms, doubling, at most
-//! 200 ms): the cost of not polling in a tight loop is up to 200 ms more
-//! wait behind another server's attempts.
+//! On a store that shares slots (PostgreSQL, Redis), a slot an attempt of
+//! this process gives up after a success goes straight to the first in
+//! line here, with no round trip; one given back to the store under a key
+//! another app server waits on is notified to it
+//! ([`SharedSlots::wait_for`](crate::store::SharedSlots::wait_for)), so
+//! waiters are woken rather than poll. Should a notification be lost, the
+//! first in line asks the store again every [`FALLBACK_POLL`].
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -31,13 +33,15 @@ use super::{Axes, AxesError, Decision, Flight, Headroom};
 use crate::config::DuringLockout;
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
 use crate::policy::{Listing, Lockout, LockoutReason};
-use crate::store::{SlotRequest, Slots};
+use crate::store::{Admitted, Slot, SlotRequest};
 
-/// The first back-off of a waiting attempt on a shared store.
-const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+/// How often the first in line on a shared store asks again when nothing
+/// woke it: a notification lost, or another server's lease lapsing.
+pub(crate) const FALLBACK_POLL: Duration = Duration::from_millis(500);
 
-/// The longest back-off of a waiting attempt on a shared store.
-const MAX_BACKOFF: Duration = Duration::from_millis(200);
+/// How long a mark that this server waits on a key lasts in the store; a
+/// waiter renews it at each try.
+pub(crate) const WAIT_MARK: Duration = Duration::from_secs(5);
 
 /// What admission decided, and the slots the attempt holds.
 ///
@@ -88,8 +92,13 @@ impl Admission {
 enum Try {
     /// Decided: admitted (holding its slots) or refused.
     Done(Decision),
-    /// Over the bound on this key: wait for a turn.
-    Busy { key: LockoutKey, failures: u64 },
+    /// Over the bound on this key: wait for a turn. `elsewhere`: another
+    /// app server holds slots under it.
+    Busy {
+        key: LockoutKey,
+        failures: u64,
+        elsewhere: bool,
+    },
 }
 
 impl Axes {
@@ -126,19 +135,14 @@ impl Axes {
     /// # Ok(()) }
     /// ```
     pub async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
-        if !self.timed_store().shares_in_flight() {
-            return Ok(self.inner.gates.held(key));
-        }
-        let slots = Slots {
-            keys: std::slice::from_ref(key),
-            id: 0,
+        let (Some(shared), Some(keeper)) = (self.timed_store().shared_slots(), self.keeper())
+        else {
+            return Ok(self.inner.gates.busy(key));
         };
-        let request = SlotRequest::new(slots, false, self.config().in_flight_lease);
-        let admitted = self.timed_store().admit(&[], Some(request)).await?;
-        Ok(admitted
-            .holders
-            .and_then(|holders| holders.first().copied())
-            .unwrap_or(0))
+        let count = std::slice::from_ref(key);
+        let request = SlotRequest::new(keeper.owner(), &[], count, self.config().in_flight_lease);
+        let admitted = shared.admit(&[], request).await?;
+        Ok(admitted.holders.first().copied().unwrap_or(0))
     }
 
     /// Whether every lockout key of `attempt` was checked for `flight`.
@@ -190,7 +194,7 @@ impl Axes {
             prepared
                 .keys
                 .iter()
-                .filter(|key| !attempt.held.contains(key))
+                .filter(|key| !attempt.held.iter().any(|held| held.key == **key))
                 .cloned()
                 .collect()
         } else {
@@ -210,21 +214,17 @@ impl Axes {
             let (decision, _) = self.evaluate(prepared).await?;
             return self.settled(login, decision).await;
         }
+        self.start_background();
 
-        let gates = &self.inner.gates;
-        // A key found locked lately is read before a slot is taken: a
-        // locked client's flood costs one read per attempt.
-        if gates.recently_locked(&prepared.keys, self.now()) {
-            let (decision, _) = self.evaluate(prepared).await?;
-            if decision.lockout().is_some() {
-                return self.settled(login, decision).await;
-            }
+        // A client found locked out lately is refused from memory.
+        if let Some(lockout) = self.cached_lockout(prepared) {
+            return self.settled(login, Decision::LockedOut(lockout)).await;
         }
+        let gates = &self.inner.gates;
         let deadline = Instant::now() + config.in_flight_wait;
-        let mut backoff = FIRST_BACKOFF;
         // First come, first served: behind those already waiting.
         let mut ticket: Option<Ticket> = match gates.queued(&new) {
-            Some(key) => match gates.join(key, config.in_flight_queue) {
+            Some(key) => match self.join(key) {
                 Some(ticket) => Some(ticket),
                 None => return self.queue_full(login, prepared, key).await,
             },
@@ -241,33 +241,53 @@ impl Axes {
                     let key = waiting.key().clone();
                     return Ok(self.busy(client, prepared, &key, failures));
                 }
-                // Only the first in line asks a shared store again on its
-                // own: the others are woken in turn.
-                let poll = attempt.shared && gates.waiting_ahead(waiting) == 0;
-                let wait = if poll { left.min(backoff) } else { left };
-                if !waiting.wait(wait).await && poll {
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+                // The first in line on a shared store asks again now and
+                // then, should a wake be lost; the others are woken in turn.
+                let poll = self.keeper().is_some() && gates.waiting_ahead(waiting) == 0;
+                waiting
+                    .wait(if poll { left.min(FALLBACK_POLL) } else { left })
+                    .await;
             }
             try_first = false;
-            match self
+            let tried = self
                 .try_admit(attempt, prepared, &new, ticket.as_ref())
-                .await?
-            {
+                .await;
+            let tried = match tried {
+                Ok(tried) => tried,
+                Err(error) => {
+                    // The next in line tries too: a store that failed for
+                    // this attempt answers the next one (or has healed).
+                    if let Some(ticket) = ticket {
+                        ticket.pass_on();
+                    }
+                    return Err(error);
+                }
+            };
+            match tried {
                 Try::Done(decision) => {
                     if let Some(ticket) = ticket {
                         ticket.pass_on();
                     }
                     return self.settled(login, decision).await;
                 }
-                Try::Busy { key, failures: f } => {
+                Try::Busy {
+                    key,
+                    failures: f,
+                    elsewhere,
+                } => {
                     failures = f;
-                    if ticket.as_ref().is_none_or(|t| *t.key() != key) {
+                    if elsewhere {
+                        self.mark_waiting(&key).await;
+                    }
+                    if ticket
+                        .as_ref()
+                        .is_none_or(|t| *t.key() != key || !gates.is_queued(t))
+                    {
                         // Waiting on another key now: this one's turn goes on.
                         if let Some(previous) = ticket.take() {
                             previous.pass_on();
                         }
-                        match gates.join(&key, config.in_flight_queue) {
+                        match self.join(&key) {
                             Some(joined) => {
                                 try_first = gates.waiting_ahead(&joined) == 0;
                                 ticket = Some(joined);
@@ -280,8 +300,31 @@ impl Axes {
         }
     }
 
-    /// One try: take a slot under each of `new`, read the counters (one
-    /// store round trip), and decide; over the bound, give the slots back.
+    /// A place in `key`'s queue, unless `in_flight_queue` attempts wait
+    /// there already; idle store slots its last waiter leaves go back to
+    /// the store.
+    fn join(&self, key: &LockoutKey) -> Option<Ticket> {
+        let ticket = self.inner.gates.join(key, self.config().in_flight_queue)?;
+        Some(ticket.with_keeper(self.inner.keeper.clone()))
+    }
+
+    /// Tells the other app servers on a shared store that this one waits
+    /// on `key`: a slot they give back under it is notified.
+    async fn mark_waiting(&self, key: &LockoutKey) {
+        let (Some(shared), Some(keeper)) = (self.timed_store().shared_slots(), self.keeper())
+        else {
+            return;
+        };
+        let keys = std::slice::from_ref(key);
+        if let Err(error) = shared.wait_for(keeper.owner(), keys, WAIT_MARK).await {
+            tracing::debug!(target: "axes", %error, "marking a key waited on failed; the first in line asks again now and then");
+        }
+    }
+
+    /// One try: take a slot under each of `new` (an idle one of this
+    /// process's where it is this attempt's turn, else a fresh one from
+    /// the store), read the counters (one store round trip), and decide;
+    /// over the bound, give the slots up.
     async fn try_admit(
         &self,
         attempt: &mut Flight,
@@ -290,38 +333,95 @@ impl Axes {
         ticket: Option<&Ticket>,
     ) -> Result<Try, AxesError> {
         let read = ReadKeys::of(self, prepared);
+        let gates = &self.inner.gates;
         let store = self.timed_store();
-        // This process's slots are taken before the counters are read: an
-        // attempt that finished meanwhile recorded its failure before giving
-        // its slot back, so every earlier attempt is seen as one or the other.
-        let local = (!attempt.shared).then(|| self.inner.gates.take(new));
-        let slots = attempt.shared.then(|| {
-            SlotRequest::new(
-                Slots {
-                    keys: new,
-                    id: attempt.id,
-                },
-                true,
-                self.config().in_flight_lease,
-            )
-        });
-        let admitted = match store.admit(&read.all, slots).await {
-            Ok(admitted) => admitted,
-            Err(error) => {
-                self.give_back_try(attempt, new, ticket).await;
-                return Err(error.into());
+        // Slots are taken before the counters are read: an attempt that
+        // finished meanwhile recorded its failure before giving its slot
+        // back, so every earlier attempt is seen as one or the other.
+        // The store slots this try takes: given back, not handed on, if it
+        // does not admit the attempt.
+        let mut fresh = Vec::new();
+        let (counters, holders): (_, Vec<u64>) = match (store.shared_slots(), self.keeper()) {
+            (Some(shared), Some(keeper)) => {
+                for key in new {
+                    match gates.take_idle(key, ticket) {
+                        Some(id) => attempt.held.push(gates.enter(key, Some(id)).0),
+                        None => fresh.push(keeper.allocate(key)),
+                    }
+                }
+                // A slot handed on keeps the count of slots as it was, so
+                // failures and slots stay within the limit: only fresh ones
+                // are counted, and with none the counters alone are read.
+                let counted: Vec<LockoutKey> = fresh.iter().map(|slot| slot.key.clone()).collect();
+                attempt.unsettled.extend(fresh.iter().cloned());
+                let lease = self.config().in_flight_lease;
+                let admitted = if fresh.is_empty() {
+                    store
+                        .counters(&read.all)
+                        .await
+                        .map(|counters| Admitted::new(counters, Vec::new(), Vec::new()))
+                } else {
+                    let request = SlotRequest::new(keeper.owner(), &fresh, &counted, lease);
+                    shared.admit(&read.all, request).await
+                };
+                attempt.unsettled.retain(|slot| !fresh.contains(slot));
+                let admitted = match admitted {
+                    Ok(admitted) => admitted,
+                    Err(error) => {
+                        // The call may have taken them before it failed.
+                        keeper.orphaned(fresh);
+                        attempt.give_up(Some(new), &[], ticket).await;
+                        return Err(error.into());
+                    }
+                };
+                for slot in &fresh {
+                    attempt.held.push(gates.enter(&slot.key, Some(slot.id)).0);
+                }
+                let until = Instant::now() + WAIT_MARK;
+                for (key, waited) in counted.iter().zip(&admitted.waited) {
+                    if *waited {
+                        gates.contend(key, until);
+                    }
+                }
+                let holders = new
+                    .iter()
+                    .map(|key| {
+                        counted
+                            .iter()
+                            .position(|k| k == key)
+                            .and_then(|i| admitted.holders.get(i).copied())
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                (admitted.counters, holders)
+            }
+            _ => {
+                let holders = new
+                    .iter()
+                    .map(|key| {
+                        let (held, busy) = gates.enter(key, None);
+                        attempt.held.push(held);
+                        busy
+                    })
+                    .collect();
+                let counters = if read.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    store.counters(&read.all).await
+                };
+                match counters {
+                    Ok(counters) => (counters, holders),
+                    Err(error) => {
+                        attempt.give_up(Some(new), &[], ticket).await;
+                        return Err(error.into());
+                    }
+                }
             }
         };
-        let holders = match (local, admitted.holders) {
-            (Some(local), _) => local,
-            (None, Some(shared)) => shared,
-            (None, None) => vec![1; new.len()],
-        };
-        let decided = self.decide(prepared, &read, admitted.counters).await;
-        let (decision, live) = match decided {
+        let (decision, live) = match self.decide(prepared, &read, counters).await {
             Ok(decided) => decided,
             Err(error) => {
-                self.give_back_try(attempt, new, ticket).await;
+                attempt.give_up(Some(new), &fresh, ticket).await;
                 return Err(error);
             }
         };
@@ -329,13 +429,7 @@ impl Axes {
             decision,
             Decision::Allowed { .. } | Decision::ChallengeRequired { .. }
         ) {
-            if let Decision::LockedOut(lockout) = &decision {
-                // Until it ends, or a minute for one that does not.
-                let minute = self.now() + Duration::from_secs(60);
-                let until = lockout.locked_until.unwrap_or(minute).min(minute);
-                self.note_locked(&prepared.keys, until);
-            }
-            self.give_back_try(attempt, new, ticket).await;
+            attempt.give_up(Some(new), &fresh, ticket).await;
             return Ok(Try::Done(decision));
         }
         // The first new key whose failures and slots together pass the
@@ -346,39 +440,25 @@ impl Axes {
         let blocking = new.iter().zip(&holders).find_map(|(key, holders)| {
             let index = prepared.keys.iter().position(|k| k == key)?;
             let failures = live.get(index).copied().unwrap_or(0);
-            (failures < limit && failures + holders > limit).then_some((key, failures))
+            (failures < limit && failures + holders > limit).then_some((key, failures, *holders))
         });
         match blocking {
-            Some((key, failures)) => {
+            Some((key, failures, holders)) => {
                 let key = key.clone();
-                self.give_back_try(attempt, new, ticket).await;
-                Ok(Try::Busy { key, failures })
+                let elsewhere = self.keeper().is_some() && holders > gates.held_here(&key);
+                attempt.give_up(Some(new), &fresh, ticket).await;
+                Ok(Try::Busy {
+                    key,
+                    failures,
+                    elsewhere,
+                })
             }
             _ => {
-                attempt.held.extend_from_slice(new);
                 attempt.since.get_or_insert_with(Instant::now);
                 let username = prepared.client.username().map(str::to_owned);
                 attempt.admitted = Some((decision.clone(), username));
                 Ok(Try::Done(decision))
             }
-        }
-    }
-
-    /// Gives back the slots one try took under `new`; the attempt first in
-    /// line (unless that is this one) tries again, for the slots may have
-    /// kept it out.
-    async fn give_back_try(&self, attempt: &Flight, new: &[LockoutKey], ticket: Option<&Ticket>) {
-        if attempt.shared {
-            let slots = Slots {
-                keys: new,
-                id: attempt.id,
-            };
-            if let Err(error) = self.timed_store().release(slots).await {
-                tracing::debug!(target: "axes", %error, "giving back slots in flight failed; the store tries again");
-            }
-            self.inner.gates.wake(new, ticket);
-        } else {
-            self.inner.gates.give_back(new, ticket);
         }
     }
 
@@ -430,7 +510,7 @@ impl Axes {
     /// failure with `reset_cool_off_on_failure_during_lockout = true`
     /// (django-axes' backend flow), so the cool-off restarts and tiers
     /// escalate: the lockout returned is the new one.
-    async fn settled(
+    pub(crate) async fn settled(
         &self,
         login: &LoginAttempt<'_>,
         decision: Decision,
@@ -466,14 +546,13 @@ impl Axes {
         Duration::from_micros(self.inner.hold_micros.load(Ordering::Relaxed))
     }
 
-    /// Remembers that `keys` were found locked until `until`: the next
-    /// attempt on one reads before it takes a slot.
-    pub(crate) fn note_locked(&self, keys: &[LockoutKey], until: std::time::SystemTime) {
-        self.inner.gates.note_locked(keys, until);
-    }
-
-    /// Forgets the slots this process holds under the keys `matches` picks.
+    /// Forgets the slots this process holds under the keys `matches` picks
+    /// (a reset), and the lockouts it cached.
     pub(crate) fn clear_slots(&self, matches: impl Fn(&LockoutKey) -> bool) {
-        self.inner.gates.clear(matches);
+        self.inner.locks.clear();
+        let idle = self.inner.gates.clear(matches);
+        if let Some(keeper) = self.keeper() {
+            keeper.give_back(idle.into_iter().map(|(key, id)| Slot { key, id }).collect());
+        }
     }
 }

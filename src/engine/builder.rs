@@ -2,13 +2,15 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
 use tokio::sync::broadcast;
 
+use super::keeper::Keeper;
+use super::lock_cache::LockCache;
 use super::{Axes, Hooks, Inner, LockoutContext, DEFAULT_EVENT_CAPACITY};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{config_warnings, AxesConfig};
@@ -249,7 +251,15 @@ impl AxesBuilder {
         self.config.lockout_tiers.sort_by_key(|t| t.failures);
         let (events, _) = broadcast::channel(self.event_capacity);
         let store_timeout = self.config.store_timeout;
-        Axes {
+        let (keeper, orders) = match self.store.shared_slots() {
+            Some(_) => {
+                let (keeper, orders) = Keeper::new();
+                (Some(Arc::new(keeper)), Some(orders))
+            }
+            None => (None, None),
+        };
+        let events_for_cache = self.store.subscribe();
+        let axes = Axes {
             inner: Arc::new(Inner {
                 proxies: self.config.proxies(),
                 hooks: self.hooks,
@@ -260,11 +270,16 @@ impl AxesBuilder {
                 secret: self.secret.unwrap_or_else(Secret::random),
                 last_purge_ms: AtomicI64::new(i64::MIN),
                 gates: Arc::default(),
-                next_flight: AtomicU64::new(1),
+                keeper,
+                orders: Mutex::new(orders),
+                background: AtomicBool::new(false),
+                locks: LockCache::new(events_for_cache),
                 hold_micros: AtomicU64::new(0),
                 refusals: Every::new(Duration::from_secs(60)),
                 store_failures: Every::new(Duration::from_secs(10)),
             }),
-        }
+        };
+        axes.start_background();
+        axes
     }
 }

@@ -27,11 +27,15 @@ impl Axes {
     }
 
     /// The decision for a prepared attempt, and the live failure count of
-    /// each of its lockout keys (empty when none was read): one read.
+    /// each of its lockout keys (empty when none was read): one read, or
+    /// none for a client found locked out lately.
     pub(crate) async fn evaluate(
         &self,
         prepared: &Prepared<'_, '_>,
     ) -> Result<(Decision, Vec<u64>), AxesError> {
+        if let Some(lockout) = self.cached_lockout(prepared) {
+            return Ok((Decision::LockedOut(lockout), Vec::new()));
+        }
         let read = ReadKeys::of(self, prepared);
         let counters = if read.is_empty() {
             Vec::new()
@@ -86,6 +90,12 @@ impl Axes {
                 standing,
             )
             .await?;
+        self.remember_lockouts(
+            prepared,
+            &counters,
+            (read.histories(), &histories),
+            (read.detectors(), &detector_counters),
+        );
         let decision = match lockout.or_else(|| {
             detectors::lockout(
                 self.config(),
@@ -109,6 +119,85 @@ impl Axes {
             },
         };
         Ok((decision, live))
+    }
+
+    /// The lockout a client found locked out lately is under, from memory:
+    /// by its keys' failure counts, else by a detector's.
+    pub(crate) fn cached_lockout(&self, prepared: &Prepared<'_, '_>) -> Option<Lockout> {
+        if prepared.listing != Listing::Counted || prepared.keys.is_empty() {
+            return None;
+        }
+        let locks = &self.inner.locks;
+        let now = self.now();
+        let username = prepared.client.username();
+        locks.lookup(&prepared.keys, now, username).or_else(|| {
+            let detectors = detectors::keys(self.config(), &prepared.keys, &prepared.client);
+            locks.lookup(&detectors, now, username)
+        })
+    }
+
+    /// Remembers the lockout each key imposes on its own (its counter, as
+    /// credited, and its history; each detector's), for the keys whose
+    /// lockout is the same for every attempt naming them (see
+    /// [`LockCache`](super::lock_cache::LockCache)).
+    pub(crate) fn remember_lockouts(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        counters: &[Option<Counter>],
+        (history_keys, histories): (&[LockoutKey], &[Option<Counter>]),
+        (detector_keys, detector_counters): (&[LockoutKey], &[Option<Counter>]),
+    ) {
+        let config = self.config();
+        let hooks = self.hooks();
+        if config.challenge_after.is_some()
+            || hooks.failure_limit.is_some()
+            || hooks.cooloff.is_some()
+        {
+            return;
+        }
+        let Prepared {
+            client,
+            rules,
+            keys,
+            ..
+        } = prepared;
+        let now = self.now();
+        let escalation = Escalation {
+            config,
+            rules,
+            secret: self.secret(),
+        };
+        let history_locks = escalation.locks(history_keys, histories, now);
+        for (i, key) in keys.iter().enumerate() {
+            let username_only = key.ip_address().is_none() && key.user_agent().is_none();
+            if username_only && config.trusted_client_window.is_some() {
+                continue;
+            }
+            let counter = counters.get(i).and_then(Option::as_ref);
+            let standing = policy::standing(rules, counter, now);
+            let lock = history_locks.get(i).copied().flatten();
+            if let Some(lockout) = escalation.extend(
+                policy::lockout_for(rules, client, standing),
+                lock,
+                client,
+                standing,
+            ) {
+                self.inner.locks.insert(key.clone(), lockout, now);
+            }
+        }
+        for (key, counter) in detector_keys.iter().zip(detector_counters) {
+            let lockout = detectors::lockout(
+                config,
+                rules,
+                client,
+                std::slice::from_ref(key),
+                std::slice::from_ref(counter),
+                now,
+            );
+            if let Some(lockout) = lockout {
+                self.inner.locks.insert(key.clone(), lockout, now);
+            }
+        }
     }
 
     /// The lockout the failure counters of the attempt's keys and their

@@ -57,13 +57,22 @@ impl Axes {
         attempt: &LoginAttempt<'_>,
         flight: Option<&mut Flight>,
     ) -> Result<FailureOutcome, AxesError> {
-        let slots = flight.as_deref().and_then(Flight::shared_slots);
-        let result = self.record_failed(attempt, slots).await;
-        if let Some(flight) = flight {
-            match &result {
-                Ok((_, true)) => flight.given_back_by_store(),
-                _ => flight.release().await,
+        let Some(flight) = flight else {
+            return Ok(self.record_failed(attempt, None).await?.0);
+        };
+        let slots = flight.slots_to_write();
+        let owner = self.keeper().map_or("", |keeper| keeper.owner());
+        let release = (!slots.is_empty()).then(|| Slots::new(owner, &slots));
+        let result = self.record_failed(attempt, release).await;
+        match &result {
+            Ok((_, true)) => flight.written(true),
+            // Not counted, or the write failed: whatever it did, the slots
+            // go back (they are no handover: the attempt was a guess).
+            Ok((_, false)) => {
+                flight.writing = false;
+                flight.release().await;
             }
+            Err(_) => flight.written(false),
         }
         result.map(|(outcome, _)| outcome)
     }
@@ -342,6 +351,13 @@ impl Axes {
         }
         let history_keys = escalation::history_keys(self.config(), keys);
         let read: Vec<_> = written.counters.iter().cloned().map(Some).collect();
+        // The client's next attempts are refused from memory.
+        self.remember_lockouts(
+            prepared,
+            &read,
+            (&history_keys, &before.histories),
+            (&written.tripped, &written.tripped_counters),
+        );
         let lockout = self
             .lockout_of(
                 prepared,
@@ -387,10 +403,6 @@ impl Axes {
             self.warn_if_approaching(client, &prepared.rules, failures);
             return;
         };
-        // The next attempt of the client reads before it takes a slot.
-        let minute = now + Duration::from_secs(60);
-        let until = lockout.locked_until.unwrap_or(minute).min(minute);
-        self.note_locked(&prepared.keys, until);
         // A lockout begins with the failure that takes a key to a
         // threshold, or trips a detector.
         let began = !escalation::begun(&prepared.rules, &written.counters, now).is_empty()

@@ -1,41 +1,58 @@
-//! [`Gates`]: attempts in flight per lockout key, in this process.
+//! [`Gates`]: attempts in flight per lockout key in this process, and the
+//! queue of attempts waiting for a slot.
 //!
-//! A gate per key keeps two things: the slots held under it, for stores
-//! that do not share attempts in flight across processes (memory, SQLite,
-//! and any store that leaves [`Store::admit`](crate::Store::admit) at its
-//! default), and the queue of attempts waiting for a slot, on every store.
-//! The queue is first come, first served: an attempt that finds others
-//! waiting on one of its keys waits behind them, and each slot given back
-//! wakes the attempt at the front.
+//! A gate per key keeps three things: how many of this process's attempts
+//! hold a slot under it (for a store that does not share slots, that count
+//! *is* the bound), the queue of attempts waiting for a slot, first come
+//! first served, and — on a store that shares slots — the store slots this
+//! process holds under the key that no attempt uses: a slot an attempt
+//! gives up after a success goes straight to the first in line, with no
+//! round trip to the store.
+//!
+//! Every gate has an epoch, from one counter: a reset starts a new one. A
+//! slot taken in an older epoch may have been deleted with the reset, so
+//! it is never handed on, and its attempt leaving does not count against
+//! the new epoch's.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::keeper::Keeper;
 use crate::identity::LockoutKey;
+use crate::store::Slot;
 
 /// The gates of one engine.
 #[derive(Debug, Default)]
 pub(crate) struct Gates {
     gates: Mutex<HashMap<LockoutKey, Gate>>,
-    /// Keys found locked lately, and until when: an attempt on one reads
-    /// before it takes a slot, so a locked client's flood costs one store
-    /// round trip per attempt, not a take and a give-back.
-    locked: Mutex<HashMap<LockoutKey, SystemTime>>,
+    /// The source of epochs.
+    epochs: AtomicU64,
 }
-
-/// How many recently locked keys are remembered at most.
-const MAX_RECENTLY_LOCKED: usize = 10_000;
 
 #[derive(Debug)]
 struct Gate {
-    /// Slots held in this process (stores that do not share them).
-    held: u64,
+    epoch: u64,
+    /// Attempts of this process holding a slot under the key, in this epoch.
+    busy: u64,
+    /// Store slots held under the key that no attempt uses, kept for the
+    /// first in line.
+    idle: Vec<u64>,
     /// Attempts waiting for a slot, in the order they came.
     waiting: VecDeque<Arc<Waiter>>,
+    /// Until when another app server waits on the key: meanwhile a slot
+    /// given up goes back to the store (and to it), not to this process's
+    /// first in line, so no server starves another.
+    contended: Option<Instant>,
+}
+
+impl Gate {
+    fn is_empty(&self) -> bool {
+        self.busy == 0 && self.idle.is_empty() && self.waiting.is_empty()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -53,7 +70,7 @@ impl Waiter {
 }
 
 /// Wakes the front of `gate`'s queue, unless it is `except`'s attempt.
-fn wake_front(gate: &mut Gate, except: Option<&Ticket>) {
+fn wake_front(gate: &Gate, except: Option<&Ticket>) {
     if let Some(front) = gate.waiting.front() {
         if !except.is_some_and(|ticket| Arc::ptr_eq(front, &ticket.waiter)) {
             front.wake();
@@ -61,54 +78,210 @@ fn wake_front(gate: &mut Gate, except: Option<&Ticket>) {
     }
 }
 
+/// A slot an attempt holds under one key, as the gates see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub key: LockoutKey,
+    /// The store slot, on a store that shares them.
+    pub id: Option<u64>,
+    /// The gate's epoch when it was taken.
+    pub epoch: u64,
+}
+
 impl Gates {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LockoutKey, Gate>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<LockoutKey, Gate>> {
         // Counts of attempts in flight are advisory bookkeeping: a
         // poisoned lock is taken over.
         self.gates.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes one slot under each of `keys`; how many each has now.
-    pub fn take(&self, keys: &[LockoutKey]) -> Vec<u64> {
-        let mut gates = self.lock();
-        keys.iter()
-            .map(|key| {
-                let gate = gates.entry(key.clone()).or_insert_with(|| Gate {
-                    held: 0,
-                    waiting: VecDeque::new(),
-                });
-                gate.held += 1;
-                gate.held
-            })
-            .collect()
+    fn new_epoch(&self) -> u64 {
+        self.epochs.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Gives back one slot under each of `keys`, and wakes the attempt at
-    /// the front of each key's queue to try again — unless that is `except`,
-    /// the attempt giving it back.
-    pub fn give_back(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
+    fn gate<'g>(&self, gates: &'g mut HashMap<LockoutKey, Gate>, key: &LockoutKey) -> &'g mut Gate {
+        gates.entry(key.clone()).or_insert_with(|| Gate {
+            epoch: self.new_epoch(),
+            busy: 0,
+            idle: Vec::new(),
+            waiting: VecDeque::new(),
+            contended: None,
+        })
+    }
+
+    /// An attempt takes a slot under `key` in this process: the slot `id`
+    /// (a store slot, fresh or handed on), or none for a store that does
+    /// not share slots. What it holds, and how many attempts of this
+    /// process now hold one under the key.
+    pub fn enter(&self, key: &LockoutKey, id: Option<u64>) -> (Held, u64) {
         let mut gates = self.lock();
-        for key in keys {
-            let Some(gate) = gates.get_mut(key) else {
-                continue;
-            };
-            gate.held = gate.held.saturating_sub(1);
-            wake_front(gate, except);
-            if gate.held == 0 && gate.waiting.is_empty() {
-                gates.remove(key);
+        let gate = self.gate(&mut gates, key);
+        gate.busy += 1;
+        let held = Held {
+            key: key.clone(),
+            id,
+            epoch: gate.epoch,
+        };
+        (held, gate.busy)
+    }
+
+    /// Another app server waits on `key` until `until` (its admission
+    /// said so).
+    pub fn contend(&self, key: &LockoutKey, until: Instant) {
+        if let Some(gate) = self.lock().get_mut(key) {
+            gate.contended = Some(until);
+        }
+    }
+
+    /// Another app server waits until `until` on the keys with these wake
+    /// tags (its notification).
+    pub fn contend_tagged(&self, tags: &[u64], until: Instant) {
+        for (key, gate) in self.lock().iter_mut() {
+            if tags.contains(&key.wake_tag()) {
+                gate.contended = Some(until);
             }
         }
     }
 
-    /// Wakes the attempt at the front of each key's queue (unless that is
-    /// `except`): a slot was given back elsewhere (in a shared store).
-    pub fn wake(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
+    /// An idle store slot under `key`, for the attempt of `ticket` if it is
+    /// among the first in line there (one idle slot for each of the first
+    /// in line: each takes one, leaving the queue), or for any attempt
+    /// when nobody waits.
+    pub fn take_idle(&self, key: &LockoutKey, ticket: Option<&Ticket>) -> Option<u64> {
         let mut gates = self.lock();
+        let gate = gates.get_mut(key)?;
+        if gate.idle.is_empty() {
+            return None;
+        }
+        let position = ticket
+            .filter(|ticket| ticket.key == *key)
+            .and_then(|ticket| {
+                gate.waiting
+                    .iter()
+                    .position(|w| Arc::ptr_eq(w, &ticket.waiter))
+            });
+        match position {
+            Some(position) if position < gate.idle.len() => {
+                gate.waiting.remove(position);
+                gate.idle.pop()
+            }
+            None if gate.waiting.is_empty() => gate.idle.pop(),
+            _ => None,
+        }
+    }
+
+    /// An attempt gives up its slot `held` (recorded, refused, or gone).
+    /// A store slot of the current epoch goes to the first in line not
+    /// served yet when `hand_on` allows (`None` returned: nothing to give
+    /// back to the store); otherwise the slot's id is returned, to give
+    /// back to the store, and the first in line is woken once it is back.
+    /// Not `except`, the attempt giving it up.
+    pub fn leave(&self, held: &Held, hand_on: bool, except: Option<&Ticket>) -> Option<u64> {
+        let mut gates = self.lock();
+        let Some(gate) = gates.get_mut(&held.key) else {
+            return held.id;
+        };
+        let current = gate.epoch == held.epoch;
+        if current {
+            gate.busy = gate.busy.saturating_sub(1);
+        }
+        let contended = gate.contended.is_some_and(|until| Instant::now() < until);
+        let not_except = |w: &&Arc<Waiter>| !except.is_some_and(|t| Arc::ptr_eq(w, &t.waiter));
+        let unserved = gate.waiting.iter().filter(not_except).count() > gate.idle.len();
+        let handed = match held.id {
+            Some(id) if hand_on && current && !contended && unserved => {
+                gate.idle.push(id);
+                // The idle slot is the one of the n-th in line.
+                if let Some(next) = gate
+                    .waiting
+                    .iter()
+                    .filter(not_except)
+                    .nth(gate.idle.len() - 1)
+                {
+                    next.wake();
+                }
+                None
+            }
+            id => id,
+        };
+        // On a shared store the front is woken once the slot is back in the
+        // store.
+        if held.id.is_none() {
+            wake_front(gate, except);
+        }
+        if gate.is_empty() {
+            gates.remove(&held.key);
+        }
+        handed
+    }
+
+    /// An attempt's store slot `held` went back with its record: the first
+    /// in line tries the store again.
+    pub fn gone(&self, held: &Held, except: Option<&Ticket>) {
+        let mut gates = self.lock();
+        let Some(gate) = gates.get_mut(&held.key) else {
+            return;
+        };
+        if gate.epoch == held.epoch {
+            gate.busy = gate.busy.saturating_sub(1);
+        }
+        wake_front(gate, except);
+        if gate.is_empty() {
+            gates.remove(&held.key);
+        }
+    }
+
+    /// Slots were given back to the store under `keys` (by this process or
+    /// another): the first in line on each tries again, unless that is
+    /// `except`.
+    pub fn wake(&self, keys: &[LockoutKey], except: Option<&Ticket>) {
+        let gates = self.lock();
         for key in keys {
-            if let Some(gate) = gates.get_mut(key) {
+            if let Some(gate) = gates.get(key) {
                 wake_front(gate, except);
             }
         }
+    }
+
+    /// Slots were given back under the keys with these wake tags (another
+    /// app server's notification).
+    pub fn wake_tagged(&self, tags: &[u64]) {
+        let gates = self.lock();
+        for (key, gate) in gates.iter() {
+            if !gate.waiting.is_empty() && tags.contains(&key.wake_tag()) {
+                wake_front(gate, None);
+            }
+        }
+    }
+
+    /// Wakes the first in line on every key: the store's state may have
+    /// changed in ways nobody was told of.
+    pub fn wake_all(&self) {
+        for gate in self.lock().values() {
+            wake_front(gate, None);
+        }
+    }
+
+    /// A reset of the keys `matches` picks (everything, for a store that
+    /// shares slots and reset them elsewhere): a new epoch on each, no
+    /// attempt of the old counted, every waiter woken. Returns the idle
+    /// store slots, to give back.
+    pub fn clear(&self, matches: impl Fn(&LockoutKey) -> bool) -> Vec<(LockoutKey, u64)> {
+        let mut idle = Vec::new();
+        let mut gates = self.lock();
+        gates.retain(|key, gate| {
+            if !matches(key) {
+                return true;
+            }
+            gate.epoch = self.new_epoch();
+            gate.busy = 0;
+            idle.extend(gate.idle.drain(..).map(|id| (key.clone(), id)));
+            for waiter in &gate.waiting {
+                waiter.wake();
+            }
+            !gate.waiting.is_empty()
+        });
+        idle
     }
 
     /// The first of `keys` that attempts are waiting on, if any.
@@ -118,14 +291,30 @@ impl Gates {
             .find(|key| gates.get(key).is_some_and(|gate| !gate.waiting.is_empty()))
     }
 
-    /// How many slots this process holds under `key`.
-    pub fn held(&self, key: &LockoutKey) -> u64 {
-        self.lock().get(key).map_or(0, |gate| gate.held)
+    /// How many attempts of this process hold a slot under `key`.
+    pub fn busy(&self, key: &LockoutKey) -> u64 {
+        self.lock().get(key).map_or(0, |gate| gate.busy)
+    }
+
+    /// How many store slots this process holds under `key`: those of its
+    /// attempts, and those kept for its first in line.
+    pub fn held_here(&self, key: &LockoutKey) -> u64 {
+        self.lock()
+            .get(key)
+            .map_or(0, |gate| gate.busy + gate.idle.len() as u64)
     }
 
     /// How many attempts wait on `key`.
     pub fn waiting(&self, key: &LockoutKey) -> usize {
         self.lock().get(key).map_or(0, |gate| gate.waiting.len())
+    }
+
+    /// Whether `ticket` still waits in its queue (taking an idle slot
+    /// leaves it).
+    pub fn is_queued(&self, ticket: &Ticket) -> bool {
+        self.lock()
+            .get(&ticket.key)
+            .is_some_and(|gate| gate.waiting.iter().any(|w| Arc::ptr_eq(w, &ticket.waiter)))
     }
 
     /// How many attempts wait ahead of `ticket` in its queue.
@@ -140,38 +329,11 @@ impl Gates {
             .unwrap_or(0)
     }
 
-    /// Remembers that `keys` were found locked until `until`.
-    pub fn note_locked(&self, keys: &[LockoutKey], until: SystemTime) {
-        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
-        if locked.len() + keys.len() > MAX_RECENTLY_LOCKED {
-            let now = SystemTime::now().min(until);
-            locked.retain(|_, until| *until > now);
-            if locked.len() + keys.len() > MAX_RECENTLY_LOCKED {
-                locked.clear();
-            }
-        }
-        for key in keys {
-            locked.insert(key.clone(), until);
-        }
-    }
-
-    /// Whether one of `keys` was found locked until after `now`.
-    pub fn recently_locked(&self, keys: &[LockoutKey], now: SystemTime) -> bool {
-        let locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
-        !locked.is_empty()
-            && keys
-                .iter()
-                .any(|key| locked.get(key).is_some_and(|until| *until > now))
-    }
-
     /// A place at the back of `key`'s queue, unless `max` attempts wait
     /// there already.
     pub fn join(self: &Arc<Self>, key: &LockoutKey, max: usize) -> Option<Ticket> {
         let mut gates = self.lock();
-        let gate = gates.entry(key.clone()).or_insert_with(|| Gate {
-            held: 0,
-            waiting: VecDeque::new(),
-        });
+        let gate = self.gate(&mut gates, key);
         if gate.waiting.len() >= max {
             return None;
         }
@@ -181,43 +343,41 @@ impl Gates {
             gates: self.clone(),
             key: key.clone(),
             waiter,
+            keeper: None,
         })
-    }
-
-    /// Forgets the slots held under the keys `matches` picks (a reset) and
-    /// wakes everyone waiting on them.
-    pub fn clear(&self, matches: impl Fn(&LockoutKey) -> bool) {
-        self.locked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        let mut gates = self.lock();
-        gates.retain(|key, gate| {
-            if !matches(key) {
-                return true;
-            }
-            gate.held = 0;
-            for waiter in &gate.waiting {
-                waiter.wake();
-            }
-            !gate.waiting.is_empty()
-        });
     }
 }
 
 /// An attempt's place in a key's queue; leaving (dropping it) passes on a
-/// wake it did not act on, so no slot given back goes unused.
-#[derive(Debug)]
+/// wake it did not act on, so no slot given back goes unused, and gives
+/// back the idle store slots nobody is left to use.
 pub(crate) struct Ticket {
     gates: Arc<Gates>,
     key: LockoutKey,
     waiter: Arc<Waiter>,
+    /// Where idle store slots nobody is left to use go back.
+    keeper: Option<Arc<Keeper>>,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ticket {
     /// The key whose queue this is.
     pub fn key(&self) -> &LockoutKey {
         &self.key
+    }
+
+    /// Gives back through `keeper` the idle store slots the last waiter
+    /// leaves behind.
+    pub fn with_keeper(mut self, keeper: Option<Arc<Keeper>>) -> Self {
+        self.keeper = keeper;
+        self
     }
 
     /// Waits until woken or `timeout` passes; whether it was woken.
@@ -232,9 +392,9 @@ impl Ticket {
         woken
     }
 
-    /// Leaves the queue having made use of the turn (admitted, or refused
-    /// for good): the next in line tries too, for there may be room or a
-    /// lockout for it to see as well.
+    /// Leaves the queue having made use of the turn (admitted, refused for
+    /// good, or failed): the next in line tries too, for there may be room
+    /// or an answer for it as well.
     pub fn pass_on(self) {
         self.waiter.woken.store(true, Ordering::SeqCst);
     }
@@ -242,25 +402,39 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        let mut gates = self.gates.lock();
-        let Some(gate) = gates.get_mut(&self.key) else {
-            return;
-        };
-        let position = gate
-            .waiting
-            .iter()
-            .position(|w| Arc::ptr_eq(w, &self.waiter));
-        if let Some(position) = position {
-            gate.waiting.remove(position);
-            // A wake this attempt did not act on is the next one's.
-            if self.waiter.woken.load(Ordering::SeqCst) {
-                if let Some(next) = gate.waiting.front() {
-                    next.wake();
+        let mut left = Vec::new();
+        {
+            let mut gates = self.gates.lock();
+            let Some(gate) = gates.get_mut(&self.key) else {
+                return;
+            };
+            let position = gate
+                .waiting
+                .iter()
+                .position(|w| Arc::ptr_eq(w, &self.waiter));
+            if let Some(position) = position {
+                gate.waiting.remove(position);
+                if position < gate.idle.len() {
+                    // Its idle slot is the next one's in line.
+                    if let Some(next) = gate.waiting.get(gate.idle.len() - 1) {
+                        next.wake();
+                    }
+                } else if self.waiter.woken.load(Ordering::SeqCst) {
+                    // A wake this attempt did not act on is the next one's.
+                    if let Some(next) = gate.waiting.front() {
+                        next.wake();
+                    }
                 }
             }
+            // Idle slots nobody is left in line for go back to the store.
+            let excess = gate.idle.len().saturating_sub(gate.waiting.len());
+            left.extend(gate.idle.drain(..excess).map(|id| (self.key.clone(), id)));
+            if gate.is_empty() {
+                gates.remove(&self.key);
+            }
         }
-        if gate.held == 0 && gate.waiting.is_empty() {
-            gates.remove(&self.key);
+        if let Some(keeper) = self.keeper.as_ref().filter(|_| !left.is_empty()) {
+            keeper.give_back(left.into_iter().map(|(key, id)| Slot { key, id }).collect());
         }
     }
 }
@@ -282,11 +456,12 @@ mod tests {
     async fn a_slot_given_back_wakes_the_first_in_line_only() {
         let gates = Arc::new(Gates::default());
         let k = key("alice");
-        assert_eq!(gates.take(std::slice::from_ref(&k)), [1]);
+        let (held, busy) = gates.enter(&k, None);
+        assert_eq!(busy, 1);
         let first = gates.join(&k, 2).unwrap();
         let second = gates.join(&k, 2).unwrap();
         assert!(gates.join(&k, 2).is_none(), "the queue is full");
-        gates.give_back(std::slice::from_ref(&k), None);
+        assert_eq!(gates.leave(&held, true, None), None);
         assert!(first.wait(Duration::from_secs(1)).await);
         assert!(!second.wait(Duration::from_secs(1)).await, "not its turn");
         // The first leaves having used its turn: the second tries next.
@@ -295,6 +470,62 @@ mod tests {
         drop(second);
         assert_eq!(gates.waiting(&k), 0);
         assert!(gates.lock().is_empty(), "no gate is left behind");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_slot_goes_to_the_first_in_line_and_to_nobody_else() {
+        let gates = Arc::new(Gates::default());
+        let k = key("alice");
+        let (held, _) = gates.enter(&k, Some(7));
+        let first = gates.join(&k, 8).unwrap();
+        let second = gates.join(&k, 8).unwrap();
+        assert_eq!(
+            gates.leave(&held, true, None),
+            None,
+            "handed on, not given back"
+        );
+        assert!(first.wait(Duration::from_secs(1)).await);
+        assert_eq!(gates.take_idle(&k, Some(&second)), None, "not its turn");
+        assert_eq!(gates.take_idle(&k, None), None, "nor a newcomer's");
+        assert_eq!(gates.take_idle(&k, Some(&first)), Some(7));
+        assert!(!gates.is_queued(&first), "it left the queue with the slot");
+        // A second slot given up goes to the second in line, now first.
+        let (held, _) = gates.enter(&k, Some(8));
+        assert_eq!(gates.leave(&held, true, None), None);
+        assert!(second.wait(Duration::from_secs(1)).await);
+        assert_eq!(gates.take_idle(&k, Some(&second)), Some(8));
+        drop((first, second));
+        // With nobody waiting, a slot given up goes back to the store.
+        let (held, _) = gates.enter(&k, Some(7));
+        assert_eq!(gates.leave(&held, true, None), Some(7));
+        assert!(gates.lock().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_slots_nobody_waits_for_go_back_to_the_store() {
+        let gates = Arc::new(Gates::default());
+        let k = key("alice");
+        let (held, _) = gates.enter(&k, Some(3));
+        let (keeper, mut orders) = Keeper::new();
+        let waiting = gates
+            .join(&k, 8)
+            .unwrap()
+            .with_keeper(Some(Arc::new(keeper)));
+        assert_eq!(gates.leave(&held, true, None), None);
+        drop(waiting); // gone (the client left) before taking it
+        match orders.try_recv() {
+            Ok(super::super::keeper::Order::Release(slots)) => {
+                assert_eq!(
+                    slots,
+                    vec![Slot {
+                        key: k.clone(),
+                        id: 3
+                    }]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(gates.lock().is_empty());
     }
 
     #[tokio::test(start_paused = true)]
@@ -309,14 +540,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn clearing_forgets_slots_and_wakes_every_waiter() {
+    async fn clearing_starts_a_new_epoch_and_wakes_every_waiter() {
         let gates = Arc::new(Gates::default());
         let (a, b) = (key("alice"), key("bob"));
-        gates.take(&[a.clone(), b.clone()]);
+        let (old, _) = gates.enter(&a, Some(1));
+        gates.enter(&b, None);
         let waiting = gates.join(&a, 8).unwrap();
-        gates.clear(|k| k.username() == Some("alice"));
+        assert!(gates.clear(|k| k.username() == Some("alice")).is_empty());
         assert!(waiting.wait(Duration::from_secs(1)).await);
-        assert_eq!(gates.take(std::slice::from_ref(&a)), [1]);
-        assert_eq!(gates.take(std::slice::from_ref(&b)), [2]);
+        let (_, busy) = gates.enter(&a, None);
+        assert_eq!(busy, 1, "the old epoch's attempt no longer counts");
+        assert_eq!(
+            gates.leave(&old, true, None),
+            Some(1),
+            "nor is its slot handed on"
+        );
+        assert_eq!(gates.busy(&a), 1);
+        assert_eq!(gates.enter(&b, None).1, 2);
     }
 }

@@ -17,11 +17,11 @@
 //! ([`crate::layer`], [`crate::admin`]) sit on top of it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::Clock;
 use crate::config::AxesConfig;
@@ -32,6 +32,7 @@ use crate::secret::Secret;
 use crate::store::{FilterError, Store, StoreError, TimedStore};
 
 mod admission;
+mod background;
 mod builder;
 mod challenge;
 mod check;
@@ -40,6 +41,8 @@ mod failure;
 mod flight;
 mod hooks;
 mod in_flight;
+mod keeper;
+mod lock_cache;
 mod lockouts;
 mod prepare;
 mod reset;
@@ -190,8 +193,14 @@ struct Inner {
     last_purge_ms: AtomicI64,
     /// Attempts in flight in this process, and those waiting for a slot.
     gates: Arc<in_flight::Gates>,
-    /// The id of the next attempt.
-    next_flight: AtomicU64,
+    /// The slots held on a store that shares them.
+    keeper: Option<Arc<keeper::Keeper>>,
+    /// The keeper's orders, until the background task takes them.
+    orders: Mutex<Option<mpsc::UnboundedReceiver<keeper::Order>>>,
+    /// Whether the background task was started.
+    background: AtomicBool,
+    /// The lockouts seen lately, to refuse a locked client from memory.
+    locks: lock_cache::LockCache,
     /// How long attempts hold their slots, on average lately (µs).
     hold_micros: AtomicU64,
     /// Refusals, summarised in one log line a minute.
@@ -242,9 +251,24 @@ impl Axes {
         &self.inner.store
     }
 
-    /// The current time, by the engine's clock.
+    /// The current time, by the engine's clock, corrected by the store's
+    /// measured lead over this machine's clock
+    /// ([`Store::clock_offset_ms`]): app servers sharing a store decide by
+    /// one clock.
     pub fn now(&self) -> SystemTime {
-        self.inner.clock.now()
+        let now = self.inner.clock.now();
+        match self.inner.store.inner().clock_offset_ms() {
+            0 => now,
+            ahead if ahead > 0 => now + Duration::from_millis(ahead.unsigned_abs()),
+            behind => now
+                .checked_sub(Duration::from_millis(behind.unsigned_abs()))
+                .unwrap_or(now),
+        }
+    }
+
+    /// The slots held on a store that shares them.
+    pub(crate) fn keeper(&self) -> Option<&keeper::Keeper> {
+        self.inner.keeper.as_deref()
     }
 
     /// A new receiver of every [`AxesEvent`] from now on.

@@ -20,6 +20,7 @@ impl Axes {
     pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
         let filter = self.checked_filter(filter)?;
         let removed = self.reset_counted(&filter, |_| true, every_key).await?;
+        self.announce_reset().await;
         tracing::info!(target: "axes", ?filter, removed, "attempts reset");
         self.emit(|| AxesEvent::Reset {
             filter,
@@ -81,6 +82,16 @@ impl Axes {
         // The slots of the keys reset go too (the store's own go with its reset).
         self.clear_slots(|key| filter.matches_parts(key.ip_address(), key.username()));
         Ok(removed)
+    }
+
+    /// Tells every engine on the store that lockouts were lifted: those in
+    /// this process at once, other app servers through the store's
+    /// notifications. Should the notification fail, theirs still stop
+    /// believing their cache within [`TRUST`](super::lock_cache::TRUST).
+    pub(crate) async fn announce_reset(&self) {
+        if let Err(error) = self.timed_store().announce_reset().await {
+            tracing::warn!(target: "axes", %error, "announcing a reset to the other app servers failed; they notice it within 10 s");
+        }
     }
 
     /// The lockout histories a reset of `filter` forgets: those of the keys

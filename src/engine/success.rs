@@ -4,7 +4,7 @@
 
 use super::{Axes, AxesError, AxesEvent, Flight};
 use crate::identity::{session_hash, ClientInfo, LoginAttempt};
-use crate::store::{AccessLog, AttemptFilter};
+use crate::store::{AccessLog, AttemptFilter, Slot, Slots};
 
 impl Axes {
     /// Records a successful login of `username` by `client` (django-axes'
@@ -33,30 +33,28 @@ impl Axes {
         username: &str,
         flight: Option<&mut Flight>,
     ) -> Result<(), AxesError> {
-        let result = self
-            .record_success(attempt, username, flight.as_deref())
-            .await;
-        if let Some(flight) = flight {
-            match &result {
-                Ok(true) => flight.given_back_by_store(),
-                _ => flight.release().await,
-            }
-        }
-        result.map(|_| ())
+        let Some(flight) = flight else {
+            return self.record_success(attempt, username, &[]).await;
+        };
+        // No guess any more: its slots go to those waiting at once, and
+        // the rest back to the store with the write.
+        let back = flight.hand_on();
+        let result = self.record_success(attempt, username, &back).await;
+        flight.written_back(&back, result.is_ok());
+        result
     }
 
     /// The steps of a success: the reset with `reset_on_success`, the
-    /// access log entry and the slots given back in one write; whether the
-    /// slots went back with it.
+    /// access log entry and the store slots `back` given back in one write.
     async fn record_success(
         &self,
         attempt: &LoginAttempt<'_>,
         username: &str,
-        flight: Option<&Flight>,
-    ) -> Result<bool, AxesError> {
+        back: &[Slot],
+    ) -> Result<(), AxesError> {
         let config = self.config();
         if !config.enabled {
-            return Ok(false);
+            return Ok(());
         }
         let client = attempt.client();
         if config.reset_on_success && !username.is_empty() {
@@ -75,7 +73,8 @@ impl Axes {
                 .await?;
             tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
         }
-        let slots = flight.and_then(Flight::shared_slots);
+        let owner = self.keeper().map_or("", |keeper| keeper.owner());
+        let slots = (!back.is_empty()).then(|| Slots::new(owner, back));
         let entry = (!config.disable_access_log).then(|| {
             // Kept as counted, as attempt records are: the trusted-client
             // check looks the client up in those terms.
@@ -99,7 +98,7 @@ impl Axes {
             username: username.to_owned(),
             at: self.now(),
         });
-        Ok(slots.is_some())
+        Ok(())
     }
 
     /// Records a logout (django-axes' `user_logged_out`).

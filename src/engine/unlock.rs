@@ -204,6 +204,7 @@ impl Axes {
             .delete_counters(&[marker])
             .await
             .map_err(AxesError::from)?;
+        self.announce_reset().await;
         tracing::info!(target: "axes", username = %sealed.username, "username unlocked by its owner's token");
         self.emit(|| AxesEvent::Unlocked {
             username: sealed.username.clone(),

@@ -341,6 +341,28 @@ impl LockoutKey {
         }
         out.finish()
     }
+
+    /// A short, stable name of the key for notifications between app
+    /// servers: the first 8 bytes of the SHA-256 of
+    /// [`encode`](Self::encode), the same in every process and build. Two
+    /// keys may share a tag; a notification then wakes a waiter for
+    /// nothing, which costs one store call.
+    ///
+    /// ```
+    /// use axes::{ClientInfo, LockoutGroup, LockoutParameter};
+    /// let key = ClientInfo::new("192.0.2.1".parse().unwrap())
+    ///     .lockout_key(&LockoutGroup::single(LockoutParameter::IpAddress))
+    ///     .unwrap();
+    /// assert_eq!(key.wake_tag(), key.clone().wake_tag());
+    /// assert_eq!(format!("{:016x}", key.wake_tag()).len(), 16);
+    /// ```
+    pub fn wake_tag(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.encode().as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
 }
 
 impl fmt::Display for LockoutKey {

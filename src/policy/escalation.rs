@@ -132,18 +132,7 @@ impl Escalation<'_> {
                 cooloff,
                 username: client.username().map(str::to_owned),
             });
-            match (current.locked_until, until) {
-                (None, _) => {}
-                (Some(_), None) => {
-                    current.locked_until = None;
-                    current.cooloff = None;
-                }
-                (Some(ends), Some(until)) if until > ends => {
-                    current.locked_until = Some(until);
-                    current.cooloff = cooloff;
-                }
-                (Some(_), Some(_)) => {}
-            }
+            current.extend_to(until, cooloff);
         }
         lockout
     }

@@ -101,6 +101,24 @@ impl Lockout {
         let seconds = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
         Some(Duration::from_secs(seconds.max(1)))
     }
+
+    /// Extends the lockout to a lock ending at `until` (`None`: at a
+    /// reset) with `cooloff`: the later end wins, one at a reset most of
+    /// all.
+    pub(crate) fn extend_to(&mut self, until: Option<SystemTime>, cooloff: Option<Duration>) {
+        match (self.locked_until, until) {
+            (None, _) => {}
+            (Some(_), None) => {
+                self.locked_until = None;
+                self.cooloff = None;
+            }
+            (Some(ends), Some(until)) if until > ends => {
+                self.locked_until = Some(until);
+                self.cooloff = cooloff;
+            }
+            (Some(_), Some(_)) => {}
+        }
+    }
 }
 
 /// How the lists treat a client, before any counting.

@@ -1,12 +1,14 @@
-//! The store contract: [`Store`], what it is given ([`FailureRecord`],
-//! [`Reset`], [`Slots`], [`SlotRequest`]) and what it answers
-//! ([`Admitted`], [`StoreError`]).
+//! The store contract: [`Store`] and its capabilities ([`SharedSlots`]),
+//! what it is given ([`FailureRecord`], [`Reset`], [`Slots`],
+//! [`SlotRequest`]) and what it answers ([`Admitted`], [`StoreEvent`],
+//! [`StoreError`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 use super::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 use crate::identity::{ClientInfo, LockoutKey};
@@ -39,6 +41,10 @@ pub enum StoreError {
     /// The store does not implement this operation.
     #[error("this store does not support {0}")]
     Unsupported(&'static str),
+    /// The store's server is set up so that it could lose lockouts (a
+    /// Redis that evicts keys, say); the message names the setting.
+    #[error("store misconfigured: {0}")]
+    Misconfigured(String),
     /// The store is at its bound and holds nothing it may drop: a new key
     /// is not tracked rather than an old lockout forgotten.
     #[error("store full: {0}")]
@@ -441,45 +447,43 @@ pub trait Store: Send + Sync + 'static {
         Ok(0)
     }
 
-    /// Whether attempts in flight are counted in the store, shared by
-    /// every app server using it ([`admit`](Self::admit) counts slots and
-    /// [`release`](Self::release) gives them back). `false` (the default):
-    /// the engine counts them in its own process.
-    fn shares_in_flight(&self) -> bool {
-        false
+    /// The shared-slots capability: attempts in flight counted in the
+    /// store, shared by every app server using it (PostgreSQL, Redis).
+    /// `None` (the default): the engine counts them in its own process,
+    /// which is exact for a store one process owns. Asked once, when the
+    /// engine is built.
+    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
+        None
     }
 
-    /// Reads the counters of `read`, as [`counters`](Self::counters), and —
-    /// for a store whose attempts in flight are shared by every app server
-    /// using it — counts the slots held under `slots`' keys, first taking
-    /// one for this attempt when [`take`](SlotRequest::take) says so: one
-    /// round trip, atomic with respect to other admissions of those keys.
-    ///
-    /// The default reads the counters only and answers
-    /// [`holders`](Admitted::holders) `None`.
-    async fn admit(
-        &self,
-        read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
-    ) -> Result<Admitted, StoreError> {
-        let _ = slots;
-        Ok(Admitted {
-            counters: self.counters(read).await?,
-            holders: None,
-        })
+    /// Notifications of what other app servers (or processes) did to the
+    /// store: slots given back, counters reset. The engine wakes its
+    /// waiting attempts and forgets its cached lockouts by them. `None`
+    /// (the default): nobody else writes to the store.
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        None
     }
 
-    /// Gives back the slots an attempt took (a store that shares them).
-    /// Giving back a slot that is not held (again, or after a reset) does
-    /// nothing.
-    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        let _ = slots;
+    /// Tells every engine on the store — in this process at once, in others
+    /// through the store's notifications — that counters were reset or
+    /// deleted (a reset, an unlock), so they forget the lockouts they
+    /// cached. The default tells nobody: a store with no subscribers.
+    async fn announce_reset(&self) -> Result<(), StoreError> {
         Ok(())
     }
 
+    /// How far the store's clock is ahead of this machine's, in
+    /// milliseconds (negative: behind), as last measured. The engine adds
+    /// it to its clock, so that app servers sharing a store decide every
+    /// time by the store's clock, whatever their own say. `0` (the
+    /// default): a store without a clock of its own.
+    fn clock_offset_ms(&self) -> i64 {
+        0
+    }
+
     /// Records a successful login: its access log entry, if one is kept,
-    /// and the attempt's slots given back, in one round trip where the
-    /// store can.
+    /// and the attempt's shared slots given back, in one round trip where
+    /// the store can.
     async fn record_success(
         &self,
         entry: Option<&AccessLog>,
@@ -488,40 +492,142 @@ pub trait Store: Send + Sync + 'static {
         if let Some(entry) = entry {
             self.record_login(entry).await?;
         }
-        if let Some(slots) = release {
-            self.release(slots).await?;
+        if let (Some(slots), Some(shared)) = (release, self.shared_slots()) {
+            shared.release(slots).await?;
         }
         Ok(())
     }
 }
 
-/// The slots of one attempt in flight: a slot under each key, all under
-/// one id (unique among the attempts of one engine).
+/// Attempts in flight shared by every app server using a store: the
+/// capability [`Store::shared_slots`] answers.
+///
+/// A slot is (key, owner, id): one attempt of one app server (the owner,
+/// an engine's random id) under one lockout key. A slot counts while its
+/// owner's lease holds: the owner renews it while it holds any slot, so a
+/// killed server's slots lapse one lease after its last renewal. Every
+/// operation is atomic with respect to the others on the same keys, and
+/// giving back a slot that is not held (again, after a reset, after a
+/// sweep) does nothing.
+///
+/// Giving back a slot under a key another app server waits on
+/// ([`wait_for`](Self::wait_for)) sends [`StoreEvent::SlotsFreed`] to every
+/// subscriber, so waiters are woken rather than poll; and an admission
+/// says which keys another server waits on ([`Admitted::waited`]), so a
+/// server hands no slot to its own waiters while others wait.
+#[async_trait]
+pub trait SharedSlots: Send + Sync {
+    /// One admission, in one round trip: reads the counters of `read` (as
+    /// [`Store::counters`]), takes the slots of [`SlotRequest::take`],
+    /// then counts the live slots under each key of
+    /// [`SlotRequest::count`], this request's included.
+    async fn admit(
+        &self,
+        read: &[LockoutKey],
+        request: SlotRequest<'_>,
+    ) -> Result<Admitted, StoreError>;
+
+    /// Gives back `slots`, and tells those waiting on their keys.
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError>;
+
+    /// Renews `owner`'s lease for `lease`.
+    async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError>;
+
+    /// Deletes every slot of `owner` whose id is at most `upto` and not in
+    /// `keep`: slots a dropped call may have taken after its attempt was
+    /// gone. Returns how many there were.
+    async fn sweep(&self, owner: &str, keep: &[u64], upto: u64) -> Result<u64, StoreError>;
+
+    /// Marks `keys` as waited on by `owner` for `ttl`, and sends
+    /// [`StoreEvent::Waiting`]: a slot another owner gives back under one
+    /// of them sends [`StoreEvent::SlotsFreed`], and their admissions
+    /// answer [`Admitted::waited`].
+    async fn wait_for(
+        &self,
+        owner: &str,
+        keys: &[LockoutKey],
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+}
+
+/// What a store tells its subscribers ([`Store::subscribe`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreEvent {
+    /// Slots were given back under the keys with these
+    /// [`wake tags`](LockoutKey::wake_tag).
+    SlotsFreed(Vec<u64>),
+    /// The app server `owner` waits for a slot under the keys with these
+    /// wake tags ([`SharedSlots::wait_for`]).
+    Waiting {
+        /// The app server (engine) waiting.
+        owner: String,
+        /// The keys' wake tags.
+        tags: Vec<u64>,
+    },
+    /// Counters were reset or deleted (a reset, an unlock): lockouts
+    /// cached from them may be lifted.
+    Reset,
+    /// Notifications may have been lost (the channel reconnected): anything
+    /// may have changed.
+    Missed,
+}
+
+/// One slot in flight: an attempt's place under one lockout key, by an id
+/// unique among its owner's slots.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slot {
+    /// The key it is held under.
+    pub key: LockoutKey,
+    /// Its id, unique among the owner's slots.
+    pub id: u64,
+}
+
+/// Slots of one owner, to give back.
 #[derive(Debug, Clone, Copy)]
 pub struct Slots<'a> {
-    /// The keys it holds a slot under.
-    pub keys: &'a [LockoutKey],
-    /// The attempt.
-    pub id: u64,
+    /// The app server (engine) holding them.
+    pub owner: &'a str,
+    /// The slots.
+    pub slots: &'a [Slot],
+}
+
+impl<'a> Slots<'a> {
+    /// `slots` of `owner`.
+    pub fn new(owner: &'a str, slots: &'a [Slot]) -> Self {
+        Self { owner, slots }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
 }
 
 /// What an admission asks of a store that shares attempts in flight.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct SlotRequest<'a> {
-    /// The slots to count, and take.
-    pub slots: Slots<'a>,
-    /// Whether to take them, or only count those held.
-    pub take: bool,
-    /// How long this app server's slots outlive its last renewal of its
-    /// lease (see [`AxesConfig::in_flight_lease`](crate::AxesConfig::in_flight_lease)).
+    /// The app server (engine) taking them.
+    pub owner: &'a str,
+    /// The slots to take.
+    pub take: &'a [Slot],
+    /// The keys whose live slots to count.
+    pub count: &'a [LockoutKey],
+    /// How long the owner's slots outlive its last renewal of its lease
+    /// (see [`AxesConfig::in_flight_lease`](crate::AxesConfig::in_flight_lease)).
     pub lease: Duration,
 }
 
 impl<'a> SlotRequest<'a> {
-    /// A request to count (`take = false`) or take `slots`, under `lease`.
-    pub fn new(slots: Slots<'a>, take: bool, lease: Duration) -> Self {
-        Self { slots, take, lease }
+    /// A request of `owner` to take `take` and count the slots under `count`.
+    pub fn new(owner: &'a str, take: &'a [Slot], count: &'a [LockoutKey], lease: Duration) -> Self {
+        Self {
+            owner,
+            take,
+            count,
+            lease,
+        }
     }
 }
 
@@ -531,16 +637,23 @@ impl<'a> SlotRequest<'a> {
 pub struct Admitted {
     /// The counters, in the order of the keys read.
     pub counters: Vec<Option<Counter>>,
-    /// The slots held under each key of the slot request, by every app
-    /// server (this attempt's included once taken); `None` when the store
-    /// does not share attempts in flight.
-    pub holders: Option<Vec<u64>>,
+    /// The live slots under each key counted, by every app server (this
+    /// request's included).
+    pub holders: Vec<u64>,
+    /// Whether another owner waits for a slot under each key counted
+    /// ([`SharedSlots::wait_for`]).
+    pub waited: Vec<bool>,
 }
 
 impl Admitted {
-    /// What a store read: `counters`, and `holders` if it shares attempts in flight.
-    pub fn new(counters: Vec<Option<Counter>>, holders: Option<Vec<u64>>) -> Self {
-        Self { counters, holders }
+    /// What a store read: `counters`, the `holders` of each key counted,
+    /// and whether another owner waits on it.
+    pub fn new(counters: Vec<Option<Counter>>, holders: Vec<u64>, waited: Vec<bool>) -> Self {
+        Self {
+            counters,
+            holders,
+            waited,
+        }
     }
 }
 

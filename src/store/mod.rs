@@ -17,12 +17,14 @@
 //! | [`PostgresStore`] (feature `postgres`) | many app servers sharing one state | leased slots in the database |
 //! | [`RedisStore`] (feature `redis`) | many app servers sharing one state | leased slots in Redis |
 
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod clock_sync;
 pub mod codec;
 mod connect;
 mod contract;
-#[cfg(any(feature = "postgres", feature = "redis"))]
-mod lease;
 mod memory;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod notice;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod records;
@@ -42,11 +44,14 @@ pub(crate) use timed::TimedStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStore;
 #[cfg(feature = "redis")]
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisOptions, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use crate::policy::{Counter, Window};
 pub use connect::connect;
-pub use contract::{Admitted, FailureRecord, Reset, SlotRequest, Slots, Store, StoreError};
+pub use contract::{
+    Admitted, FailureRecord, Reset, SharedSlots, Slot, SlotRequest, Slots, Store, StoreError,
+    StoreEvent,
+};
 pub use memory::{MemoryStore, DEFAULT_MAX_BYTES};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, FilterError};

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    Reset, SlotRequest, Slots, Store, StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
+    SharedSlots, Slots, Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 
@@ -88,20 +89,20 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).purge_failure_logs(before).await
     }
 
-    fn shares_in_flight(&self) -> bool {
-        (**self).shares_in_flight()
+    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
+        (**self).shared_slots()
     }
 
-    async fn admit(
-        &self,
-        read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
-    ) -> Result<Admitted, StoreError> {
-        (**self).admit(read, slots).await
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        (**self).subscribe()
     }
 
-    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        (**self).release(slots).await
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        (**self).announce_reset().await
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        (**self).clock_offset_ms()
     }
 
     async fn record_success(

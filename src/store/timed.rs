@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    Reset, SlotRequest, Slots, Store, StoreError,
+    Reset, SharedSlots, SlotRequest, Slots, Store, StoreError,
 };
 use crate::identity::LockoutKey;
 
@@ -148,20 +148,16 @@ impl TimedStore {
             .await
     }
 
-    pub(crate) fn shares_in_flight(&self) -> bool {
-        self.inner.shares_in_flight()
+    pub(crate) async fn announce_reset(&self) -> Result<(), StoreError> {
+        self.bounded("announce_reset", self.inner.announce_reset())
+            .await
     }
 
-    pub(crate) async fn admit(
-        &self,
-        read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
-    ) -> Result<Admitted, StoreError> {
-        self.bounded("admit", self.inner.admit(read, slots)).await
-    }
-
-    pub(crate) async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        self.bounded("release", self.inner.release(slots)).await
+    /// The shared-slots capability, bounded by the timeout like every call.
+    pub(crate) fn shared_slots(&self) -> Option<TimedSlots<'_>> {
+        self.inner
+            .shared_slots()
+            .map(|slots| TimedSlots { slots, timed: self })
     }
 
     pub(crate) async fn record_success(
@@ -175,6 +171,59 @@ impl TimedStore {
 
     pub(crate) async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         self.bounded("delete_counters", self.inner.delete_counters(keys))
+            .await
+    }
+}
+
+/// A store's [`SharedSlots`], each call bounded by the store's timeout.
+#[derive(Clone, Copy)]
+pub(crate) struct TimedSlots<'s> {
+    slots: &'s dyn SharedSlots,
+    timed: &'s TimedStore,
+}
+
+impl TimedSlots<'_> {
+    pub(crate) async fn admit(
+        &self,
+        read: &[LockoutKey],
+        request: SlotRequest<'_>,
+    ) -> Result<Admitted, StoreError> {
+        self.timed
+            .bounded("admit", self.slots.admit(read, request))
+            .await
+    }
+
+    pub(crate) async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        self.timed
+            .bounded("release", self.slots.release(slots))
+            .await
+    }
+
+    pub(crate) async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
+        self.timed
+            .bounded("renew", self.slots.renew(owner, lease))
+            .await
+    }
+
+    pub(crate) async fn sweep(
+        &self,
+        owner: &str,
+        keep: &[u64],
+        upto: u64,
+    ) -> Result<u64, StoreError> {
+        self.timed
+            .bounded("sweep", self.slots.sweep(owner, keep, upto))
+            .await
+    }
+
+    pub(crate) async fn wait_for(
+        &self,
+        owner: &str,
+        keys: &[LockoutKey],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed
+            .bounded("wait_for", self.slots.wait_for(owner, keys, ttl))
             .await
     }
 }

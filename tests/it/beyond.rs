@@ -65,7 +65,7 @@ async fn an_unlock_token_lifts_the_username_and_never_the_attackers_address() {
             "{store}: {body}"
         );
         assert_eq!(
-            a.login(OWNER, "alice", "wonderland").await,
+            a.login_after_reset(OWNER, "alice", "wonderland").await,
             200,
             "{store}: the owner logs in"
         );

@@ -243,7 +243,9 @@ async fn a_reset_clears_the_slots_of_what_it_resets() {
 
 /// One round trip each way: taking the slots and reading the counters is
 /// one store call; recording the outcome and giving the slots back is one
-/// more — for a failure and for a success, counted at the store.
+/// more — for a failure and for a success, counted at the store. A
+/// refusal of a client found locked out costs none: the lockout is
+/// remembered until it ends or a reset.
 #[tokio::test]
 async fn an_attempt_costs_one_store_call_each_way() {
     for (name, store, counts) in crate::common::stores::counted().await {
@@ -257,14 +259,28 @@ async fn an_attempt_costs_one_store_call_each_way() {
             );
             assert_eq!(counts.calls() - before, 2, "{name}: {password}");
         }
-        // A refusal before dispatch is one.
+        // The failure that locks is remembered: a refusal costs nothing.
         app.fail_n("192.0.2.49", "alice", 2).await;
+        let before = counts.calls();
+        for _ in 0..5 {
+            assert_eq!(
+                app.login("192.0.2.49", "alice", "wonderland").await,
+                429,
+                "{name}"
+            );
+        }
+        assert_eq!(counts.calls() - before, 0, "{name}: refusals");
+        // A reset forgets it: the next attempt reads again.
+        app.axes
+            .reset(axes::AttemptFilter::Ip("192.0.2.49".parse().unwrap()))
+            .await
+            .unwrap();
         let before = counts.calls();
         assert_eq!(
             app.login("192.0.2.49", "alice", "wonderland").await,
-            429,
+            200,
             "{name}"
         );
-        assert_eq!(counts.calls() - before, 1, "{name}: refusal");
+        assert_eq!(counts.calls() - before, 2, "{name}: after the reset");
     }
 }

@@ -31,4 +31,5 @@ mod properties;
 mod racing;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod shared_stores;
 mod stores;

@@ -137,17 +137,26 @@ mod lock_order {
                                 .await
                                 .map(drop),
                             3 => {
-                                let slots = axes::store::Slots {
-                                    keys: &k,
-                                    id: u64::from(n),
-                                };
+                                use axes::store::SharedSlots;
+                                let taken: Vec<_> = k
+                                    .iter()
+                                    .map(|key| axes::store::Slot {
+                                        key: key.clone(),
+                                        id: u64::from(n),
+                                    })
+                                    .collect();
                                 let request = axes::store::SlotRequest::new(
-                                    slots,
-                                    true,
+                                    "hammer",
+                                    &taken,
+                                    &k,
                                     Duration::from_secs(60),
                                 );
-                                match store.admit(&k, Some(request)).await {
-                                    Ok(_) => store.release(slots).await,
+                                match store.admit(&k, request).await {
+                                    Ok(_) => {
+                                        store
+                                            .release(axes::store::Slots::new("hammer", &taken))
+                                            .await
+                                    }
                                     Err(e) => Err(e),
                                 }
                             }

@@ -97,3 +97,109 @@ mod ttls {
         assert_eq!(ttl, -1, "a counter that never expires has no TTL");
     }
 }
+
+/// A Redis that evicts keys under memory pressure forgets lockouts: the
+/// store refuses it at connect, naming the setting, unless told to accept
+/// the risk; the demo server refuses to start on it.
+mod eviction {
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use axes::store::RedisOptions;
+    use axes::{RedisStore, StoreError};
+
+    /// A throwaway Redis server with `policy`, killed when dropped.
+    struct Server(Child, u16);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Starts one, if the tests run against Redis (which needs the server
+    /// binary on this machine).
+    async fn server(policy: &str) -> Option<Server> {
+        super::url()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--maxmemory", "64mb"])
+            .args(["--maxmemory-policy", policy])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (from Debian's redis-server package)");
+        let server = Server(child, port);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(server);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    #[tokio::test]
+    async fn an_evicting_redis_is_refused_unless_the_risk_is_accepted() {
+        for policy in ["allkeys-lru", "volatile-ttl"] {
+            let Some(server) = server(policy).await else {
+                return;
+            };
+            let url = format!("redis://127.0.0.1:{}", server.1);
+            let refused = RedisStore::connect(&url).await.expect_err("refused");
+            assert!(matches!(refused, StoreError::Misconfigured(_)), "{refused}");
+            let message = refused.to_string();
+            assert!(
+                message.contains(&format!("maxmemory-policy = {policy}"))
+                    && message.contains("noeviction")
+                    && message.contains("allow_eviction"),
+                "{message}"
+            );
+            let accepted =
+                RedisStore::connect_with(&url, RedisOptions::default().allow_eviction(true)).await;
+            assert!(accepted.is_ok(), "{policy}: accepted when allowed");
+            let by_url = axes::store::connect(&format!("{url}?allow_eviction=true")).await;
+            assert!(by_url.is_ok(), "{policy}: accepted when the URL allows it");
+        }
+        let Some(server) = server("noeviction").await else {
+            return;
+        };
+        let url = format!("redis://127.0.0.1:{}", server.1);
+        assert!(
+            RedisStore::connect(&url).await.is_ok(),
+            "noeviction is safe"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_demo_refuses_to_start_on_an_evicting_redis() {
+        let Some(server) = server("allkeys-lru").await else {
+            return;
+        };
+        let output = Command::new(crate::common::process::example_binary("json_login"))
+            .env(
+                "AXES_DATABASE_URL",
+                format!("redis://127.0.0.1:{}", server.1),
+            )
+            .env("AXES_BIND", "127.0.0.1:0")
+            .output()
+            .expect("the demo runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("maxmemory-policy"), "{stderr}");
+    }
+}

@@ -11,13 +11,14 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 use self::access_log::AccessLogBuffer;
 use self::attempts::AttemptIndex;
 use self::budget::Lifetime;
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
-    Store, StoreError,
+    Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 use crate::log_limit::Every;
@@ -57,6 +58,8 @@ pub struct MemoryStore {
     max_keys: usize,
     state: Mutex<State>,
     full: Every,
+    /// Resets announced, for the other engines sharing this store.
+    resets: broadcast::Sender<StoreEvent>,
 }
 
 /// A counter, how long it matters, and what it costs.
@@ -93,6 +96,7 @@ impl MemoryStore {
             max_keys: usize::MAX,
             state: Mutex::new(State::default()),
             full: Every::new(Duration::from_secs(60)),
+            resets: broadcast::channel(16).0,
         }
     }
 
@@ -285,6 +289,15 @@ fn full(max_bytes: usize) -> StoreError {
 
 #[async_trait]
 impl Store for MemoryStore {
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        Some(self.resets.subscribe())
+    }
+
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        let _ = self.resets.send(StoreEvent::Reset);
+        Ok(())
+    }
+
     async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
         let state = self.lock();
         Ok(keys

@@ -22,12 +22,15 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow, Postgr
 use sqlx::query::Query;
 use sqlx::PgPool;
 
+use tokio::sync::broadcast;
+
+use super::clock_sync::{ClockSync, StoreTime};
 use super::codec::to_millis;
-use super::lease::Leases;
+use super::notice::Notifications;
 use super::sql::{self, db_count, numbered, ATTEMPT_COLUMNS};
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    Reset, SlotRequest, Slots, Store, StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
+    SharedSlots, Slots, Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 use rows::{attempt_from_row, counter_from_row, get};
@@ -68,10 +71,14 @@ type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    leases: Arc<Leases>,
+    /// The database's clock less this machine's.
+    clock: Arc<ClockSync>,
+    /// What other app servers did, from the `LISTEN` connection.
+    notifications: Arc<Notifications>,
 }
 
 mod logs;
+mod notify;
 mod query;
 mod rows;
 mod slots;
@@ -142,6 +149,10 @@ impl PostgresStore {
         }
         let store = Self::new(pool);
         store.migrate().await?;
+        store
+            .clock
+            .measure(&DatabaseTime(store.pool.clone()))
+            .await?;
         Ok(store)
     }
 
@@ -161,9 +172,13 @@ impl PostgresStore {
     /// # Ok(()) }
     /// ```
     pub fn new(pool: PgPool) -> Self {
+        let clock = Arc::new(ClockSync::default());
+        clock.keep_measuring(DatabaseTime(pool.clone()));
+        let options = (*pool.connect_options()).clone();
         Self {
+            notifications: Arc::new(notify::listen(options)),
+            clock,
             pool,
-            leases: Leases::new(),
         }
     }
 
@@ -233,10 +248,8 @@ impl PostgresStore {
         let attempt = failure
             .record_attempt
             .then(|| client.attempt_key().encode());
-        let (release, slot) = match failure.release {
-            Some(slots) => (encode(slots.keys), db_count(slots.id)),
-            None => (Vec::new(), 0),
-        };
+        let (release_keys, release_ids) =
+            slots::keys_and_ids(failure.release.map_or(&[][..], |slots| slots.slots));
         let encoded = encode(failure.keys);
         let query = sqlx::query(
             "SELECT * FROM axes_record_failure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
@@ -260,13 +273,10 @@ impl PostgresStore {
         .bind(client.http_accept())
         .bind(failure.get_data)
         .bind(failure.post_data)
-        .bind(release)
-        .bind(self.leases.instance())
-        .bind(slot);
+        .bind(failure.release.map_or("", |slots| slots.owner))
+        .bind(release_keys)
+        .bind(release_ids);
         let rows = fetch(query, &self.pool).await?;
-        if let Some(slots) = failure.release {
-            self.leases.given_back(slots.id);
-        }
         in_key_order(&encoded, &rows, counter_from_row)
     }
 
@@ -330,6 +340,8 @@ impl PostgresStore {
                 KEY_ORDER
             )
         );
+        // Nobody waits on a key whose mark lapsed.
+        let waiting = "DELETE FROM axes_waiting WHERE until_ms < axes_now_ms()";
         // Servers that have held no lease for an hour are gone.
         let instances = "DELETE FROM axes_instances AS i \
                          WHERE i.lease_until_ms < axes_now_ms() - 3600000 \
@@ -338,6 +350,7 @@ impl PostgresStore {
         let removed = execute(sqlx::query(&attempts).bind(before), &mut *tx).await?;
         execute(sqlx::query(&counters).bind(before), &mut *tx).await?;
         execute(sqlx::query(instances), &mut *tx).await?;
+        execute(sqlx::query(waiting), &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
         Ok(removed)
     }
@@ -461,20 +474,23 @@ impl Store for PostgresStore {
             .await
     }
 
-    fn shares_in_flight(&self) -> bool {
-        true
+    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
+        Some(self)
     }
 
-    async fn admit(
-        &self,
-        read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
-    ) -> Result<Admitted, StoreError> {
-        self.admit_slots(read, slots).await
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        Some(self.notifications.subscribe())
     }
 
-    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        self.release_slots(slots).await
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        self.notifications.send(StoreEvent::Reset);
+        execute(sqlx::query("SELECT axes_notify_reset()::TEXT"), &self.pool)
+            .await
+            .map(drop)
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
     }
 
     async fn record_success(
@@ -483,5 +499,18 @@ impl Store for PostgresStore {
         release: Option<Slots<'_>>,
     ) -> Result<(), StoreError> {
         self.record_login_releasing(entry, release).await
+    }
+}
+
+/// The database's clock, as the leases and the engine read it.
+struct DatabaseTime(PgPool);
+
+#[async_trait]
+impl StoreTime for DatabaseTime {
+    async fn store_time_ms(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT axes_now_ms()")
+            .fetch_one(&self.0)
+            .await
+            .map_err(StoreError::backend)
     }
 }

@@ -1,172 +1,168 @@
 //! Attempts in flight on PostgreSQL: one row per slot in `axes_slots`,
 //! owned by an app server (`axes_instances`) under a lease it renews while
 //! it holds slots; an admission takes and counts them in one call of
-//! `axes_admit` (migration `0006`).
+//! `axes_admit`, and a slot given back under a key another server waits on
+//! (`axes_waiting`) is notified (migration `0008`).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 
 use super::rows::{counter_from_row, get};
 use super::{count_of, encode, execute, fetch, millis, retry_conflicts, PostgresStore};
 use crate::identity::LockoutKey;
 use crate::store::codec::to_millis;
-use crate::store::lease::Renew;
 use crate::store::sql::db_count;
-use crate::store::{AccessLog, Admitted, SlotRequest, Slots, StoreError};
+use crate::store::{AccessLog, Admitted, SharedSlots, Slot, SlotRequest, Slots, StoreError};
 
-impl PostgresStore {
-    pub(super) async fn admit_slots(
+/// The keys and ids of `slots`, as the functions take them.
+pub(super) fn keys_and_ids(slots: &[Slot]) -> (Vec<String>, Vec<i64>) {
+    slots
+        .iter()
+        .map(|slot| (slot.key.encode(), db_count(slot.id)))
+        .unzip()
+}
+
+#[async_trait]
+impl SharedSlots for PostgresStore {
+    async fn admit(
         &self,
         read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
+        request: SlotRequest<'_>,
     ) -> Result<Admitted, StoreError> {
         let read_keys = encode(read);
-        let (hold, slot, take, lease) = match slots {
-            Some(request) => (
-                encode(request.slots.keys),
-                request.slots.id,
-                request.take,
-                request.lease,
-            ),
-            None => (Vec::new(), 0, false, Duration::ZERO),
-        };
+        let count = encode(request.count);
+        let (take_keys, take_ids) = keys_and_ids(request.take);
         let rows = retry_conflicts(|| {
             let query = sqlx::query("SELECT * FROM axes_admit($1, $2, $3, $4, $5, $6)")
                 .bind(&read_keys)
-                .bind(&hold)
-                .bind(self.leases.instance())
-                .bind(db_count(slot))
-                .bind(take)
-                .bind(millis(lease));
+                .bind(request.owner)
+                .bind(&take_keys)
+                .bind(&take_ids)
+                .bind(&count)
+                .bind(millis(request.lease));
             fetch(query, &self.pool)
         })
         .await?;
         let mut counters = HashMap::with_capacity(read.len());
-        let mut holders = HashMap::with_capacity(hold.len());
+        let mut holders = HashMap::with_capacity(count.len());
         for row in &rows {
             let key: String = get(row, 0)?;
             match get::<_, Option<i64>>(row, 4)? {
-                Some(count) => {
-                    holders.insert(key, count_of(count));
+                Some(held) => {
+                    let waited = get::<_, Option<bool>>(row, 5)?.unwrap_or(false);
+                    holders.insert(key, (count_of(held), waited));
                 }
                 None => {
                     counters.insert(key, counter_from_row(row)?);
                 }
             }
         }
-        if take && !hold.is_empty() {
-            self.leases.taken(slot, lease, &self.lease_renewer());
-        }
+        let (held, waited) = count
+            .iter()
+            .map(|key| holders.get(key).copied().unwrap_or((0, false)))
+            .unzip();
         Ok(Admitted::new(
             read_keys.iter().map(|key| counters.remove(key)).collect(),
-            slots.map(|_| {
-                hold.iter()
-                    .map(|key| holders.get(key).copied().unwrap_or(0))
-                    .collect()
-            }),
+            held,
+            waited,
         ))
     }
 
-    pub(super) async fn release_slots(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        let keys = encode(slots.keys);
-        self.leases.given_back(slots.id);
-        let renewer = self.lease_renewer();
-        if let Err(error) = renewer
-            .release(self.leases.instance(), &keys, slots.id)
-            .await
-        {
-            self.leases.retry_later(keys, slots.id);
-            return Err(error);
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        if slots.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let (keys, ids) = keys_and_ids(slots.slots);
+        let query = sqlx::query("SELECT axes_release($1, $2, $3)")
+            .bind(slots.owner)
+            .bind(&keys)
+            .bind(&ids);
+        execute(query, &self.pool).await.map(drop)
     }
 
+    async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "INSERT INTO axes_instances AS i (instance, lease_until_ms) \
+             VALUES ($1, axes_now_ms() + $2) \
+             ON CONFLICT (instance) DO UPDATE \
+             SET lease_until_ms = GREATEST(i.lease_until_ms, excluded.lease_until_ms)",
+        )
+        .bind(owner)
+        .bind(millis(lease));
+        execute(query, &self.pool).await.map(drop)
+    }
+
+    async fn sweep(&self, owner: &str, keep: &[u64], upto: u64) -> Result<u64, StoreError> {
+        let keep: Vec<i64> = keep.iter().copied().map(db_count).collect();
+        let query = sqlx::query(
+            "WITH swept AS (DELETE FROM axes_slots \
+             WHERE instance = $1 AND slot <= $2 AND NOT (slot = ANY($3)) RETURNING lockout_key) \
+             SELECT count(*), axes_wake(array_agg(DISTINCT lockout_key), $1)::TEXT FROM swept",
+        )
+        .bind(owner)
+        .bind(db_count(upto))
+        .bind(&keep);
+        let rows = fetch(query, &self.pool).await?;
+        Ok(match rows.first() {
+            Some(row) => count_of(get(row, 0)?),
+            None => 0,
+        })
+    }
+
+    async fn wait_for(
+        &self,
+        owner: &str,
+        keys: &[LockoutKey],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let query = sqlx::query(
+            "WITH marked AS (INSERT INTO axes_waiting AS w (lockout_key, instance, until_ms) \
+             SELECT k, $2, axes_now_ms() + $3 FROM unnest($1::TEXT[]) AS k \
+             ON CONFLICT (lockout_key, instance) DO UPDATE \
+             SET until_ms = GREATEST(w.until_ms, excluded.until_ms) RETURNING w.lockout_key) \
+             SELECT pg_notify(axes_channel(), \
+             'w ' || $2 || ' ' || string_agg(axes_wake_tag(lockout_key), ' '))::TEXT FROM marked",
+        )
+        .bind(encode(keys))
+        .bind(owner)
+        .bind(millis(ttl));
+        execute(query, &self.pool).await.map(drop)
+    }
+}
+
+impl PostgresStore {
+    /// A success: its access log entry, if any, and `release` given back,
+    /// in one call.
     pub(super) async fn record_login_releasing(
         &self,
         entry: Option<&AccessLog>,
         release: Option<Slots<'_>>,
     ) -> Result<(), StoreError> {
-        let (keys, slot) = match release {
-            Some(slots) => (encode(slots.keys), db_count(slots.id)),
-            None => (Vec::new(), 0),
-        };
-        let released =
-            "DELETE FROM axes_slots WHERE lockout_key = ANY($1) AND instance = $2 AND slot = $3";
-        let result = match entry {
-            Some(entry) => {
-                let statement = format!(
-                    "WITH released AS ({released}) \
-                     INSERT INTO axes_access_logs (username, ip_address, user_agent, path_info, \
-                     http_accept, session_hash, attempt_time_ms, logout_time_ms) \
-                     VALUES ($4, $5, $6, $7, $8, $9, $10, $11)"
-                );
-                let query = sqlx::query(&statement)
-                    .bind(&keys)
-                    .bind(self.leases.instance())
-                    .bind(slot)
-                    .bind(&entry.username)
-                    .bind(entry.ip_address.map(|ip| ip.to_string()))
-                    .bind(&entry.user_agent)
-                    .bind(&entry.path_info)
-                    .bind(&entry.http_accept)
-                    .bind(&entry.session_hash)
-                    .bind(to_millis(entry.attempt_time))
-                    .bind(entry.logout_time.map(to_millis));
-                execute(query, &self.pool).await
-            }
-            None if release.is_some() => {
-                let query = sqlx::query(released)
-                    .bind(&keys)
-                    .bind(self.leases.instance())
-                    .bind(slot);
-                execute(query, &self.pool).await
-            }
-            None => return Ok(()),
-        };
-        result?;
-        if let Some(slots) = release {
-            self.leases.given_back(slots.id);
+        let release = release.filter(|slots| !slots.is_empty());
+        if entry.is_none() && release.is_none() {
+            return Ok(());
         }
-        Ok(())
-    }
-}
-
-/// Renews this store's lease and retries its releases, on the pool.
-#[derive(Clone)]
-struct PgLeases {
-    pool: PgPool,
-}
-
-#[async_trait]
-impl Renew for PgLeases {
-    async fn renew(&self, instance: &str, lease: Duration) -> Result<(), StoreError> {
+        let (keys, ids) = keys_and_ids(release.map_or(&[][..], |slots| slots.slots));
         let query = sqlx::query(
-            "UPDATE axes_instances SET lease_until_ms = GREATEST(lease_until_ms, axes_now_ms() + $2) \
-             WHERE instance = $1",
+            "SELECT axes_record_login($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
-        .bind(instance)
-        .bind(millis(lease));
-        execute(query, &self.pool).await.map(|_| ())
-    }
-
-    async fn release(&self, instance: &str, keys: &[String], slot: u64) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "DELETE FROM axes_slots WHERE lockout_key = ANY($1) AND instance = $2 AND slot = $3",
-        )
-        .bind(keys)
-        .bind(instance)
-        .bind(db_count(slot));
-        execute(query, &self.pool).await.map(|_| ())
-    }
-}
-
-impl PostgresStore {
-    fn lease_renewer(&self) -> PgLeases {
-        PgLeases {
-            pool: self.pool.clone(),
-        }
+        .bind(release.map_or("", |slots| slots.owner))
+        .bind(&keys)
+        .bind(&ids)
+        .bind(entry.is_some())
+        .bind(entry.map(|e| e.username.as_str()))
+        .bind(entry.and_then(|e| e.ip_address).map(|ip| ip.to_string()))
+        .bind(entry.map(|e| e.user_agent.as_str()))
+        .bind(entry.map(|e| e.path_info.as_str()))
+        .bind(entry.map(|e| e.http_accept.as_str()))
+        .bind(entry.map(|e| e.session_hash.as_str()))
+        .bind(entry.map(|e| to_millis(e.attempt_time)))
+        .bind(entry.and_then(|e| e.logout_time).map(to_millis));
+        execute(query, &self.pool).await.map(drop)
     }
 }

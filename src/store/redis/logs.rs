@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use ::redis::{AsyncCommands, Script};
+use ::redis::AsyncCommands;
 
 use super::scripts::{PURGE_ACCESS_LOGS, RECORD_FAILURE_LOG};
 use super::{backend, field, ip, number, part, RedisStore};
@@ -89,8 +89,7 @@ impl RedisStore {
         if old.is_empty() {
             return Ok(0);
         }
-        let script = Script::new(PURGE_ACCESS_LOGS);
-        let mut call = script.prepare_invoke();
+        let mut call = PURGE_ACCESS_LOGS.prepare_invoke();
         call.key(&all);
         for key in &old {
             call.arg(key);
@@ -125,8 +124,7 @@ impl RedisStore {
         if let Some(username) = &entry.username {
             fields.push(("username", username.clone()));
         }
-        let script = Script::new(RECORD_FAILURE_LOG);
-        let mut call = script.prepare_invoke();
+        let mut call = RECORD_FAILURE_LOG.prepare_invoke();
         call.key(self.key("flog", "id"))
             .key(self.key("flogs", "all"))
             .key(&per_user)

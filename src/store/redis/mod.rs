@@ -8,12 +8,14 @@ use std::time::{Duration, SystemTime};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands, Script, ScriptInvocation};
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
+use super::clock_sync::{ClockSync, StoreTime};
 use super::codec::{decode_times, from_millis, to_millis};
-use super::lease::Leases;
+use super::notice::{Notifications, RESET as RESET_PAYLOAD};
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    Reset, SlotRequest, Slots, Store, StoreError,
+    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
+    SharedSlots, Slots, Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 
@@ -32,8 +34,11 @@ const TTL_MARGIN_MS: u64 = 60_000;
 /// | key | holds | lifetime |
 /// |---|---|---|
 /// | `c:<lockout key>` | hash: failures, last failure (ms) | the window of its count, plus a minute; none for a lockout that lasts until reset |
-/// | `i:<lockout key>` | hash: one field per slot in flight, `<instance>:<attempt>` | its slots; lapsed ones go when seen |
-/// | `lease:<instance>` | an app server's lease on its slots | `in_flight_lease`, renewed while it holds slots |
+/// | `i:<lockout key>` | hash: one field per slot in flight, `<owner>:<id>` | its slots; lapsed ones go when seen |
+/// | `lease:<owner>` | an app server's lease on its slots | `in_flight_lease`, renewed while it holds slots |
+/// | `o:<owner>` | set: the slots an app server holds, `<hash> <id> <tag>` | six leases after its last slot was taken |
+/// | `inflight:all` | set: the in-flight hashes holding slots | kept with them |
+/// | `w:<tag>` | a key another app server waits on for a slot (by wake tag) | a few seconds |
 /// | `a:<attempt key>` | hash: one attempt record | until reset or purged |
 /// | `attempts`, `counters` | sorted set of records by time, set of counter keys | kept with them |
 /// | `ip:<ip>`, `user:<username>` | sets of record keys, for resets and listings | kept with them |
@@ -43,7 +48,16 @@ const TTL_MARGIN_MS: u64 = 60_000;
 ///
 /// Every failure is one Lua script, atomic across processes. The connection
 /// reconnects on its own after a break; a command that takes longer than
-/// three seconds fails.
+/// three seconds fails. Notifications (slots given back under a key other
+/// servers wait on, resets) go out on the channel `<prefix>events`.
+///
+/// **Redis must not evict keys.** A counter evicted under memory pressure
+/// is a lockout forgotten: [`connect`](Self::connect) reads
+/// `maxmemory-policy` and refuses a server whose policy is not
+/// `noeviction`, unless told to accept the risk
+/// ([`RedisOptions::allow_eviction`], or `?allow_eviction=true` on the
+/// URL). A Redis without persistence (neither RDB snapshots nor AOF) loses
+/// every lockout when it restarts: that is logged as a warning.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,7 +70,58 @@ const TTL_MARGIN_MS: u64 = 60_000;
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
-    leases: Arc<Leases>,
+    /// The server's clock less this machine's.
+    clock: Arc<ClockSync>,
+    /// What other app servers did, from the subscription.
+    notifications: Arc<Notifications>,
+}
+
+/// How [`RedisStore::connect_with`] connects.
+///
+/// ```
+/// let options = axes::store::RedisOptions::default().prefix("myapp:axes:");
+/// assert_eq!(options.key_prefix(), "myapp:axes:");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    prefix: String,
+    allow_eviction: bool,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "axes:".to_owned(),
+            allow_eviction: false,
+        }
+    }
+}
+
+impl RedisOptions {
+    /// Keeps every key under `prefix` (default `axes:`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Connects to a server whose `maxmemory-policy` may evict keys, with
+    /// a warning instead of an error: under memory pressure it may forget
+    /// lockouts.
+    ///
+    /// ```
+    /// let options = axes::store::RedisOptions::default().allow_eviction(true);
+    /// # drop(options);
+    /// ```
+    pub fn allow_eviction(mut self, allow: bool) -> Self {
+        self.allow_eviction = allow;
+        self
+    }
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -77,33 +142,77 @@ fn part(value: &str) -> String {
 }
 
 mod logs;
+mod notify;
 mod scripts;
 mod slots;
 
 use scripts::{RECORD_FAILURE, RESET};
 
 impl RedisStore {
-    /// Connects to `url` (`redis://…`) with the key prefix `axes:`.
+    /// Connects to `url` (`redis://…`) with the key prefix `axes:`. The
+    /// URL may end in `?allow_eviction=true` (see
+    /// [`RedisOptions::allow_eviction`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), axes::StoreError> {
+    /// let store = axes::RedisStore::connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with_prefix(url, "axes:").await
+        Self::connect_with(url, RedisOptions::default()).await
     }
 
     /// Connects to `url`, keeping every key under `prefix`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), axes::StoreError> {
+    /// let store = axes::RedisStore::connect_with_prefix("redis://127.0.0.1:6379", "app:").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = ::redis::Client::open(url).map_err(backend)?;
+        Self::connect_with(url, RedisOptions::default().prefix(prefix)).await
+    }
+
+    /// Connects to `url` with `options`: reads the server's eviction
+    /// policy and persistence (see the type's documentation), measures its
+    /// clock and subscribes to the store's notifications.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), axes::StoreError> {
+    /// use axes::store::RedisOptions;
+    /// let options = RedisOptions::default().prefix("app:axes:");
+    /// let store = axes::RedisStore::connect_with("redis://127.0.0.1:6379", options).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let (url, allow_eviction) = strip_allow_eviction(url);
+        let allow_eviction = allow_eviction || options.allow_eviction;
+        let client = ::redis::Client::open(url.as_str()).map_err(backend)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config)
+        let mut connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(backend)?;
+        check_server(&mut connection, allow_eviction).await?;
+        let clock = Arc::new(ClockSync::default());
+        let time = ServerTime(connection.clone());
+        clock.measure(&time).await?;
+        clock.keep_measuring(time);
+        let channel = format!("{}events", options.prefix);
         Ok(Self {
+            notifications: Arc::new(notify::subscribe(client, channel)),
             connection,
-            prefix: prefix.to_owned(),
-            leases: Leases::new(),
+            prefix: options.prefix,
+            clock,
         })
+    }
+
+    /// The channel notifications go out on.
+    fn channel(&self) -> String {
+        format!("{}events", self.prefix)
     }
 
     fn key(&self, kind: &str, name: &str) -> String {
@@ -116,11 +225,6 @@ impl RedisStore {
 
     fn in_flight_key(&self, key: &LockoutKey) -> String {
         self.key("i", &key.encode())
-    }
-
-    /// The field of this instance's slot for attempt `id`.
-    fn slot_field(&self, id: u64) -> String {
-        format!("{}:{id}", self.leases.instance())
     }
 
     fn ip_set(&self, ip: IpAddr) -> String {
@@ -295,8 +399,7 @@ impl Store for RedisStore {
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
         let client = failure.client;
         let record = self.key("a", &client.attempt_key().encode());
-        let script = Script::new(RECORD_FAILURE);
-        let mut call = script.prepare_invoke();
+        let mut call = RECORD_FAILURE.prepare_invoke();
         for key in failure.keys {
             call.key(self.counter_key(key));
         }
@@ -310,10 +413,6 @@ impl Store for RedisStore {
                     .map(|u| self.user_set(u))
                     .unwrap_or_default(),
             );
-        let release = failure.release.map_or(&[][..], |slots| slots.keys);
-        for key in release {
-            call.key(self.in_flight_key(key));
-        }
         call.arg(to_millis(failure.at))
             .arg(TTL_MARGIN_MS)
             .arg(failure.keys.len())
@@ -335,22 +434,13 @@ impl Store for RedisStore {
                 "0"
             })
             .arg(failure.window.keep().unwrap_or(0))
-            .arg(if failure.record_attempt { "1" } else { "0" })
-            .arg(release.len())
-            .arg(
-                failure
-                    .release
-                    .map(|slots| self.slot_field(slots.id))
-                    .unwrap_or_default(),
-            );
+            .arg(if failure.record_attempt { "1" } else { "0" });
+        self.release_args(&mut call, failure.release);
         let result: Result<Vec<(i64, i64, String)>, _> =
             call.invoke_async(&mut self.connection.clone()).await;
         // Given back with the write; after an error, the engine releases
-        // them again (a release is idempotent and retried until it lands).
+        // them again (a release is idempotent).
         let counters = result.map_err(backend)?;
-        if let Some(slots) = failure.release {
-            self.leases.given_back(slots.id);
-        }
         counters
             .into_iter()
             .map(|(failures, last, times)| {
@@ -365,10 +455,9 @@ impl Store for RedisStore {
     async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
         let filter = reset.filter;
         let records = self.read_records(&self.record_keys(filter).await?).await?;
-        let script = Script::new(RESET);
         let every = *filter == AttemptFilter::All;
         let removed: u64 = self
-            .reset_call(&script, &records, |record| {
+            .reset_call(&RESET, &records, |record| {
                 // Resetting everything deletes every counter below.
                 if every {
                     Vec::new()
@@ -443,10 +532,9 @@ impl Store for RedisStore {
             .await
             .map_err(backend)?;
         let records = self.read_records(&old).await?;
-        let script = Script::new(RESET);
         // Expired counters are deleted by their own time below.
         let removed: u64 = self
-            .reset_call(&script, &records, |_| Vec::new())
+            .reset_call(&RESET, &records, |_| Vec::new())
             .invoke_async(&mut con)
             .await
             .map_err(backend)?;
@@ -522,20 +610,26 @@ impl Store for RedisStore {
         self.purge_logs("flogs", before).await
     }
 
-    fn shares_in_flight(&self) -> bool {
-        true
+    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
+        Some(self)
     }
 
-    async fn admit(
-        &self,
-        read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
-    ) -> Result<Admitted, StoreError> {
-        self.admit_slots(read, slots).await
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        Some(self.notifications.subscribe())
     }
 
-    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        self.release_slots(slots).await
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        self.notifications.send(StoreEvent::Reset);
+        self.connection
+            .clone()
+            .publish::<_, _, i64>(self.channel(), RESET_PAYLOAD)
+            .await
+            .map_err(backend)
+            .map(drop)
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
     }
 
     async fn record_success(
@@ -544,5 +638,128 @@ impl Store for RedisStore {
         release: Option<Slots<'_>>,
     ) -> Result<(), StoreError> {
         self.record_login_releasing(entry, release).await
+    }
+}
+
+/// `url` without its `allow_eviction` query parameter, and whether that
+/// was `true`.
+fn strip_allow_eviction(url: &str) -> (String, bool) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), false);
+    };
+    let mut allow = false;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some(("allow_eviction", value)) => {
+                allow = matches!(value, "true" | "1" | "yes");
+                false
+            }
+            _ => !pair.is_empty(),
+        })
+        .collect();
+    if rest.is_empty() {
+        (base.to_owned(), allow)
+    } else {
+        (format!("{base}?{}", rest.join("&")), allow)
+    }
+}
+
+/// Refuses a server that may evict keys (unless `allow_eviction`), and
+/// warns about one that keeps nothing across a restart.
+async fn check_server(
+    connection: &mut ConnectionManager,
+    allow_eviction: bool,
+) -> Result<(), StoreError> {
+    let memory: String = ::redis::cmd("INFO")
+        .arg("memory")
+        .query_async(connection)
+        .await
+        .map_err(backend)?;
+    let policy = info_field(&memory, "maxmemory_policy").unwrap_or("noeviction");
+    if policy != "noeviction" {
+        let why = format!(
+            "Redis evicts keys under memory pressure (maxmemory-policy = {policy}), so it may \
+             forget lockouts; set `maxmemory-policy noeviction`"
+        );
+        if !allow_eviction {
+            return Err(StoreError::Misconfigured(format!(
+                "{why}, or accept the risk with `?allow_eviction=true` on the URL \
+                 (RedisOptions::allow_eviction)"
+            )));
+        }
+        tracing::warn!(target: "axes", "{why} (allowed by allow_eviction)");
+    }
+    let persistence: String = ::redis::cmd("INFO")
+        .arg("persistence")
+        .query_async(connection)
+        .await
+        .map_err(backend)?;
+    let aof = info_field(&persistence, "aof_enabled") == Some("1");
+    let saves: Vec<String> = ::redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("save")
+        .query_async(connection)
+        .await
+        .unwrap_or_default();
+    let rdb = saves.get(1).is_some_and(|save| !save.trim().is_empty());
+    if !aof && !rdb {
+        tracing::warn!(target: "axes", "Redis keeps nothing on disk (no RDB snapshots, no AOF): a restart of Redis forgets every lockout");
+    }
+    Ok(())
+}
+
+/// The value of `name` in the text of `INFO`.
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines().find_map(|line| {
+        line.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+/// The server's clock (`TIME`).
+struct ServerTime(ConnectionManager);
+
+#[async_trait]
+impl StoreTime for ServerTime {
+    async fn store_time_ms(&self) -> Result<i64, StoreError> {
+        let (seconds, micros): (i64, i64) = ::redis::cmd("TIME")
+            .query_async(&mut self.0.clone())
+            .await
+            .map_err(backend)?;
+        Ok(seconds * 1000 + micros / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_eviction_is_read_off_the_url() {
+        assert_eq!(
+            strip_allow_eviction("redis://h:6379/2"),
+            ("redis://h:6379/2".to_owned(), false)
+        );
+        assert_eq!(
+            strip_allow_eviction("redis://h/2?allow_eviction=true"),
+            ("redis://h/2".to_owned(), true)
+        );
+        assert_eq!(
+            strip_allow_eviction("redis://h/2?protocol=resp3&allow_eviction=1"),
+            ("redis://h/2?protocol=resp3".to_owned(), true)
+        );
+        assert_eq!(
+            strip_allow_eviction("redis://h/2?allow_eviction=false&x=y"),
+            ("redis://h/2?x=y".to_owned(), false)
+        );
+    }
+
+    #[test]
+    fn info_fields_are_found_by_name() {
+        let info = "# Memory\r\nused_memory:1\r\nmaxmemory_policy:allkeys-lru\r\n";
+        assert_eq!(info_field(info, "maxmemory_policy"), Some("allkeys-lru"));
+        assert_eq!(info_field(info, "maxmemory"), None);
     }
 }

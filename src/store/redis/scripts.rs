@@ -1,22 +1,79 @@
 //! The Lua scripts of the Redis store: each operation that must be atomic
 //! across app servers is one script.
 //!
+//! The scripts are built once ([`LazyLock`]) and sent by hash. Those that
+//! give back or count slots share the functions of [`PRELUDE`].
+//!
 //! `RECORD_FAILURE` restates the windowing rule of
 //! [`Window`](crate::store::Window) (its `window` function is
 //! `Window::for_count`, its `bump` is `FailureRecord::bump`, its `slide` is
 //! `Window::slide`); the store conformance suite holds it to the Rust one.
 
+use std::sync::LazyLock;
+
+use ::redis::Script;
+
+/// The functions the slot scripts share.
+///
+/// `now_ms()`: the server's clock. `waited_by_others(marks, owner, now)`:
+/// whether an owner other than `owner` waits on the key whose waiting mark
+/// is `marks` (a sorted set of owners by the time their wait ends).
+///
+/// `release_slots(k, a)` gives back slots and tells those waiting on their
+/// keys: it reads the in-flight set and the owner's set at `KEYS[k]`,
+/// `KEYS[k + 1]`, the in-flight hashes from `KEYS[k + 2]` on, and from
+/// `ARGV[a]` on: owner, channel, waiting-mark prefix, n, then (id, wake
+/// tag) per slot. A slot is the field `<owner>:<id>` of its key's
+/// in-flight hash, and the member `<hash> <id> <tag>` of its owner's set;
+/// a hash left empty leaves the in-flight set. The tags of keys another
+/// owner waits on (`w:<tag>`) are published on the channel as
+/// `f <tag> <tag>…`.
+const PRELUDE: &str = r#"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function waited_by_others(marks, owner, now)
+  for _, who in ipairs(redis.call('ZRANGEBYSCORE', marks, now, '+inf')) do
+    if who ~= owner then return true end
+  end
+  return false
+end
+local function release_slots(k, a)
+  local owner, channel, marks = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local woken, now = {}, now_ms()
+  for i = 1, tonumber(ARGV[a + 3]) do
+    local key = KEYS[k + 1 + i]
+    local id, tag = ARGV[a + 2 + 2 * i], ARGV[a + 3 + 2 * i]
+    redis.call('HDEL', key, owner .. ':' .. id)
+    redis.call('SREM', KEYS[k + 1], key .. ' ' .. id .. ' ' .. tag)
+    if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[k], key) end
+    if waited_by_others(marks .. tag, owner, now) then woken[#woken + 1] = tag end
+  end
+  if #woken > 0 then redis.call('PUBLISH', channel, 'f ' .. table.concat(woken, ' ')) end
+end
+"#;
+
+/// A script of `body` after [`PRELUDE`].
+fn with_prelude(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}{body}"))
+}
+
 /// Records a failure: bumps (or restarts) every counter and the attempt
 /// record, by the window of each one's current count; under a sliding
-/// window (keep > 0) a counter also keeps its failure times (field `r`).
+/// window (keep > 0) a counter also keeps its failure times (field `r`);
+/// gives back the attempt's slots.
 ///
 /// KEYS: counters…, attempt hash, attempts zset, counters set, ip set, user set (or ""),
-///       in-flight hashes of the slots to give back….
+///       then the slots to give back (see [`PRELUDE`]).
 /// ARGV: at, margin, n_counters, n_steps, (from, window)…, attempt key, ip, ua,
 ///       path, accept, get, post, username (or "" with has_username = 0), has_username,
-///       keep (0: not sliding), record_attempt (1/0), n_release, slot field.
+///       keep (0: not sliding), record_attempt (1/0), then the slots to give back.
 /// Returns {count, last, times} per counter.
-pub(super) const RECORD_FAILURE: &str = r#"
+pub(super) static RECORD_FAILURE: LazyLock<Script> =
+    LazyLock::new(|| with_prelude(RECORD_FAILURE_BODY));
+
+const RECORD_FAILURE_BODY: &str = r#"
 local at = tonumber(ARGV[1])
 local margin = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -77,9 +134,7 @@ for i = 1, n do
   redis.call('SADD', KEYS[n + 3], KEYS[i])
   out[i] = {result[1], result[2], text}
 end
-for i = 1, tonumber(ARGV[a + 12]) do
-  redis.call('HDEL', KEYS[n + 5 + i], ARGV[a + 13])
-end
+release_slots(n + 6, a + 12)
 if ARGV[a + 11] ~= '1' then return out end
 local attempt = KEYS[n + 1]
 local result = bump(attempt, 'failures', 'time')
@@ -100,7 +155,9 @@ return out
 /// ARGV: prefix, then per record: record key, ip set, user set (or ""),
 ///       n_counters, counter keys….
 /// Returns the number of records deleted.
-pub(super) const RESET: &str = r#"
+pub(super) static RESET: LazyLock<Script> = LazyLock::new(|| Script::new(RESET_BODY));
+
+const RESET_BODY: &str = r#"
 local removed = 0
 local i = 2
 while i <= #ARGV do
@@ -139,7 +196,10 @@ return removed
 ///
 /// KEYS: id counter, all-entries zset, the user's zset.
 /// ARGV: entry key prefix, time, per-user limit, (field, value)….
-pub(super) const RECORD_FAILURE_LOG: &str = r#"
+pub(super) static RECORD_FAILURE_LOG: LazyLock<Script> =
+    LazyLock::new(|| Script::new(RECORD_FAILURE_LOG_BODY));
+
+const RECORD_FAILURE_LOG_BODY: &str = r#"
 local id = redis.call('INCR', KEYS[1])
 local key = ARGV[1] .. id
 local fields = {}
@@ -158,20 +218,25 @@ end
 return id
 "#;
 
-/// An admission: the counters of the keys read, and the live slots under
-/// each key held, taking one for this attempt first when asked. A slot is a
-/// field `<instance>:<attempt>` of the key's in-flight hash; it counts while
-/// its instance's lease key exists, and is deleted once it lapsed.
+/// An admission: the counters of the keys read, the slots asked for
+/// taken, and the live slots under each key counted, with whether another
+/// owner waits on it. A slot counts while its owner's lease key exists,
+/// and is deleted once it lapsed.
 ///
-/// KEYS: counters read…, in-flight hashes…, this instance's lease key, the
-///       set of in-flight hashes.
-/// ARGV: n_read, n_hold, instance, slot field, take (1/0), lease (ms), the
-///       lease key prefix.
-/// Returns {failures, last, times} per key read, then one count per key held.
-pub(super) const ADMIT: &str = r#"
-local n_read, n_hold = tonumber(ARGV[1]), tonumber(ARGV[2])
-local instance, field, take = ARGV[3], ARGV[4], ARGV[5] == '1'
-local lease, lease_prefix = tonumber(ARGV[6]), ARGV[7]
+/// KEYS: counters read…, in-flight hashes of the keys counted…, the owner's
+///       lease key, the in-flight set, the owner's set.
+/// ARGV: n_read, n_count, owner, lease (ms), the lease key prefix, the
+///       waiting-mark prefix, n_take, then per slot taken: the index of its
+///       key among those counted (from 1), its id, its wake tag; then the
+///       wake tag of each key counted.
+/// Returns {failures, last, times} per key read, then {count, waited (1/0)}
+/// per key counted.
+pub(super) static ADMIT: LazyLock<Script> = LazyLock::new(|| with_prelude(ADMIT_BODY));
+
+const ADMIT_BODY: &str = r#"
+local n_read, n_count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local owner, lease, lease_prefix, marks = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local n_take = tonumber(ARGV[7])
 local out = {}
 for i = 1, n_read do
   local c = redis.call('HMGET', KEYS[i], 'f', 'l', 'r')
@@ -179,43 +244,106 @@ for i = 1, n_read do
   out[#out + 1] = c[2]
   out[#out + 1] = c[3]
 end
-if n_hold == 0 then return out end
-redis.call('SET', KEYS[n_read + n_hold + 1], '1', 'PX', lease)
-local alive = {[instance] = true}
-for j = 1, n_hold do
-  local key = KEYS[n_read + j]
-  if take then
-    redis.call('HSET', key, field, '1')
-    redis.call('SADD', KEYS[n_read + n_hold + 2], key)
+if n_count == 0 then return out end
+local base = n_read + n_count
+if n_take > 0 then
+  redis.call('SET', KEYS[base + 1], '1', 'PX', lease)
+  for t = 1, n_take do
+    local key = KEYS[n_read + tonumber(ARGV[5 + 3 * t])]
+    local id, tag = ARGV[6 + 3 * t], ARGV[7 + 3 * t]
+    redis.call('HSET', key, owner .. ':' .. id, '1')
+    redis.call('SADD', KEYS[base + 2], key)
+    redis.call('SADD', KEYS[base + 3], key .. ' ' .. id .. ' ' .. tag)
   end
+  redis.call('PEXPIRE', KEYS[base + 3], lease * 6)
+end
+local now = now_ms()
+local alive = {[owner] = true}
+for j = 1, n_count do
+  local key = KEYS[n_read + j]
   local count = 0
   for _, slot in ipairs(redis.call('HKEYS', key)) do
-    local owner = string.match(slot, '^(.*):[^:]*$') or slot
-    if alive[owner] == nil then
-      alive[owner] = redis.call('EXISTS', lease_prefix .. owner) == 1
+    local who = string.match(slot, '^(.*):[^:]*$') or slot
+    if alive[who] == nil then
+      alive[who] = redis.call('EXISTS', lease_prefix .. who) == 1
     end
-    if alive[owner] then count = count + 1 else redis.call('HDEL', key, slot) end
+    if alive[who] then count = count + 1 else redis.call('HDEL', key, slot) end
   end
+  if count == 0 then redis.call('SREM', KEYS[base + 2], key) end
   out[#out + 1] = count
+  local tag = ARGV[7 + 3 * n_take + j]
+  out[#out + 1] = waited_by_others(marks .. tag, owner, now) and 1 or 0
 end
 return out
+"#;
+
+/// Marks keys as waited on by an owner, and publishes `w <owner> <tag>…`.
+///
+/// KEYS: the waiting marks of the keys (`w:<tag>`)…
+/// ARGV: owner, how long (ms), channel, the keys' wake tags….
+pub(super) static WAIT_FOR: LazyLock<Script> = LazyLock::new(|| with_prelude(WAIT_FOR_BODY));
+
+const WAIT_FOR_BODY: &str = r#"
+local now = now_ms()
+local tags = {}
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. now)
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2]))
+  tags[i] = ARGV[3 + i]
+end
+redis.call('PUBLISH', ARGV[3], 'w ' .. ARGV[1] .. ' ' .. table.concat(tags, ' '))
+return 0
+"#;
+
+/// Gives back slots. KEYS and ARGV: the slots (see [`PRELUDE`]).
+pub(super) static RELEASE: LazyLock<Script> =
+    LazyLock::new(|| with_prelude("release_slots(1, 1)\nreturn 0"));
+
+/// Deletes an owner's slots with ids up to a bound that are not kept.
+///
+/// KEYS: the owner's set, the in-flight set.
+/// ARGV: owner, upto, channel, waiting-mark prefix, the ids kept….
+/// Returns how many slots were deleted.
+pub(super) static SWEEP: LazyLock<Script> = LazyLock::new(|| with_prelude(SWEEP_BODY));
+
+const SWEEP_BODY: &str = r#"
+local owner, upto, channel, marks = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local keep = {}
+for i = 5, #ARGV do keep[ARGV[i]] = true end
+local swept, woken, now = 0, {}, now_ms()
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key, id, tag = string.match(member, '^(.*) (%d+) (%x+)$')
+  if key and tonumber(id) <= upto and not keep[id] then
+    redis.call('HDEL', key, owner .. ':' .. id)
+    redis.call('SREM', KEYS[1], member)
+    if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[2], key) end
+    if waited_by_others(marks .. tag, owner, now) then woken[#woken + 1] = tag end
+    swept = swept + 1
+  end
+end
+if #woken > 0 then redis.call('PUBLISH', channel, 'f ' .. table.concat(woken, ' ')) end
+return swept
 "#;
 
 /// A successful login: its access log entry (unless none is kept) and the
 /// attempt's slots given back, in one step.
 ///
-/// KEYS: log id counter, logs zset, open-sessions set, trust hash,
-///       in-flight hashes….
+/// KEYS: log id counter, logs zset, open-sessions set, trust hash, then the
+///       slots to give back (see [`PRELUDE`]).
 /// ARGV: log entry prefix, time, trust field, has_entry (1/0), logged_out
-///       (1/0), slot field, n_fields, (field, value)….
-pub(super) const RECORD_SUCCESS: &str = r#"
-local n_fields = tonumber(ARGV[7])
-for i = 5, #KEYS do redis.call('HDEL', KEYS[i], ARGV[6]) end
+///       (1/0), n_fields, (field, value)…, then the slots to give back.
+pub(super) static RECORD_SUCCESS: LazyLock<Script> =
+    LazyLock::new(|| with_prelude(RECORD_SUCCESS_BODY));
+
+const RECORD_SUCCESS_BODY: &str = r#"
+local n_fields = tonumber(ARGV[6])
+release_slots(5, 7 + 2 * n_fields)
 if ARGV[4] ~= '1' then return 0 end
 local id = redis.call('INCR', KEYS[1])
 local key = ARGV[1] .. id
 local fields = {}
-for i = 8, 7 + 2 * n_fields do fields[#fields + 1] = ARGV[i] end
+for i = 7, 6 + 2 * n_fields do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', key, unpack(fields))
 redis.call('HSET', key, 'tk', KEYS[4], 'tf', ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
@@ -228,7 +356,10 @@ return id
 /// they were the newest of.
 ///
 /// KEYS: the log's zset. ARGV: entry keys….
-pub(super) const PURGE_ACCESS_LOGS: &str = r#"
+pub(super) static PURGE_ACCESS_LOGS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(PURGE_ACCESS_LOGS_BODY));
+
+const PURGE_ACCESS_LOGS_BODY: &str = r#"
 for i = 1, #ARGV do
   local entry = ARGV[i]
   local found = redis.call('HMGET', entry, 'tk', 'tf', 'time')

@@ -1,67 +1,89 @@
 //! Attempts in flight on Redis: one field per slot in the key's in-flight
 //! hash, owned by an app server under a lease key it renews while it holds
-//! slots; an admission takes and counts them in one script.
+//! slots, and listed in its owner's set; an admission takes and counts them
+//! in one script, and a slot given back under a key another server waits
+//! on is published.
 
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
-use ::redis::Script;
+use ::redis::ScriptInvocation;
 use async_trait::async_trait;
 
-use super::scripts::{ADMIT, RECORD_SUCCESS};
+use super::scripts::{ADMIT, RECORD_SUCCESS, RELEASE, SWEEP, WAIT_FOR};
 use super::{backend, ms, part, RedisStore};
 use crate::identity::LockoutKey;
 use crate::store::codec::{decode_times, from_millis, to_millis};
-use crate::store::lease::Renew;
-use crate::store::{AccessLog, Admitted, Counter, SlotRequest, Slots, StoreError};
+use crate::store::notice::tag_hex;
+use crate::store::{AccessLog, Admitted, Counter, SharedSlots, SlotRequest, Slots, StoreError};
 
 impl RedisStore {
-    fn renewer(&self) -> RedisLeases {
-        RedisLeases {
-            connection: self.connection.clone(),
-            lease_prefix: self.key("lease", ""),
-        }
+    /// The owner's set of slots.
+    fn owner_set(&self, owner: &str) -> String {
+        self.key("o", owner)
     }
 
-    pub(super) async fn admit_slots(
+    /// Adds the keys and arguments of `slots` given back, as the scripts'
+    /// `release_slots` reads them, after `call`'s own.
+    pub(super) fn release_args(&self, call: &mut ScriptInvocation<'_>, slots: Option<Slots<'_>>) {
+        let (owner, slots) = slots.map_or(("", &[][..]), |s| (s.owner, s.slots));
+        call.key(self.key("inflight", "all"))
+            .key(self.owner_set(owner));
+        for slot in slots {
+            call.key(self.in_flight_key(&slot.key));
+        }
+        call.arg(owner)
+            .arg(self.channel())
+            .arg(self.key("w", ""))
+            .arg(slots.len());
+        for slot in slots {
+            call.arg(slot.id).arg(tag_hex(slot.key.wake_tag()));
+        }
+    }
+}
+
+#[async_trait]
+impl SharedSlots for RedisStore {
+    async fn admit(
         &self,
         read: &[LockoutKey],
-        slots: Option<SlotRequest<'_>>,
+        request: SlotRequest<'_>,
     ) -> Result<Admitted, StoreError> {
-        let script = Script::new(ADMIT);
-        let mut call = script.prepare_invoke();
+        let mut call = ADMIT.prepare_invoke();
         for key in read {
             call.key(self.counter_key(key));
         }
-        let hold = slots.map_or(&[][..], |request| request.slots.keys);
-        for key in hold {
+        for key in request.count {
             call.key(self.in_flight_key(key));
         }
-        call.key(self.key("lease", self.leases.instance()))
-            .key(self.key("inflight", "all"));
+        call.key(self.key("lease", request.owner))
+            .key(self.key("inflight", "all"))
+            .key(self.owner_set(request.owner));
         call.arg(read.len())
-            .arg(hold.len())
-            .arg(self.leases.instance())
-            .arg(
-                slots
-                    .map(|r| self.slot_field(r.slots.id))
-                    .unwrap_or_default(),
-            )
-            .arg(if slots.is_some_and(|r| r.take) {
-                "1"
-            } else {
-                "0"
-            })
-            .arg(slots.map_or(0, |r| ms(r.lease).max(1)))
-            .arg(self.key("lease", ""));
+            .arg(request.count.len())
+            .arg(request.owner)
+            .arg(ms(request.lease).max(1))
+            .arg(self.key("lease", ""))
+            .arg(self.key("w", ""))
+            .arg(request.take.len());
+        for slot in request.take {
+            let index = request
+                .count
+                .iter()
+                .position(|key| *key == slot.key)
+                .ok_or_else(|| {
+                    StoreError::InvalidData("a slot taken under a key not counted".into())
+                })?;
+            call.arg(index + 1)
+                .arg(slot.id)
+                .arg(tag_hex(slot.key.wake_tag()));
+        }
+        for key in request.count {
+            call.arg(tag_hex(key.wake_tag()));
+        }
         let values: Vec<::redis::Value> = call
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(backend)?;
-        if let Some(request) = slots.filter(|r| r.take && !hold.is_empty()) {
-            self.leases
-                .taken(request.slots.id, request.lease, &self.renewer());
-        }
         let text = |value: &::redis::Value| -> Result<Option<String>, StoreError> {
             match value {
                 ::redis::Value::Nil => Ok(None),
@@ -70,6 +92,9 @@ impl RedisStore {
                     .map_err(|e| StoreError::InvalidData(e.to_string())),
             }
         };
+        if values.len() != 3 * read.len() + 2 * request.count.len() {
+            return Err(StoreError::InvalidData("a short admission reply".into()));
+        }
         let mut counters = Vec::with_capacity(read.len());
         for chunk in values.chunks(3).take(read.len()) {
             let [f, l, r] = chunk else {
@@ -83,42 +108,96 @@ impl RedisStore {
                 _ => None,
             });
         }
-        let holders = slots.map(|_| {
-            values[3 * read.len()..]
-                .iter()
-                .map(|v| ::redis::from_redis_value_ref::<u64>(v).unwrap_or(0))
-                .collect()
-        });
-        Ok(Admitted::new(counters, holders))
+        let number = |v: &::redis::Value| ::redis::from_redis_value_ref::<u64>(v).unwrap_or(0);
+        let (holders, waited) = values[3 * read.len()..]
+            .chunks(2)
+            .map(|pair| (number(&pair[0]), number(&pair[1]) == 1))
+            .unzip();
+        Ok(Admitted::new(counters, holders, waited))
     }
 
-    pub(super) async fn release_slots(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        let keys: Vec<String> = slots.keys.iter().map(|k| self.in_flight_key(k)).collect();
-        self.leases.given_back(slots.id);
-        let renewer = self.renewer();
-        if let Err(error) = renewer
-            .release(self.leases.instance(), &keys, slots.id)
-            .await
-        {
-            self.leases.retry_later(keys, slots.id);
-            return Err(error);
+    async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
+        if slots.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut call = RELEASE.prepare_invoke();
+        self.release_args(&mut call, Some(slots));
+        call.invoke_async::<i64>(&mut self.connection.clone())
+            .await
+            .map_err(backend)
+            .map(drop)
     }
 
+    async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
+        ::redis::pipe()
+            .cmd("SET")
+            .arg(self.key("lease", owner))
+            .arg("1")
+            .arg("PX")
+            .arg(ms(lease).max(1))
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(self.owner_set(owner))
+            .arg(ms(lease).max(1).saturating_mul(6))
+            .ignore()
+            .query_async::<()>(&mut self.connection.clone())
+            .await
+            .map_err(backend)
+    }
+
+    async fn sweep(&self, owner: &str, keep: &[u64], upto: u64) -> Result<u64, StoreError> {
+        let mut call = SWEEP.prepare_invoke();
+        call.key(self.owner_set(owner))
+            .key(self.key("inflight", "all"))
+            .arg(owner)
+            .arg(upto)
+            .arg(self.channel())
+            .arg(self.key("w", ""));
+        for id in keep {
+            call.arg(id);
+        }
+        call.invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(backend)
+    }
+
+    async fn wait_for(
+        &self,
+        owner: &str,
+        keys: &[LockoutKey],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut call = WAIT_FOR.prepare_invoke();
+        for key in keys {
+            call.key(self.key("w", &tag_hex(key.wake_tag())));
+        }
+        call.arg(owner).arg(ms(ttl).max(1)).arg(self.channel());
+        for key in keys {
+            call.arg(tag_hex(key.wake_tag()));
+        }
+        call.invoke_async::<i64>(&mut self.connection.clone())
+            .await
+            .map_err(backend)
+            .map(drop)
+    }
+}
+
+impl RedisStore {
+    /// A success: its access log entry, if any, and `release` given back,
+    /// in one script.
     pub(super) async fn record_login_releasing(
         &self,
         entry: Option<&AccessLog>,
         release: Option<Slots<'_>>,
     ) -> Result<(), StoreError> {
-        let release_keys: Vec<String> = release
-            .map(|slots| slots.keys.iter().map(|k| self.in_flight_key(k)).collect())
-            .unwrap_or_default();
-        if entry.is_none() && release_keys.is_empty() {
+        let release = release.filter(|slots| !slots.is_empty());
+        if entry.is_none() && release.is_none() {
             return Ok(());
         }
-        let script = Script::new(RECORD_SUCCESS);
-        let mut call = script.prepare_invoke();
+        let mut call = RECORD_SUCCESS.prepare_invoke();
         let (username, ip, user_agent) = entry.map_or(("", None, ""), |e| {
             (e.username.as_str(), e.ip_address, e.user_agent.as_str())
         });
@@ -129,9 +208,6 @@ impl RedisStore {
             .key(self.key("logs", "all"))
             .key(open.unwrap_or_default())
             .key(&trust_key);
-        for key in &release_keys {
-            call.key(key);
-        }
         let fields: Vec<(&str, String)> = match entry {
             Some(e) => {
                 let mut fields = vec![
@@ -162,52 +238,14 @@ impl RedisStore {
             } else {
                 "0"
             })
-            .arg(release.map(|s| self.slot_field(s.id)).unwrap_or_default())
             .arg(fields.len());
         for (name, value) in &fields {
             call.arg(*name).arg(value);
         }
-        let result = call.invoke_async::<i64>(&mut self.connection.clone()).await;
-        result.map_err(backend)?;
-        if let Some(slots) = release {
-            self.leases.given_back(slots.id);
-        }
-        Ok(())
-    }
-}
-
-/// Renews this store's lease and retries its releases.
-#[derive(Clone)]
-struct RedisLeases {
-    connection: ConnectionManager,
-    lease_prefix: String,
-}
-
-#[async_trait]
-impl Renew for RedisLeases {
-    async fn renew(&self, instance: &str, lease: Duration) -> Result<(), StoreError> {
-        let key = format!("{}{instance}", self.lease_prefix);
-        ::redis::cmd("SET")
-            .arg(key)
-            .arg("1")
-            .arg("PX")
-            .arg(ms(lease).max(1))
-            .query_async::<()>(&mut self.connection.clone())
+        self.release_args(&mut call, release);
+        call.invoke_async::<i64>(&mut self.connection.clone())
             .await
             .map_err(backend)
-    }
-
-    async fn release(&self, instance: &str, keys: &[String], slot: u64) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let field = format!("{instance}:{slot}");
-        let mut pipe = ::redis::pipe();
-        for key in keys {
-            pipe.hdel(key, &field).ignore();
-        }
-        pipe.query_async::<()>(&mut self.connection.clone())
-            .await
-            .map_err(backend)
+            .map(drop)
     }
 }

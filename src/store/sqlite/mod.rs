@@ -11,12 +11,13 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use tokio::sync::broadcast;
 
 use self::known::KnownKeys;
 use self::writer::Writer;
 use super::{
     AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
-    Store, StoreError, Window,
+    Store, StoreError, StoreEvent, Window,
 };
 use crate::identity::{ClientInfo, LockoutKey};
 
@@ -53,6 +54,9 @@ pub struct SqliteStore {
     writer: Arc<Writer>,
     /// The keys that may have a counter: a check of any other reads nothing.
     known: Arc<KnownKeys>,
+    /// Writes by other connections (another process's reset), as they are
+    /// noticed.
+    events: broadcast::Sender<StoreEvent>,
 }
 
 impl SqliteStore {
@@ -83,9 +87,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::Migration(Box::new(e)))?;
         let filename = options.get_filename().to_string_lossy().into_owned();
         let known = Arc::new(KnownKeys::default());
-        let writer = Writer::open(&filename, in_memory, known.clone())?;
+        let (events, _) = broadcast::channel(16);
+        let writer = Writer::open(&filename, in_memory, known.clone(), events.clone())?;
         Ok(Self {
             pool,
+            events,
             writer: Arc::new(writer),
             known,
         })
@@ -159,6 +165,16 @@ impl OwnedFailure {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        Some(self.events.subscribe())
+    }
+
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        // Other processes notice the write itself (`PRAGMA data_version`).
+        let _ = self.events.send(StoreEvent::Reset);
+        Ok(())
+    }
+
     async fn counters(&self, keys: &[LockoutKey]) -> Result<Vec<Option<Counter>>, StoreError> {
         let encoded = encode(keys);
         // Only keys that may have a row are read; a client that never

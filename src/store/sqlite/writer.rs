@@ -17,20 +17,23 @@
 //!
 //! The writer also keeps [`KnownKeys`] right: rebuilt after a purge
 //! commits, and whenever another connection has written to the database
-//! (checked before each batch, and every [`STALE_AFTER`] while idle).
+//! (checked before each batch, and every [`STALE_AFTER`] while idle). Such
+//! a write (the `axes` tool's reset, say) is told to the store's
+//! subscribers as [`StoreEvent::Reset`], so the engine forgets the
+//! lockouts it cached.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use super::known::KnownKeys;
-use crate::store::StoreError;
+use crate::store::{StoreError, StoreEvent};
 
 /// How often an idle writer looks for another connection's writes.
-pub(super) const STALE_AFTER: Duration = Duration::from_millis(100);
+pub(super) const STALE_AFTER: Duration = Duration::from_millis(50);
 
 /// The most operations one transaction commits.
 const MAX_BATCH: usize = 512;
@@ -109,6 +112,7 @@ impl Writer {
         filename: &str,
         in_memory: bool,
         known: Arc<KnownKeys>,
+        events: broadcast::Sender<StoreEvent>,
     ) -> Result<Self, StoreError> {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -143,6 +147,7 @@ impl Writer {
                     connection,
                     known,
                     version,
+                    events,
                 };
                 thread.run(&queue);
             })
@@ -207,6 +212,8 @@ struct Thread {
     known: Arc<KnownKeys>,
     /// The `data_version` last seen.
     version: Option<i64>,
+    /// Where another connection's writes are told.
+    events: broadcast::Sender<StoreEvent>,
 }
 
 impl Thread {
@@ -239,6 +246,7 @@ impl Thread {
         let version = data_version(&self.connection);
         if version != self.version {
             self.version = version;
+            let _ = self.events.send(StoreEvent::Reset);
             if let Err(error) = self.known.rebuild(&self.connection) {
                 tracing::debug!(target: "axes", %error, "reading the SQLite counter keys failed; every check reads");
             }

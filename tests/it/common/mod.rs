@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod load;
 pub mod process;
 pub mod stores;
 
@@ -130,6 +131,21 @@ impl App {
         ))
         .await
         .status()
+    }
+
+    /// A login on this app server after a reset or an unlock made on
+    /// another: the notification takes a moment to arrive (within 100 ms
+    /// is promised), so a refusal is tried again for up to a second (a
+    /// refusal records nothing by default). Its status.
+    pub async fn login_after_reset(&self, ip: &str, username: &str, password: &str) -> StatusCode {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            let status = self.login(ip, username, password).await;
+            if status != StatusCode::TOO_MANY_REQUESTS || std::time::Instant::now() > deadline {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// `n` wrong-password logins of `username` from `ip`; their statuses.
@@ -530,22 +546,22 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.purge_failure_logs(before).await
     }
 
-    fn shares_in_flight(&self) -> bool {
-        self.inner.shares_in_flight()
+    fn shared_slots(&self) -> Option<&dyn axes::store::SharedSlots> {
+        self.inner
+            .shared_slots()
+            .map(|_| self as &dyn axes::store::SharedSlots)
     }
 
-    async fn admit(
-        &self,
-        read: &[axes::LockoutKey],
-        slots: Option<axes::store::SlotRequest<'_>>,
-    ) -> Result<axes::store::Admitted, axes::StoreError> {
-        self.check().await?;
-        self.inner.admit(read, slots).await
+    fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<axes::store::StoreEvent>> {
+        self.inner.subscribe()
     }
 
-    async fn release(&self, slots: axes::store::Slots<'_>) -> Result<(), axes::StoreError> {
-        self.check().await?;
-        self.inner.release(slots).await
+    async fn announce_reset(&self) -> Result<(), axes::StoreError> {
+        self.inner.announce_reset().await
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        self.inner.clock_offset_ms()
     }
 
     async fn record_success(
@@ -565,5 +581,74 @@ impl<S: Store> Store for FlakyStore<S> {
     ) -> Result<Option<SystemTime>, axes::StoreError> {
         self.check().await?;
         self.inner.latest_login(username, ip, user_agent).await
+    }
+}
+
+/// The slots of a flaky store that shares them fail as its other calls do.
+#[async_trait::async_trait]
+impl<S: Store> axes::store::SharedSlots for FlakyStore<S> {
+    async fn admit(
+        &self,
+        read: &[axes::LockoutKey],
+        request: axes::store::SlotRequest<'_>,
+    ) -> Result<axes::store::Admitted, axes::StoreError> {
+        self.check().await?;
+        self.shared().admit(read, request).await
+    }
+
+    async fn release(&self, slots: axes::store::Slots<'_>) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.shared().release(slots).await
+    }
+
+    async fn renew(&self, owner: &str, lease: std::time::Duration) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.shared().renew(owner, lease).await
+    }
+
+    async fn sweep(&self, owner: &str, keep: &[u64], upto: u64) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.shared().sweep(owner, keep, upto).await
+    }
+
+    async fn wait_for(
+        &self,
+        owner: &str,
+        keys: &[axes::LockoutKey],
+        ttl: std::time::Duration,
+    ) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.shared().wait_for(owner, keys, ttl).await
+    }
+}
+
+impl<S: Store> FlakyStore<S> {
+    fn shared(&self) -> &dyn axes::store::SharedSlots {
+        self.inner
+            .shared_slots()
+            .expect("called only when the inner store shares slots")
+    }
+}
+
+/// Polls `condition` every 5 ms until it holds or `limit` passes; how long
+/// it took to hold, if it did. For what another process or app server
+/// makes true in its own time (a notification, a write noticed).
+pub async fn within<F, Fut>(
+    limit: std::time::Duration,
+    mut condition: F,
+) -> Option<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if condition().await {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() >= limit {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

@@ -37,7 +37,22 @@ impl Process {
     /// Starts the example `name` on an ephemeral port with the variables
     /// `env`, and waits for its `listening on ADDR` line.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(example_binary(name))
+        Self::start_in(&[], name, env)
+    }
+
+    /// [`start`](Self::start) under the command `wrapper` (its program and
+    /// arguments, the example's path after them), if not empty.
+    pub fn start_in(wrapper: &[&str], name: &str, env: &[(&str, &str)]) -> Self {
+        let binary = example_binary(name);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
+        let mut child = command
             .envs(env.iter().copied())
             .env("AXES_BIND", "127.0.0.1:0")
             .stdout(Stdio::piped())
@@ -100,4 +115,65 @@ pub fn post_request(path: &str, content_type: &str, body: &str) -> String {
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// POSTs a JSON body; the status, or `None` when the server went away.
+pub async fn post_to(addr: SocketAddr, from: &str, path: &str, body: &str) -> Option<u16> {
+    let request = post_request(path, "application/json", body);
+    Some(exchange(addr, Some(from), &request).await?.status)
+}
+
+/// The demo server (`examples/json_login.rs`), killed (`SIGKILL`) when
+/// dropped.
+pub struct Demo(Process);
+
+impl std::ops::Deref for Demo {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.0
+    }
+}
+
+impl Demo {
+    /// The demo on `database_url` with the policy of the file at
+    /// `config_path`, and the users alice and bob.
+    pub fn start(database_url: &str, config_path: &std::path::Path) -> Self {
+        Self::start_with(database_url, config_path, &[])
+    }
+
+    /// [`start`](Self::start) with more environment variables.
+    pub fn start_with(
+        database_url: &str,
+        config_path: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::start_in(&[], database_url, config_path, env)
+    }
+
+    /// [`start_with`](Self::start_with), run under the command `wrapper`
+    /// (such as `faketime +10m`).
+    pub fn start_in(
+        wrapper: &[&str],
+        database_url: &str,
+        config_path: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let config = config_path.to_str().expect("a UTF-8 path");
+        let mut all = vec![
+            ("AXES_DATABASE_URL", database_url),
+            ("AXES_CONFIG", config),
+            ("AXES_DEMO_USERS", "alice:wonderland,bob:builder"),
+        ];
+        all.extend_from_slice(env);
+        Self(Process::start_in(wrapper, "json_login", &all))
+    }
+
+    /// POSTs a JSON body to `path` from the loopback address `from`;
+    /// returns the status.
+    pub async fn post(&self, from: &str, path: &str, body: &str) -> u16 {
+        post_to(self.addr, from, path, body)
+            .await
+            .expect("the demo answers")
+    }
 }

@@ -63,7 +63,7 @@ macro_rules! shared_store_tests {
                     .reset(AttemptFilter::Ip(ip.parse().unwrap()))
                     .await
                     .unwrap();
-                assert_eq!(b.login(ip, "alice", "wonderland").await, 200);
+                assert_eq!(b.login_after_reset(ip, "alice", "wonderland").await, 200);
             }
 
             #[tokio::test]
@@ -103,7 +103,10 @@ macro_rules! shared_store_tests {
                     .await
                     .unwrap();
                 assert_eq!(removed, 1);
-                assert_eq!(b.login("192.0.2.1", "alice", "wonderland").await, 200);
+                assert_eq!(
+                    b.login_after_reset("192.0.2.1", "alice", "wonderland").await,
+                    200
+                );
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
