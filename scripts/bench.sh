@@ -71,15 +71,15 @@ url_of() { # store, run number
 
 connections_of() { [ "$1" = refused ] && echo 16 || echo "$connections"; }
 
-# Starts the demo server; sets $pid and $port.
+# Starts the demo server on a free port; sets $pid and $port.
 start() { # config, database url
-    port=$((3100 + RANDOM % 800))
-    AXES_BIND="127.0.0.1:$port" AXES_CONFIG="$1" AXES_DATABASE_URL="$2" AXES_DEMO_RESET=1 \
+    AXES_BIND="127.0.0.1:0" AXES_CONFIG="$1" AXES_DATABASE_URL="$2" AXES_DEMO_RESET=1 \
         AXES_DEMO_USERS="$users" RUST_LOG=warn \
         taskset -c "$server_cpu" "$demo" >"$work/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 200); do
-        grep -q "listening on" "$work/server.log" 2>/dev/null && return 0
+        port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/server.log" 2>/dev/null)
+        [ -n "$port" ] && return 0
         sleep 0.05
     done
     echo "the demo server did not start:" >&2

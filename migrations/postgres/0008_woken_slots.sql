@@ -87,50 +87,51 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     now_ms BIGINT := axes_now_ms();
-    lapsed TEXT[];
 BEGIN
-    IF cardinality(p_count) > 0 THEN
+    IF cardinality(p_count) = 1 THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_count[1], 0));
+    ELSIF cardinality(p_count) > 1 THEN
         PERFORM pg_advisory_xact_lock(h)
         FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(p_count) AS k) AS locks
         ORDER BY h;
+    END IF;
+    IF cardinality(p_take_keys) > 0 THEN
         -- The lease is renewed once half of it has passed: the instance's
         -- row is locked only then, not by every admission.
-        IF cardinality(p_take_keys) > 0 AND NOT EXISTS (
-            SELECT 1 FROM axes_instances AS i
-            WHERE i.instance = p_instance AND i.lease_until_ms >= now_ms + p_lease_ms / 2) THEN
+        IF NOT EXISTS (SELECT 1 FROM axes_instances AS i
+                       WHERE i.instance = p_instance
+                         AND i.lease_until_ms >= now_ms + p_lease_ms / 2) THEN
             INSERT INTO axes_instances AS i (instance, lease_until_ms)
             VALUES (p_instance, now_ms + p_lease_ms)
             ON CONFLICT (instance) DO UPDATE
                 SET lease_until_ms = GREATEST(i.lease_until_ms, excluded.lease_until_ms);
         END IF;
-        -- The slots of servers whose lease lapsed are gone.
-        WITH gone AS (
-            DELETE FROM axes_slots AS s
-            WHERE s.lockout_key = ANY(p_count)
-              AND NOT EXISTS (SELECT 1 FROM axes_instances AS i
-                              WHERE i.instance = s.instance AND i.lease_until_ms >= now_ms)
-            RETURNING s.lockout_key
-        )
-        SELECT array_agg(DISTINCT g.lockout_key) INTO lapsed FROM gone AS g;
-        IF lapsed IS NOT NULL THEN
-            PERFORM axes_wake(lapsed, p_instance);
-        END IF;
         INSERT INTO axes_slots (lockout_key, instance, slot)
         SELECT k, p_instance, id FROM unnest(p_take_keys, p_take_ids) AS t(k, id)
         ON CONFLICT DO NOTHING;
     END IF;
+    -- The slots of servers whose lease lapsed do not count (the sweeps
+    -- delete them).
     RETURN QUERY
         SELECT c.lockout_key, c.failures, c.last_failure_ms, c.recent, NULL::BIGINT, NULL::BOOLEAN
         FROM axes_counters AS c WHERE c.lockout_key = ANY(p_read)
         UNION ALL
         SELECT k, NULL::BIGINT, NULL::BIGINT, NULL::TEXT,
-               (SELECT count(*) FROM axes_slots AS s WHERE s.lockout_key = k),
+               (SELECT count(*) FROM axes_slots AS s
+                WHERE s.lockout_key = k
+                  AND (s.instance = p_instance OR EXISTS (
+                       SELECT 1 FROM axes_instances AS i
+                       WHERE i.instance = s.instance AND i.lease_until_ms >= now_ms))),
                EXISTS (SELECT 1 FROM axes_waiting AS w
                        WHERE w.lockout_key = k AND w.instance <> p_instance
                          AND w.until_ms >= now_ms)
         FROM unnest(p_count) AS k;
 END
 $$;
+
+-- Slots are taken and given back many times a second: vacuum their table
+-- often, so its dead rows do not slow the admissions.
+ALTER TABLE axes_slots SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
 -- A failure in one round trip, as before, giving back the slots
 -- (`p_release_keys[i]`, `p_instance`, `p_release_ids[i]`) with it.

@@ -96,10 +96,17 @@ impl SharedSlots for PostgresStore {
 
     async fn sweep(&self, owner: &str, keep: &[u64], upto: u64) -> Result<u64, StoreError> {
         let keep: Vec<i64> = keep.iter().copied().map(db_count).collect();
+        // This server's slots nobody holds, and those of servers whose
+        // lease lapsed (which no admission counts).
         let query = sqlx::query(
             "WITH swept AS (DELETE FROM axes_slots \
-             WHERE instance = $1 AND slot <= $2 AND NOT (slot = ANY($3)) RETURNING lockout_key) \
-             SELECT count(*), axes_wake(array_agg(DISTINCT lockout_key), $1)::TEXT FROM swept",
+             WHERE instance = $1 AND slot <= $2 AND NOT (slot = ANY($3)) RETURNING lockout_key), \
+             lapsed AS (DELETE FROM axes_slots AS s WHERE s.instance <> $1 AND NOT EXISTS \
+             (SELECT 1 FROM axes_instances AS i \
+             WHERE i.instance = s.instance AND i.lease_until_ms >= axes_now_ms()) \
+             RETURNING s.lockout_key) \
+             SELECT (SELECT count(*) FROM swept), \
+             axes_wake(ARRAY(SELECT lockout_key FROM swept UNION SELECT lockout_key FROM lapsed), $1)::TEXT",
         )
         .bind(owner)
         .bind(db_count(upto))

@@ -36,7 +36,6 @@ const TTL_MARGIN_MS: u64 = 60_000;
 /// | `c:<lockout key>` | hash: failures, last failure (ms) | the window of its count, plus a minute; none for a lockout that lasts until reset |
 /// | `i:<lockout key>` | hash: one field per slot in flight, `<owner>:<id>` | its slots; lapsed ones go when seen |
 /// | `lease:<owner>` | an app server's lease on its slots | `in_flight_lease`, renewed while it holds slots |
-/// | `o:<owner>` | set: the slots an app server holds, `<hash> <id> <tag>` | six leases after its last slot was taken |
 /// | `inflight:all` | set: the in-flight hashes holding slots | kept with them |
 /// | `w:<tag>` | a key another app server waits on for a slot (by wake tag) | a few seconds |
 /// | `a:<attempt key>` | hash: one attempt record | until reset or purged |

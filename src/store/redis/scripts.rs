@@ -20,14 +20,12 @@ use ::redis::Script;
 /// is `marks` (a sorted set of owners by the time their wait ends).
 ///
 /// `release_slots(k, a)` gives back slots and tells those waiting on their
-/// keys: it reads the in-flight set and the owner's set at `KEYS[k]`,
-/// `KEYS[k + 1]`, the in-flight hashes from `KEYS[k + 2]` on, and from
-/// `ARGV[a]` on: owner, channel, waiting-mark prefix, n, then (id, wake
-/// tag) per slot. A slot is the field `<owner>:<id>` of its key's
-/// in-flight hash, and the member `<hash> <id> <tag>` of its owner's set;
-/// a hash left empty leaves the in-flight set. The tags of keys another
-/// owner waits on (`w:<tag>`) are published on the channel as
-/// `f <tag> <tag>…`.
+/// keys: it reads the in-flight set at `KEYS[k]`, the in-flight hashes from
+/// `KEYS[k + 1]` on, and from `ARGV[a]` on: owner, channel, waiting-mark
+/// prefix, n, then (id, wake tag) per slot. A slot is the field
+/// `<owner>:<id>` of its key's in-flight hash; a hash left empty leaves the
+/// in-flight set. The tags of keys another owner waits on (`w:<tag>`) are
+/// published on the channel as `f <tag> <tag>…`.
 const PRELUDE: &str = r#"
 local function now_ms()
   local t = redis.call('TIME')
@@ -41,14 +39,16 @@ local function waited_by_others(marks, owner, now)
 end
 local function release_slots(k, a)
   local owner, channel, marks = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local woken, now = {}, now_ms()
+  local woken, now = {}, nil
   for i = 1, tonumber(ARGV[a + 3]) do
-    local key = KEYS[k + 1 + i]
+    local key = KEYS[k + i]
     local id, tag = ARGV[a + 2 + 2 * i], ARGV[a + 3 + 2 * i]
     redis.call('HDEL', key, owner .. ':' .. id)
-    redis.call('SREM', KEYS[k + 1], key .. ' ' .. id .. ' ' .. tag)
     if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[k], key) end
-    if waited_by_others(marks .. tag, owner, now) then woken[#woken + 1] = tag end
+    if redis.call('EXISTS', marks .. tag) == 1 then
+      now = now or now_ms()
+      if waited_by_others(marks .. tag, owner, now) then woken[#woken + 1] = tag end
+    end
   end
   if #woken > 0 then redis.call('PUBLISH', channel, 'f ' .. table.concat(woken, ' ')) end
 end
@@ -224,11 +224,11 @@ return id
 /// and is deleted once it lapsed.
 ///
 /// KEYS: counters read…, in-flight hashes of the keys counted…, the owner's
-///       lease key, the in-flight set, the owner's set.
+///       lease key, the in-flight set.
 /// ARGV: n_read, n_count, owner, lease (ms), the lease key prefix, the
 ///       waiting-mark prefix, n_take, then per slot taken: the index of its
-///       key among those counted (from 1), its id, its wake tag; then the
-///       wake tag of each key counted.
+///       key among those counted (from 1) and its id; then the wake tag of
+///       each key counted.
 /// Returns {failures, last, times} per key read, then {count, waited (1/0)}
 /// per key counted.
 pub(super) static ADMIT: LazyLock<Script> = LazyLock::new(|| with_prelude(ADMIT_BODY));
@@ -249,13 +249,10 @@ local base = n_read + n_count
 if n_take > 0 then
   redis.call('SET', KEYS[base + 1], '1', 'PX', lease)
   for t = 1, n_take do
-    local key = KEYS[n_read + tonumber(ARGV[5 + 3 * t])]
-    local id, tag = ARGV[6 + 3 * t], ARGV[7 + 3 * t]
-    redis.call('HSET', key, owner .. ':' .. id, '1')
+    local key = KEYS[n_read + tonumber(ARGV[6 + 2 * t])]
+    redis.call('HSET', key, owner .. ':' .. ARGV[7 + 2 * t], '1')
     redis.call('SADD', KEYS[base + 2], key)
-    redis.call('SADD', KEYS[base + 3], key .. ' ' .. id .. ' ' .. tag)
   end
-  redis.call('PEXPIRE', KEYS[base + 3], lease * 6)
 end
 local now = now_ms()
 local alive = {[owner] = true}
@@ -271,7 +268,7 @@ for j = 1, n_count do
   end
   if count == 0 then redis.call('SREM', KEYS[base + 2], key) end
   out[#out + 1] = count
-  local tag = ARGV[7 + 3 * n_take + j]
+  local tag = ARGV[7 + 2 * n_take + j]
   out[#out + 1] = waited_by_others(marks .. tag, owner, now) and 1 or 0
 end
 return out
@@ -300,29 +297,31 @@ return 0
 pub(super) static RELEASE: LazyLock<Script> =
     LazyLock::new(|| with_prelude("release_slots(1, 1)\nreturn 0"));
 
-/// Deletes an owner's slots with ids up to a bound that are not kept.
+/// Deletes an owner's slots with ids up to a bound that are not kept, from
+/// the in-flight hashes that hold slots. (Nobody is told: a waiter on one
+/// of their keys asks again on its own within half a second.)
 ///
-/// KEYS: the owner's set, the in-flight set.
-/// ARGV: owner, upto, channel, waiting-mark prefix, the ids kept….
+/// KEYS: the in-flight set.
+/// ARGV: owner, upto, the ids kept….
 /// Returns how many slots were deleted.
-pub(super) static SWEEP: LazyLock<Script> = LazyLock::new(|| with_prelude(SWEEP_BODY));
+pub(super) static SWEEP: LazyLock<Script> = LazyLock::new(|| Script::new(SWEEP_BODY));
 
 const SWEEP_BODY: &str = r#"
-local owner, upto, channel, marks = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local owner, upto = ARGV[1], tonumber(ARGV[2])
 local keep = {}
-for i = 5, #ARGV do keep[ARGV[i]] = true end
-local swept, woken, now = 0, {}, now_ms()
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key, id, tag = string.match(member, '^(.*) (%d+) (%x+)$')
-  if key and tonumber(id) <= upto and not keep[id] then
-    redis.call('HDEL', key, owner .. ':' .. id)
-    redis.call('SREM', KEYS[1], member)
-    if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[2], key) end
-    if waited_by_others(marks .. tag, owner, now) then woken[#woken + 1] = tag end
-    swept = swept + 1
+for i = 3, #ARGV do keep[ARGV[i]] = true end
+local mine = '^' .. string.gsub(owner, '%W', '%%%0') .. ':(%d+)$'
+local swept = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    local id = string.match(field, mine)
+    if id and tonumber(id) <= upto and not keep[id] then
+      redis.call('HDEL', key, field)
+      swept = swept + 1
+    end
   end
+  if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[1], key) end
 end
-if #woken > 0 then redis.call('PUBLISH', channel, 'f ' .. table.concat(woken, ' ')) end
 return swept
 "#;
 

@@ -1,8 +1,7 @@
 //! Attempts in flight on Redis: one field per slot in the key's in-flight
 //! hash, owned by an app server under a lease key it renews while it holds
-//! slots, and listed in its owner's set; an admission takes and counts them
-//! in one script, and a slot given back under a key another server waits
-//! on is published.
+//! slots; an admission takes and counts them in one script, and a slot
+//! given back under a key another server waits on is published.
 
 use std::time::Duration;
 
@@ -17,17 +16,11 @@ use crate::store::notice::tag_hex;
 use crate::store::{AccessLog, Admitted, Counter, SharedSlots, SlotRequest, Slots, StoreError};
 
 impl RedisStore {
-    /// The owner's set of slots.
-    fn owner_set(&self, owner: &str) -> String {
-        self.key("o", owner)
-    }
-
     /// Adds the keys and arguments of `slots` given back, as the scripts'
     /// `release_slots` reads them, after `call`'s own.
     pub(super) fn release_args(&self, call: &mut ScriptInvocation<'_>, slots: Option<Slots<'_>>) {
         let (owner, slots) = slots.map_or(("", &[][..]), |s| (s.owner, s.slots));
-        call.key(self.key("inflight", "all"))
-            .key(self.owner_set(owner));
+        call.key(self.key("inflight", "all"));
         for slot in slots {
             call.key(self.in_flight_key(&slot.key));
         }
@@ -56,8 +49,7 @@ impl SharedSlots for RedisStore {
             call.key(self.in_flight_key(key));
         }
         call.key(self.key("lease", request.owner))
-            .key(self.key("inflight", "all"))
-            .key(self.owner_set(request.owner));
+            .key(self.key("inflight", "all"));
         call.arg(read.len())
             .arg(request.count.len())
             .arg(request.owner)
@@ -73,9 +65,7 @@ impl SharedSlots for RedisStore {
                 .ok_or_else(|| {
                     StoreError::InvalidData("a slot taken under a key not counted".into())
                 })?;
-            call.arg(index + 1)
-                .arg(slot.id)
-                .arg(tag_hex(slot.key.wake_tag()));
+            call.arg(index + 1).arg(slot.id);
         }
         for key in request.count {
             call.arg(tag_hex(key.wake_tag()));
@@ -129,17 +119,11 @@ impl SharedSlots for RedisStore {
     }
 
     async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
-        ::redis::pipe()
-            .cmd("SET")
+        ::redis::cmd("SET")
             .arg(self.key("lease", owner))
             .arg("1")
             .arg("PX")
             .arg(ms(lease).max(1))
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(self.owner_set(owner))
-            .arg(ms(lease).max(1).saturating_mul(6))
-            .ignore()
             .query_async::<()>(&mut self.connection.clone())
             .await
             .map_err(backend)
@@ -147,12 +131,7 @@ impl SharedSlots for RedisStore {
 
     async fn sweep(&self, owner: &str, keep: &[u64], upto: u64) -> Result<u64, StoreError> {
         let mut call = SWEEP.prepare_invoke();
-        call.key(self.owner_set(owner))
-            .key(self.key("inflight", "all"))
-            .arg(owner)
-            .arg(upto)
-            .arg(self.channel())
-            .arg(self.key("w", ""));
+        call.key(self.key("inflight", "all")).arg(owner).arg(upto);
         for id in keep {
             call.arg(id);
         }
