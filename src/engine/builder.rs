@@ -248,6 +248,9 @@ impl AxesBuilder {
         for warning in config_warnings(&self.config) {
             tracing::warn!(target: "axes", keys = ?warning.keys, "{}", warning.message);
         }
+        if self.config.spray_limit.is_some() && self.store.records().is_none() {
+            tracing::warn!(target: "axes", keys = ?["spray_limit"], "spray_limit reads attempt records, which this store does not keep: it detects nothing");
+        }
         self.config.lockout_tiers.sort_by_key(|t| t.failures);
         let (events, _) = broadcast::channel(self.event_capacity);
         let store_timeout = self.config.store_timeout;

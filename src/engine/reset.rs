@@ -122,14 +122,8 @@ impl Axes {
                     .filter_map(|group| LockoutKey::for_group(group, ip, username, None)),
             );
         }
-        match self.timed_store().attempts(filter).await {
-            Ok(records) => {
-                for record in records {
-                    candidates.extend(record_keys(&record, groups));
-                }
-            }
-            Err(crate::store::StoreError::Unsupported(_)) => {}
-            Err(error) => return Err(error.into()),
+        for record in self.timed_store().attempts(filter).await? {
+            candidates.extend(record_keys(&record, groups));
         }
         let mut keys: Vec<LockoutKey> = Vec::new();
         for key in candidates {

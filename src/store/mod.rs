@@ -17,6 +17,7 @@
 //! | [`PostgresStore`] (feature `postgres`) | many app servers sharing one state | leased slots in the database |
 //! | [`RedisStore`] (feature `redis`) | many app servers sharing one state | leased slots in Redis |
 
+mod changes;
 #[cfg(any(feature = "postgres", feature = "redis"))]
 mod clock_sync;
 pub mod codec;
@@ -31,6 +32,7 @@ mod records;
 #[cfg(feature = "redis")]
 mod redis;
 mod shared;
+mod slots;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -48,10 +50,9 @@ pub use self::redis::{RedisOptions, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use crate::policy::{Counter, Window};
+pub use changes::{FailureRecord, Reset};
 pub use connect::connect;
-pub use contract::{
-    Admitted, FailureRecord, Reset, SharedSlots, Slot, SlotRequest, Slots, Store, StoreError,
-    StoreEvent,
-};
+pub use contract::{AccessLogs, AttemptRecords, FailureLogs, Store, StoreError};
 pub use memory::{MemoryStore, DEFAULT_MAX_BYTES};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, FilterError};
+pub use slots::{Admitted, SharedSlots, Slot, SlotRequest, Slots, StoreEvent};

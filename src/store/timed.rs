@@ -1,11 +1,14 @@
 //! [`TimedStore`]: every store call bounded by a timeout, so a stalled
 //! backend becomes an error `on_store_error` can decide about.
 //!
-//! The engine calls the store through it: the same methods as [`Store`],
-//! with no dynamic dispatch of their own, and no timer for a call that
-//! finishes at once (an in-process store's).
+//! The engine calls the store through it: the same operations as [`Store`]
+//! and its capabilities, with no dynamic dispatch of their own, and no
+//! timer for a call that finishes at once (an in-process store's). An
+//! operation of a capability the store lacks does what a store keeping no
+//! such records would: reads find nothing, writes keep nothing.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -50,6 +53,24 @@ impl TimedStore {
         let _ = operation;
         result
     }
+
+    /// `call` on the capability `capability` picks, bounded by the
+    /// timeout; `absent` when the store lacks it.
+    async fn with<'s, C: ?Sized + 's, T, F>(
+        &'s self,
+        operation: &'static str,
+        capability: Option<&'s C>,
+        absent: T,
+        call: impl FnOnce(&'s C) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        match capability {
+            Some(capability) => self.bounded(operation, call(capability)).await,
+            None => Ok(absent),
+        }
+    }
 }
 
 impl TimedStore {
@@ -72,15 +93,33 @@ impl TimedStore {
         self.bounded("reset", self.inner.reset(reset)).await
     }
 
-    pub(crate) async fn attempts(
-        &self,
-        filter: &AttemptFilter,
-    ) -> Result<Vec<AccessAttempt>, StoreError> {
-        self.bounded("attempts", self.inner.attempts(filter)).await
+    pub(crate) async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
+        self.bounded("delete_counters", self.inner.delete_counters(keys))
+            .await
     }
 
     pub(crate) async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.bounded("purge_expired", self.inner.purge_expired(before))
+            .await
+    }
+
+    pub(crate) async fn announce_reset(&self) -> Result<(), StoreError> {
+        self.bounded("announce_reset", self.inner.announce_reset())
+            .await
+    }
+
+    pub(crate) async fn attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<AccessAttempt>, StoreError> {
+        let records = self.inner.records();
+        self.with("attempts", records, Vec::new(), |r| r.attempts(filter))
+            .await
+    }
+
+    pub(crate) async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
+        let log = self.inner.access_log();
+        self.with("record_login", log, (), |l| l.record_login(entry))
             .await
     }
 
@@ -90,10 +129,10 @@ impl TimedStore {
         session_hash: &str,
         at: SystemTime,
     ) -> Result<u64, StoreError> {
-        self.bounded(
-            "record_logout",
-            self.inner.record_logout(username, session_hash, at),
-        )
+        let log = self.inner.access_log();
+        self.with("record_logout", log, 0, |l| {
+            l.record_logout(username, session_hash, at)
+        })
         .await
     }
 
@@ -101,25 +140,27 @@ impl TimedStore {
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessLog>, StoreError> {
-        self.bounded("access_logs", self.inner.access_logs(filter))
+        let log = self.inner.access_log();
+        self.with("access_logs", log, Vec::new(), |l| l.access_logs(filter))
             .await
     }
 
     pub(crate) async fn latest_login(
         &self,
         username: &str,
-        ip: std::net::IpAddr,
+        ip: IpAddr,
         user_agent: &str,
     ) -> Result<Option<SystemTime>, StoreError> {
-        self.bounded(
-            "latest_login",
-            self.inner.latest_login(username, ip, user_agent),
-        )
+        let log = self.inner.access_log();
+        self.with("latest_login", log, None, |l| {
+            l.latest_login(username, ip, user_agent)
+        })
         .await
     }
 
     pub(crate) async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.bounded("purge_access_logs", self.inner.purge_access_logs(before))
+        let log = self.inner.access_log();
+        self.with("purge_access_logs", log, 0, |l| l.purge_access_logs(before))
             .await
     }
 
@@ -128,10 +169,10 @@ impl TimedStore {
         entry: &AccessFailureLog,
         per_user_limit: u64,
     ) -> Result<(), StoreError> {
-        self.bounded(
-            "record_failure_log",
-            self.inner.record_failure_log(entry, per_user_limit),
-        )
+        let log = self.inner.failure_log();
+        self.with("record_failure_log", log, (), |l| {
+            l.record_failure_log(entry, per_user_limit)
+        })
         .await
     }
 
@@ -139,18 +180,36 @@ impl TimedStore {
         &self,
         filter: &AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, StoreError> {
-        self.bounded("failure_logs", self.inner.failure_logs(filter))
+        let log = self.inner.failure_log();
+        self.with("failure_logs", log, Vec::new(), |l| l.failure_logs(filter))
             .await
     }
 
     pub(crate) async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
-        self.bounded("purge_failure_logs", self.inner.purge_failure_logs(before))
-            .await
+        let log = self.inner.failure_log();
+        self.with("purge_failure_logs", log, 0, |l| {
+            l.purge_failure_logs(before)
+        })
+        .await
     }
 
-    pub(crate) async fn announce_reset(&self) -> Result<(), StoreError> {
-        self.bounded("announce_reset", self.inner.announce_reset())
-            .await
+    /// Records a success: on a store that shares slots, `release` given
+    /// back and the access log entry in one call; otherwise the entry.
+    pub(crate) async fn record_success(
+        &self,
+        entry: Option<&AccessLog>,
+        release: Option<Slots<'_>>,
+    ) -> Result<(), StoreError> {
+        match (release, self.inner.shared_slots()) {
+            (Some(slots), Some(shared)) => {
+                let call = shared.record_success(slots, entry);
+                self.bounded("record_success", call).await
+            }
+            _ => match entry {
+                Some(entry) => self.record_login(entry).await,
+                None => Ok(()),
+            },
+        }
     }
 
     /// The shared-slots capability, bounded by the timeout like every call.
@@ -158,20 +217,6 @@ impl TimedStore {
         self.inner
             .shared_slots()
             .map(|slots| TimedSlots { slots, timed: self })
-    }
-
-    pub(crate) async fn record_success(
-        &self,
-        entry: Option<&AccessLog>,
-        release: Option<Slots<'_>>,
-    ) -> Result<(), StoreError> {
-        self.bounded("record_success", self.inner.record_success(entry, release))
-            .await
-    }
-
-    pub(crate) async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
-        self.bounded("delete_counters", self.inner.delete_counters(keys))
-            .await
     }
 }
 

@@ -89,6 +89,7 @@ mod lock_order {
     use std::time::{Duration, UNIX_EPOCH};
 
     use axes::store::{AccessFailureLog, AccessLog, FailureRecord, Window};
+    use axes::store::{AccessLogs, FailureLogs};
     use axes::{AttemptFilter, Store};
 
     use axes::store::suite::{by_ip, by_pair, by_username, client, ip, keys, t};

@@ -45,7 +45,16 @@ mod memory_bounds {
         }
         let counters = store.counters(&keys(&victim, &[by_ip()])).await.unwrap();
         assert_eq!(counters[0].as_ref().unwrap().failures, 200);
-        assert!(store.attempts(&AttemptFilter::All).await.unwrap().len() <= 100);
+        assert!(
+            store
+                .records()
+                .unwrap()
+                .attempts(&AttemptFilter::All)
+                .await
+                .unwrap()
+                .len()
+                <= 100
+        );
     }
 
     #[tokio::test]
@@ -115,7 +124,16 @@ mod sqlite_persistence {
                 .failures,
             1
         );
-        assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .records()
+                .unwrap()
+                .attempts(&AttemptFilter::All)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]

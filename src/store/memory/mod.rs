@@ -17,8 +17,8 @@ use self::access_log::AccessLogBuffer;
 use self::attempts::AttemptIndex;
 use self::budget::Lifetime;
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
-    Store, StoreError, StoreEvent,
+    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
+    FailureLogs, FailureRecord, Reset, Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 use crate::log_limit::Every;
@@ -428,6 +428,27 @@ impl Store for MemoryStore {
             .count() as u64)
     }
 
+    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        state.retain_counters(|e| e.counter.last_failure >= before);
+        Ok(state.retain_attempts(|t| t.record.attempt_time >= before) as u64)
+    }
+
+    fn records(&self) -> Option<&dyn AttemptRecords> {
+        Some(self)
+    }
+
+    fn access_log(&self) -> Option<&dyn AccessLogs> {
+        Some(self)
+    }
+
+    fn failure_log(&self) -> Option<&dyn FailureLogs> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl AttemptRecords for MemoryStore {
     async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
         let state = self.lock();
         let mut attempts: Vec<AccessAttempt> = state
@@ -439,13 +460,10 @@ impl Store for MemoryStore {
         attempts.sort_by_key(|a| std::cmp::Reverse(a.attempt_time));
         Ok(attempts)
     }
+}
 
-    async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
-        let mut state = self.lock();
-        state.retain_counters(|e| e.counter.last_failure >= before);
-        Ok(state.retain_attempts(|t| t.record.attempt_time >= before) as u64)
-    }
-
+#[async_trait]
+impl AccessLogs for MemoryStore {
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
         let mut state = self.lock();
         let max_bytes = self.log_budget();
@@ -493,7 +511,10 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         Ok(state.access_logs.retain_since(before))
     }
+}
 
+#[async_trait]
+impl FailureLogs for MemoryStore {
     async fn record_failure_log(
         &self,
         entry: &AccessFailureLog,

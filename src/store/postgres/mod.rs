@@ -29,8 +29,8 @@ use super::codec::to_millis;
 use super::notice::Notifications;
 use super::sql::{self, db_count, numbered, ATTEMPT_COLUMNS};
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
-    SharedSlots, Slots, Store, StoreError, StoreEvent,
+    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
+    FailureLogs, FailureRecord, Reset, SharedSlots, Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 use rows::{attempt_from_row, counter_from_row, get};
@@ -407,14 +407,6 @@ impl Store for PostgresStore {
         retry_conflicts(|| self.reset_once(reset)).await
     }
 
-    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", filter)
-            .await?
-            .iter()
-            .map(attempt_from_row)
-            .collect()
-    }
-
     async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         retry_conflicts(|| self.delete_counters_once(keys)).await
     }
@@ -423,6 +415,51 @@ impl Store for PostgresStore {
         retry_conflicts(|| self.purge_expired_once(before)).await
     }
 
+    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
+        Some(self)
+    }
+
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        Some(self.notifications.subscribe())
+    }
+
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        self.notifications.send(StoreEvent::Reset);
+        execute(sqlx::query("SELECT axes_notify_reset()::TEXT"), &self.pool)
+            .await
+            .map(drop)
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
+    }
+
+    fn records(&self) -> Option<&dyn AttemptRecords> {
+        Some(self)
+    }
+
+    fn access_log(&self) -> Option<&dyn AccessLogs> {
+        Some(self)
+    }
+
+    fn failure_log(&self) -> Option<&dyn FailureLogs> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl AttemptRecords for PostgresStore {
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        self.select_filtered(ATTEMPT_COLUMNS, "axes_attempts", filter)
+            .await?
+            .iter()
+            .map(attempt_from_row)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl AccessLogs for PostgresStore {
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
         self.insert_login(entry).await
     }
@@ -452,7 +489,10 @@ impl Store for PostgresStore {
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.delete_before("axes_access_logs", "id", before).await
     }
+}
 
+#[async_trait]
+impl FailureLogs for PostgresStore {
     async fn record_failure_log(
         &self,
         entry: &AccessFailureLog,
@@ -472,33 +512,6 @@ impl Store for PostgresStore {
         // Newest first, as the per-username cap locks them.
         self.delete_before("axes_failure_logs", "id DESC", before)
             .await
-    }
-
-    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
-        Some(self)
-    }
-
-    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
-        Some(self.notifications.subscribe())
-    }
-
-    async fn announce_reset(&self) -> Result<(), StoreError> {
-        self.notifications.send(StoreEvent::Reset);
-        execute(sqlx::query("SELECT axes_notify_reset()::TEXT"), &self.pool)
-            .await
-            .map(drop)
-    }
-
-    fn clock_offset_ms(&self) -> i64 {
-        self.clock.offset_ms()
-    }
-
-    async fn record_success(
-        &self,
-        entry: Option<&AccessLog>,
-        release: Option<Slots<'_>>,
-    ) -> Result<(), StoreError> {
-        self.record_login_releasing(entry, release).await
     }
 }
 

@@ -82,6 +82,14 @@ impl SharedSlots for PostgresStore {
         execute(query, &self.pool).await.map(drop)
     }
 
+    async fn record_success(
+        &self,
+        slots: Slots<'_>,
+        login: Option<&AccessLog>,
+    ) -> Result<(), StoreError> {
+        self.record_login_releasing(login, Some(slots)).await
+    }
+
     async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
         let query = sqlx::query(
             "INSERT INTO axes_instances AS i (instance, lease_until_ms) \

@@ -14,8 +14,8 @@ use super::clock_sync::{ClockSync, StoreTime};
 use super::codec::{decode_times, from_millis, to_millis};
 use super::notice::{Notifications, RESET as RESET_PAYLOAD};
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
-    SharedSlots, Slots, Store, StoreError, StoreEvent,
+    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
+    FailureLogs, FailureRecord, Reset, SharedSlots, Store, StoreError, StoreEvent,
 };
 use crate::identity::LockoutKey;
 
@@ -495,17 +495,6 @@ impl Store for RedisStore {
         Ok(removed)
     }
 
-    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        let mut records: Vec<AccessAttempt> = self
-            .read_records(&self.record_keys(filter).await?)
-            .await?
-            .into_iter()
-            .map(|(_, record)| record)
-            .collect();
-        records.sort_by_key(|r| std::cmp::Reverse(r.attempt_time));
-        Ok(records)
-    }
-
     async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         if keys.is_empty() {
             return Ok(0);
@@ -560,8 +549,59 @@ impl Store for RedisStore {
         Ok(removed)
     }
 
+    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
+        Some(self)
+    }
+
+    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        Some(self.notifications.subscribe())
+    }
+
+    async fn announce_reset(&self) -> Result<(), StoreError> {
+        self.notifications.send(StoreEvent::Reset);
+        self.connection
+            .clone()
+            .publish::<_, _, i64>(self.channel(), RESET_PAYLOAD)
+            .await
+            .map_err(backend)
+            .map(drop)
+    }
+
+    fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
+    }
+
+    fn records(&self) -> Option<&dyn AttemptRecords> {
+        Some(self)
+    }
+
+    fn access_log(&self) -> Option<&dyn AccessLogs> {
+        Some(self)
+    }
+
+    fn failure_log(&self) -> Option<&dyn FailureLogs> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl AttemptRecords for RedisStore {
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let mut records: Vec<AccessAttempt> = self
+            .read_records(&self.record_keys(filter).await?)
+            .await?
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.attempt_time));
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl AccessLogs for RedisStore {
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
-        self.record_success(Some(entry), None).await
+        self.record_login_releasing(Some(entry), None).await
     }
 
     async fn record_logout(
@@ -589,7 +629,10 @@ impl Store for RedisStore {
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.purge_access_log_entries(before).await
     }
+}
 
+#[async_trait]
+impl FailureLogs for RedisStore {
     async fn record_failure_log(
         &self,
         entry: &AccessFailureLog,
@@ -607,36 +650,6 @@ impl Store for RedisStore {
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.purge_logs("flogs", before).await
-    }
-
-    fn shared_slots(&self) -> Option<&dyn SharedSlots> {
-        Some(self)
-    }
-
-    fn subscribe(&self) -> Option<broadcast::Receiver<StoreEvent>> {
-        Some(self.notifications.subscribe())
-    }
-
-    async fn announce_reset(&self) -> Result<(), StoreError> {
-        self.notifications.send(StoreEvent::Reset);
-        self.connection
-            .clone()
-            .publish::<_, _, i64>(self.channel(), RESET_PAYLOAD)
-            .await
-            .map_err(backend)
-            .map(drop)
-    }
-
-    fn clock_offset_ms(&self) -> i64 {
-        self.clock.offset_ms()
-    }
-
-    async fn record_success(
-        &self,
-        entry: Option<&AccessLog>,
-        release: Option<Slots<'_>>,
-    ) -> Result<(), StoreError> {
-        self.record_login_releasing(entry, release).await
     }
 }
 

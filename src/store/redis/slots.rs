@@ -118,6 +118,14 @@ impl SharedSlots for RedisStore {
             .map(drop)
     }
 
+    async fn record_success(
+        &self,
+        slots: Slots<'_>,
+        login: Option<&AccessLog>,
+    ) -> Result<(), StoreError> {
+        self.record_login_releasing(login, Some(slots)).await
+    }
+
     async fn renew(&self, owner: &str, lease: Duration) -> Result<(), StoreError> {
         ::redis::cmd("SET")
             .arg(self.key("lease", owner))

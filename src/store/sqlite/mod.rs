@@ -16,8 +16,8 @@ use tokio::sync::broadcast;
 use self::known::KnownKeys;
 use self::writer::Writer;
 use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, Reset,
-    Store, StoreError, StoreEvent, Window,
+    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
+    FailureLogs, FailureRecord, Reset, Store, StoreError, StoreEvent, Window,
 };
 use crate::identity::{ClientInfo, LockoutKey};
 
@@ -223,11 +223,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
-        let filter = filter.clone();
-        self.writer.read(move |c| ops::attempts(c, &filter)).await
-    }
-
     async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
         if keys.is_empty() {
             return Ok(0);
@@ -251,6 +246,29 @@ impl Store for SqliteStore {
             .await
     }
 
+    fn records(&self) -> Option<&dyn AttemptRecords> {
+        Some(self)
+    }
+
+    fn access_log(&self) -> Option<&dyn AccessLogs> {
+        Some(self)
+    }
+
+    fn failure_log(&self) -> Option<&dyn FailureLogs> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl AttemptRecords for SqliteStore {
+    async fn attempts(&self, filter: &AttemptFilter) -> Result<Vec<AccessAttempt>, StoreError> {
+        let filter = filter.clone();
+        self.writer.read(move |c| ops::attempts(c, &filter)).await
+    }
+}
+
+#[async_trait]
+impl AccessLogs for SqliteStore {
     async fn record_login(&self, entry: &AccessLog) -> Result<(), StoreError> {
         let entry = entry.clone();
         self.writer
@@ -294,7 +312,10 @@ impl Store for SqliteStore {
             .write(move |c| ops::delete_before(c, "axes_access_logs", before))
             .await
     }
+}
 
+#[async_trait]
+impl FailureLogs for SqliteStore {
     async fn record_failure_log(
         &self,
         entry: &AccessFailureLog,

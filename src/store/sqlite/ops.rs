@@ -12,8 +12,8 @@ use std::time::SystemTime;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
+use crate::store::changes::CountersOf;
 use crate::store::codec::{decode_times, encode_times, from_millis, to_millis};
-use crate::store::contract::CountersOf;
 use crate::store::sql::{self, db_count, parse_ip, question_marks, ATTEMPT_COLUMNS};
 use crate::store::{
     AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, StoreError,

@@ -95,8 +95,10 @@ macro_rules! __axes_suite_counters {
                 fail(&store, &alice, &[by_ip()], t(2.001), &window).await,
                 [1]
             );
-            let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
-            assert_eq!(attempts[0].failures, 1, "the attempt record restarts too");
+            if let Some(records) = store.records() {
+                let attempts = records.attempts(&AttemptFilter::All).await.unwrap();
+                assert_eq!(attempts[0].failures, 1, "the attempt record restarts too");
+            }
         }
 
         #[tokio::test]
@@ -189,18 +191,22 @@ macro_rules! __axes_suite_counters {
                 .await
                 .unwrap();
             assert_eq!(counters[0].failures, 1);
-            assert!(store
-                .attempts(&AttemptFilter::All)
-                .await
-                .unwrap()
-                .is_empty());
+            if let Some(records) = store.records() {
+                assert!(records
+                    .attempts(&AttemptFilter::All)
+                    .await
+                    .unwrap()
+                    .is_empty());
+            }
             assert_eq!(
                 fail(&store, &alice, &[by_ip()], t(1.0), &forever).await,
                 [2]
             );
-            let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
-            assert_eq!(attempts.len(), 1);
-            assert_eq!(attempts[0].failures, 1);
+            if let Some(records) = store.records() {
+                let attempts = records.attempts(&AttemptFilter::All).await.unwrap();
+                assert_eq!(attempts.len(), 1);
+                assert_eq!(attempts[0].failures, 1);
+            }
         }
 
         #[tokio::test]
@@ -264,10 +270,10 @@ macro_rules! __axes_suite_counters {
             let counters = store.counters(&keys(&alice, &groups)).await.unwrap();
             assert_eq!(counters[0].as_ref().unwrap().failures, 1000);
             assert_eq!(counters[1].as_ref().unwrap().failures, 1000);
-            assert_eq!(
-                store.attempts(&AttemptFilter::All).await.unwrap()[0].failures,
-                1000
-            );
+            if let Some(records) = store.records() {
+                let attempts = records.attempts(&AttemptFilter::All).await.unwrap();
+                assert_eq!(attempts[0].failures, 1000);
+            }
         }
 
         /// The one windowing rule, held against every store: random

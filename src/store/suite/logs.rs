@@ -10,40 +10,34 @@ macro_rules! __axes_suite_logs {
             let Some(store) = store_or_skip().await else {
                 return;
             };
+            let Some(log) = access_log_of(&store) else {
+                return;
+            };
             let alice = client("192.0.2.1", Some("alice"));
-            store
-                .record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
+            log.record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
                 .await
                 .unwrap();
-            store
-                .record_login(&AccessLog::login(&alice, "alice", "hash-2", t(1.0)))
+            log.record_login(&AccessLog::login(&alice, "alice", "hash-2", t(1.0)))
                 .await
                 .unwrap();
-            store
-                .record_login(&AccessLog::login(
-                    &client("192.0.2.2", None),
-                    "bob",
-                    "",
-                    t(2.0),
-                ))
-                .await
-                .unwrap();
+            log.record_login(&AccessLog::login(
+                &client("192.0.2.2", None),
+                "bob",
+                "",
+                t(2.0),
+            ))
+            .await
+            .unwrap();
             assert_eq!(
-                store
-                    .record_logout("alice", "hash-1", t(3.0))
-                    .await
-                    .unwrap(),
+                log.record_logout("alice", "hash-1", t(3.0)).await.unwrap(),
                 1
             );
             assert_eq!(
-                store
-                    .record_logout("alice", "hash-1", t(4.0))
-                    .await
-                    .unwrap(),
+                log.record_logout("alice", "hash-1", t(4.0)).await.unwrap(),
                 0,
                 "already closed"
             );
-            let logs = store
+            let logs = log
                 .access_logs(&AttemptFilter::Username("alice".into()))
                 .await
                 .unwrap();
@@ -53,18 +47,14 @@ macro_rules! __axes_suite_logs {
             assert_eq!(logs[1].logout_time, Some(t(3.0)));
             assert_eq!(logs[1].user_agent, "suite-agent/1.0");
             assert_eq!(
-                store
-                    .access_logs(&AttemptFilter::Ip(ip("192.0.2.2")))
+                log.access_logs(&AttemptFilter::Ip(ip("192.0.2.2")))
                     .await
                     .unwrap()
                     .len(),
                 1
             );
-            assert_eq!(store.purge_access_logs(t(1.5)).await.unwrap(), 2);
-            assert_eq!(
-                store.access_logs(&AttemptFilter::All).await.unwrap().len(),
-                1
-            );
+            assert_eq!(log.purge_access_logs(t(1.5)).await.unwrap(), 2);
+            assert_eq!(log.access_logs(&AttemptFilter::All).await.unwrap().len(), 1);
         }
 
         #[tokio::test]
@@ -72,17 +62,19 @@ macro_rules! __axes_suite_logs {
             let Some(store) = store_or_skip().await else {
                 return;
             };
+            let Some(log) = access_log_of(&store) else {
+                return;
+            };
             let here = client("192.0.2.1", Some("alice"));
             let phone = client("192.0.2.1", Some("alice")).with_user_agent("phone/2.0");
             for (who, at) in [(&here, 1.0), (&here, 5.0), (&phone, 3.0)] {
-                store
-                    .record_login(&AccessLog::login(who, "alice", "", t(at)))
+                log.record_login(&AccessLog::login(who, "alice", "", t(at)))
                     .await
                     .unwrap();
             }
             let latest = |ip_text: &'static str, agent: &'static str, user: &'static str| {
                 let store = &store;
-                async move { store.latest_login(user, ip(ip_text), agent).await.unwrap() }
+                async move { log.latest_login(user, ip(ip_text), agent).await.unwrap() }
             };
             assert_eq!(
                 latest("192.0.2.1", "suite-agent/1.0", "alice").await,
@@ -94,13 +86,13 @@ macro_rules! __axes_suite_logs {
             );
             assert_eq!(latest("192.0.2.2", "suite-agent/1.0", "alice").await, None);
             assert_eq!(latest("192.0.2.1", "suite-agent/1.0", "bob").await, None);
-            assert_eq!(store.purge_access_logs(t(4.0)).await.unwrap(), 2);
+            assert_eq!(log.purge_access_logs(t(4.0)).await.unwrap(), 2);
             assert_eq!(
                 latest("192.0.2.1", "suite-agent/1.0", "alice").await,
                 Some(t(5.0))
             );
             assert_eq!(latest("192.0.2.1", "phone/2.0", "alice").await, None);
-            assert_eq!(store.purge_access_logs(t(6.0)).await.unwrap(), 1);
+            assert_eq!(log.purge_access_logs(t(6.0)).await.unwrap(), 1);
             assert_eq!(latest("192.0.2.1", "suite-agent/1.0", "alice").await, None);
         }
 
@@ -109,19 +101,21 @@ macro_rules! __axes_suite_logs {
             let Some(store) = store_or_skip().await else {
                 return;
             };
+            let Some(log) = failure_log_of(&store) else {
+                return;
+            };
             let alice = client("192.0.2.1", Some("alice"));
             for i in 0..5 {
                 let entry = AccessFailureLog::failure(&alice, t(i as f64), i == 4);
-                store.record_failure_log(&entry, 3).await.unwrap();
+                log.record_failure_log(&entry, 3).await.unwrap();
             }
-            store
-                .record_failure_log(
-                    &AccessFailureLog::failure(&client("192.0.2.2", None), t(9.0), false),
-                    3,
-                )
-                .await
-                .unwrap();
-            let logs = store
+            log.record_failure_log(
+                &AccessFailureLog::failure(&client("192.0.2.2", None), t(9.0), false),
+                3,
+            )
+            .await
+            .unwrap();
+            let logs = log
                 .failure_logs(&AttemptFilter::Username("alice".into()))
                 .await
                 .unwrap();
@@ -133,12 +127,12 @@ macro_rules! __axes_suite_logs {
             assert!(logs[0].locked_out);
             assert!(!logs[1].locked_out);
             assert_eq!(
-                store.failure_logs(&AttemptFilter::All).await.unwrap().len(),
+                log.failure_logs(&AttemptFilter::All).await.unwrap().len(),
                 4
             );
-            assert_eq!(store.purge_failure_logs(t(3.5)).await.unwrap(), 2);
+            assert_eq!(log.purge_failure_logs(t(3.5)).await.unwrap(), 2);
             assert_eq!(
-                store.failure_logs(&AttemptFilter::All).await.unwrap().len(),
+                log.failure_logs(&AttemptFilter::All).await.unwrap().len(),
                 2
             );
         }

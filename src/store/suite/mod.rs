@@ -17,6 +17,10 @@
 //! database, schema or key prefix), as the tests run in parallel. A store
 //! shared by app servers passes a third expression giving two instances on
 //! one fresh state: `Option<(impl Store, impl Store)>`.
+//!
+//! The tests of a capability ([`AttemptRecords`], [`AccessLogs`],
+//! [`FailureLogs`], [`SharedSlots`](crate::store::SharedSlots)) run on a
+//! store that has it, and say they were skipped on one that does not.
 
 mod counters;
 mod logs;
@@ -27,7 +31,9 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::identity::{ClientInfo, LockoutGroup, LockoutKey, LockoutParameter::*};
-use crate::store::{AccessAttempt, AttemptFilter, Reset, Store, StoreError};
+use crate::store::{
+    AccessAttempt, AccessLogs, AttemptFilter, AttemptRecords, FailureLogs, Reset, Store, StoreError,
+};
 
 /// A fixed time in whole milliseconds (SQL stores keep milliseconds).
 pub fn t(seconds: f64) -> SystemTime {
@@ -74,6 +80,34 @@ pub fn keys(client: &ClientInfo, groups: &[LockoutGroup]) -> Vec<LockoutKey> {
         .iter()
         .filter_map(|g| client.lockout_key(g))
         .collect()
+}
+
+/// The store's attempt records, or `None` when it keeps none (a test of
+/// them then says it was skipped).
+pub fn records_of(store: &impl Store) -> Option<&dyn AttemptRecords> {
+    let records = store.records();
+    if records.is_none() {
+        eprintln!("skipped: the store keeps no attempt records");
+    }
+    records
+}
+
+/// The store's access log, or `None` when it keeps none.
+pub fn access_log_of(store: &impl Store) -> Option<&dyn AccessLogs> {
+    let log = store.access_log();
+    if log.is_none() {
+        eprintln!("skipped: the store keeps no access log");
+    }
+    log
+}
+
+/// The store's failure log, or `None` when it keeps none.
+pub fn failure_log_of(store: &impl Store) -> Option<&dyn FailureLogs> {
+    let log = store.failure_log();
+    if log.is_none() {
+        eprintln!("skipped: the store keeps no failure log");
+    }
+    log
 }
 
 /// Resets what `filter` covers, each record's failures taken off the keys

@@ -10,6 +10,9 @@ macro_rules! __axes_suite_records {
             let Some(store) = store_or_skip().await else {
                 return;
             };
+            let Some(records) = records_of(&store) else {
+                return;
+            };
             let forever = Window::forever();
             let alice = client("192.0.2.1", Some("alice"));
             fail(&store, &alice, &[by_ip()], t(0.0), &forever).await;
@@ -41,7 +44,7 @@ macro_rules! __axes_suite_records {
                 &forever,
             )
             .await;
-            let attempts = store.attempts(&AttemptFilter::All).await.unwrap();
+            let attempts = records.attempts(&AttemptFilter::All).await.unwrap();
             assert_eq!(attempts.len(), 3);
             assert_eq!(attempts[0].attempt_time, t(5.0), "newest first");
             assert_eq!(attempts[0].failures, 2);
@@ -84,6 +87,9 @@ macro_rules! __axes_suite_records {
             let Some(store) = store_or_skip().await else {
                 return;
             };
+            let Some(records) = records_of(&store) else {
+                return;
+            };
             fixture(&store, &[by_ip()]).await;
             let a = ip("127.1.0.1");
             for (filter, expected) in [
@@ -95,7 +101,7 @@ macro_rules! __axes_suite_records {
                 (AttemptFilter::Username("nobody".into()), 0),
             ] {
                 assert_eq!(
-                    store.attempts(&filter).await.unwrap().len(),
+                    records.attempts(&filter).await.unwrap().len(),
                     expected,
                     "{filter:?}"
                 );
@@ -105,6 +111,9 @@ macro_rules! __axes_suite_records {
         #[tokio::test]
         async fn reset_deletes_records_and_takes_their_failures_off_counters() {
             let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let Some(records) = records_of(&store) else {
                 return;
             };
             let groups = [by_ip(), by_username()];
@@ -123,7 +132,10 @@ macro_rules! __axes_suite_records {
                 "B's failure from 127.1.0.1 stays"
             );
             assert_eq!(counters[1], None, "F's counter reached zero and is gone");
-            assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 3);
+            assert_eq!(
+                records.attempts(&AttemptFilter::All).await.unwrap().len(),
+                3
+            );
             assert_eq!(
                 reset(&store, &AttemptFilter::Username("F".into()), &groups)
                     .await
@@ -150,6 +162,9 @@ macro_rules! __axes_suite_records {
         #[tokio::test]
         async fn reset_by_pair_and_either() {
             let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let Some(records) = records_of(&store) else {
                 return;
             };
             let groups = [by_pair()];
@@ -183,12 +198,18 @@ macro_rules! __axes_suite_records {
                     .unwrap(),
                 2
             );
-            assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 2);
+            assert_eq!(
+                records.attempts(&AttemptFilter::All).await.unwrap().len(),
+                2
+            );
         }
 
         #[tokio::test]
         async fn purge_deletes_only_old_entries() {
             let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let Some(records) = records_of(&store) else {
                 return;
             };
             let forever = Window::forever();
@@ -219,12 +240,18 @@ macro_rules! __axes_suite_records {
                 .await
                 .unwrap();
             assert_eq!(new[0].as_ref().unwrap().failures, 1);
-            assert_eq!(store.attempts(&AttemptFilter::All).await.unwrap().len(), 1);
+            assert_eq!(
+                records.attempts(&AttemptFilter::All).await.unwrap().len(),
+                1
+            );
         }
 
         #[tokio::test]
         async fn odd_values_round_trip() {
             let Some(store) = store_or_skip().await else {
+                return;
+            };
+            let Some(records) = records_of(&store) else {
                 return;
             };
             let forever = Window::forever();
@@ -239,7 +266,7 @@ macro_rules! __axes_suite_records {
                 let c = client(addr, Some(user));
                 assert_eq!(fail(&store, &c, &[by_pair()], t(0.0), &forever).await, [1]);
                 assert_eq!(fail(&store, &c, &[by_pair()], t(1.0), &forever).await, [2]);
-                let found = store
+                let found = records
                     .attempts(&AttemptFilter::IpAndUsername(
                         c.ip_address(),
                         c.username().unwrap().to_owned(),
@@ -251,7 +278,7 @@ macro_rules! __axes_suite_records {
                 assert_eq!(found[0].ip_address, Some(c.ip_address()));
             }
             assert_eq!(
-                store
+                records
                     .attempts(&AttemptFilter::Ip(ip("192.0.2.9")))
                     .await
                     .unwrap()

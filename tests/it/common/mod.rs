@@ -477,14 +477,6 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.reset(reset).await
     }
 
-    async fn attempts(
-        &self,
-        filter: &axes::AttemptFilter,
-    ) -> Result<Vec<axes::store::AccessAttempt>, axes::StoreError> {
-        self.check().await?;
-        self.inner.attempts(filter).await
-    }
-
     async fn delete_counters(&self, keys: &[axes::LockoutKey]) -> Result<u64, axes::StoreError> {
         self.check().await?;
         self.inner.delete_counters(keys).await
@@ -495,61 +487,20 @@ impl<S: Store> Store for FlakyStore<S> {
         self.inner.purge_expired(before).await
     }
 
-    async fn record_login(&self, entry: &axes::store::AccessLog) -> Result<(), axes::StoreError> {
-        self.check().await?;
-        self.inner.record_login(entry).await
+    fn records(&self) -> Option<&dyn axes::store::AttemptRecords> {
+        self.inner.records().map(|_| self as _)
     }
 
-    async fn record_logout(
-        &self,
-        username: &str,
-        session_hash: &str,
-        at: SystemTime,
-    ) -> Result<u64, axes::StoreError> {
-        self.check().await?;
-        self.inner.record_logout(username, session_hash, at).await
+    fn access_log(&self) -> Option<&dyn axes::store::AccessLogs> {
+        self.inner.access_log().map(|_| self as _)
     }
 
-    async fn access_logs(
-        &self,
-        filter: &axes::AttemptFilter,
-    ) -> Result<Vec<axes::store::AccessLog>, axes::StoreError> {
-        self.access_log_reads.fetch_add(1, Ordering::SeqCst);
-        self.check().await?;
-        self.inner.access_logs(filter).await
-    }
-
-    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
-        self.check().await?;
-        self.inner.purge_access_logs(before).await
-    }
-
-    async fn record_failure_log(
-        &self,
-        entry: &axes::store::AccessFailureLog,
-        per_user_limit: u64,
-    ) -> Result<(), axes::StoreError> {
-        self.check().await?;
-        self.inner.record_failure_log(entry, per_user_limit).await
-    }
-
-    async fn failure_logs(
-        &self,
-        filter: &axes::AttemptFilter,
-    ) -> Result<Vec<axes::store::AccessFailureLog>, axes::StoreError> {
-        self.check().await?;
-        self.inner.failure_logs(filter).await
-    }
-
-    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
-        self.check().await?;
-        self.inner.purge_failure_logs(before).await
+    fn failure_log(&self) -> Option<&dyn axes::store::FailureLogs> {
+        self.inner.failure_log().map(|_| self as _)
     }
 
     fn shared_slots(&self) -> Option<&dyn axes::store::SharedSlots> {
-        self.inner
-            .shared_slots()
-            .map(|_| self as &dyn axes::store::SharedSlots)
+        self.inner.shared_slots().map(|_| self as _)
     }
 
     fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<axes::store::StoreEvent>> {
@@ -563,14 +514,49 @@ impl<S: Store> Store for FlakyStore<S> {
     fn clock_offset_ms(&self) -> i64 {
         self.inner.clock_offset_ms()
     }
+}
 
-    async fn record_success(
+/// The records of a flaky store fail as its other calls do.
+#[async_trait::async_trait]
+impl<S: Store> axes::store::AttemptRecords for FlakyStore<S> {
+    async fn attempts(
         &self,
-        entry: Option<&axes::store::AccessLog>,
-        release: Option<axes::store::Slots<'_>>,
-    ) -> Result<(), axes::StoreError> {
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::store::AccessAttempt>, axes::StoreError> {
         self.check().await?;
-        self.inner.record_success(entry, release).await
+        self.inner
+            .records()
+            .expect("asked only when kept")
+            .attempts(filter)
+            .await
+    }
+}
+
+/// So does its access log, whose reads are counted.
+#[async_trait::async_trait]
+impl<S: Store> axes::store::AccessLogs for FlakyStore<S> {
+    async fn record_login(&self, entry: &axes::store::AccessLog) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.log().record_login(entry).await
+    }
+
+    async fn record_logout(
+        &self,
+        username: &str,
+        session_hash: &str,
+        at: SystemTime,
+    ) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.log().record_logout(username, session_hash, at).await
+    }
+
+    async fn access_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::store::AccessLog>, axes::StoreError> {
+        self.access_log_reads.fetch_add(1, Ordering::SeqCst);
+        self.check().await?;
+        self.log().access_logs(filter).await
     }
 
     async fn latest_login(
@@ -580,7 +566,41 @@ impl<S: Store> Store for FlakyStore<S> {
         user_agent: &str,
     ) -> Result<Option<SystemTime>, axes::StoreError> {
         self.check().await?;
-        self.inner.latest_login(username, ip, user_agent).await
+        self.log().latest_login(username, ip, user_agent).await
+    }
+
+    async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.log().purge_access_logs(before).await
+    }
+}
+
+/// And its failure log.
+#[async_trait::async_trait]
+impl<S: Store> axes::store::FailureLogs for FlakyStore<S> {
+    async fn record_failure_log(
+        &self,
+        entry: &axes::store::AccessFailureLog,
+        per_user_limit: u64,
+    ) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        let log = self.inner.failure_log().expect("asked only when kept");
+        log.record_failure_log(entry, per_user_limit).await
+    }
+
+    async fn failure_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<Vec<axes::store::AccessFailureLog>, axes::StoreError> {
+        self.check().await?;
+        let log = self.inner.failure_log().expect("asked only when kept");
+        log.failure_logs(filter).await
+    }
+
+    async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        let log = self.inner.failure_log().expect("asked only when kept");
+        log.purge_failure_logs(before).await
     }
 }
 
@@ -599,6 +619,15 @@ impl<S: Store> axes::store::SharedSlots for FlakyStore<S> {
     async fn release(&self, slots: axes::store::Slots<'_>) -> Result<(), axes::StoreError> {
         self.check().await?;
         self.shared().release(slots).await
+    }
+
+    async fn record_success(
+        &self,
+        slots: axes::store::Slots<'_>,
+        login: Option<&axes::store::AccessLog>,
+    ) -> Result<(), axes::StoreError> {
+        self.check().await?;
+        self.shared().record_success(slots, login).await
     }
 
     async fn renew(&self, owner: &str, lease: std::time::Duration) -> Result<(), axes::StoreError> {
@@ -627,6 +656,10 @@ impl<S: Store> FlakyStore<S> {
         self.inner
             .shared_slots()
             .expect("called only when the inner store shares slots")
+    }
+
+    fn log(&self) -> &dyn axes::store::AccessLogs {
+        self.inner.access_log().expect("asked only when kept")
     }
 }
 
