@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use axes::{Axes, AxesConfig, ClientInfo, MemoryStore};
+use axes::{Axes, AxesConfig, ClientInfo, Credentials, MemoryStore, Report};
 
 const CLIENTS: u32 = 1_000_000;
 
@@ -39,7 +39,8 @@ fn main() {
                 .with_username(format!("victim{i}"))
                 .with_user_agent("Mozilla/5.0 (X11; Linux x86_64) bench/1.0")
                 .with_path("/login");
-            axes.login_failed(&client)
+            axes.attempt(client)
+                .report(Report::failed(Credentials::default()))
                 .await
                 .expect("a recorded failure");
         }

@@ -96,20 +96,19 @@ async fn submit(report: AxesReport, Form(form): Form<LoginForm>) -> Response {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("AXES_DATABASE_URL").unwrap_or_else(|_| "memory:".to_owned());
     let config = AxesConfig::from_toml_str(r#"cooloff_time = "15m""#)?;
-    let axes = Axes::builder(config, axes::store::connect(&url).await?)
-        // The lockout page, in the site's own look.
-        .lockout_template(|context| {
-            let wait = context
-                .retry_after
-                .map(|wait| format!(" Try again in {} minutes.", wait.as_secs().div_ceil(60)))
-                .unwrap_or_default();
-            format!(
-                "<!doctype html><title>Locked out</title><h1>Locked out</h1><p>{}{wait}</p>",
-                escape(context.message)
-            )
-        })
-        .build();
-    let app = Router::new().route("/login", get(show).post(submit).layer(AxesLayer::new(axes)));
+    let axes = Axes::new(config, axes::store::connect(&url).await?);
+    // The lockout page, in the site's own look.
+    let layer = AxesLayer::new(axes).lockout_template(|context| {
+        let wait = context
+            .retry_after
+            .map(|wait| format!(" Try again in {} minutes.", wait.as_secs().div_ceil(60)))
+            .unwrap_or_default();
+        format!(
+            "<!doctype html><title>Locked out</title><h1>Locked out</h1><p>{}{wait}</p>",
+            escape(context.message)
+        )
+    });
+    let app = Router::new().route("/login", get(show).post(submit).layer(layer));
     let bind = std::env::var("AXES_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on {}", listener.local_addr()?);

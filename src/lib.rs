@@ -78,9 +78,12 @@ pub use http::{admin, layer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AxesConfig, ConfigError};
 pub use engine::{
-    Admission, Axes, AxesBuilder, AxesError, AxesEvent, Decision, FailureOutcome, UnlockError,
+    Answer, Attempt, Axes, AxesBuilder, AxesError, AxesEvent, Decision, FailureOutcome, Outcome,
+    Report, UnlockError, Verdict,
 };
-pub use http::{AxesRefusal, AxesReport, MissingAxesLayer};
+pub use http::{
+    AxesRefusal, AxesReport, LockoutCallable, LockoutContext, LockoutTemplate, MissingAxesLayer,
+};
 pub use identity::{
     ClientInfo, Credentials, LockoutGroup, LockoutKey, LockoutParameter, LoginAttempt, RequestInfo,
 };

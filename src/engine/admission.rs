@@ -27,9 +27,12 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::axes::Engine;
+use super::decision::Decision;
+use super::error::AxesError;
+use super::flight::{Flight, Headroom};
 use super::in_flight::Ticket;
 use super::prepare::{Prepared, ReadKeys};
-use super::{Axes, AxesError, Decision, Flight, Headroom};
 use crate::config::DuringLockout;
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
 use crate::policy::{Listing, Lockout, LockoutReason};
@@ -42,51 +45,6 @@ pub(crate) const FALLBACK_POLL: Duration = Duration::from_millis(500);
 /// How long a mark that this server waits on a key lasts in the store; a
 /// waiter renews it at each try.
 pub(crate) const WAIT_MARK: Duration = Duration::from_secs(5);
-
-/// What admission decided, and the slots the attempt holds.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
-/// use std::time::Duration;
-/// use axes::{Axes, AxesConfig, ClientInfo, Decision, LockoutReason, MemoryStore};
-/// let config = AxesConfig::builder()
-///     .failure_limit(2)
-///     .in_flight_wait(Duration::from_millis(50))
-///     .build()
-///     .unwrap();
-/// let axes = Axes::new(config, MemoryStore::new());
-/// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
-/// let first = axes.admit(&client).await?;
-/// let second = axes.admit(&client).await?;
-/// assert!(matches!(first.decision(), Decision::Allowed { .. }));
-/// assert!(matches!(second.decision(), Decision::Allowed { .. }));
-/// // A third waits for one of them; none finishes in time here.
-/// let third = axes.admit(&client).await?;
-/// assert_eq!(third.decision().lockout().unwrap().reason, LockoutReason::TooManyInFlight);
-/// first.release().await;
-/// let fourth = axes.admit(&client).await?;
-/// assert!(matches!(fourth.decision(), Decision::Allowed { .. }), "the first one's slot");
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-#[must_use = "release the held slots with `Admission::release` once the attempt is recorded"]
-pub struct Admission {
-    decision: Decision,
-    flight: Flight,
-}
-
-impl Admission {
-    /// The decision.
-    pub fn decision(&self) -> &Decision {
-        &self.decision
-    }
-
-    /// Gives the attempt's slots back. Call it after the outcome is
-    /// recorded; dropping the admission gives them back too.
-    pub async fn release(mut self) {
-        self.flight.release().await;
-    }
-}
 
 /// What one try at admission found.
 enum Try {
@@ -101,43 +59,13 @@ enum Try {
     },
 }
 
-impl Axes {
-    /// Decides whether `client` may attempt a login now, counting attempts
-    /// in flight toward the limit (with `bound_in_flight`): an attempt
-    /// beyond the bound waits its turn. An admitted attempt holds its slots
-    /// until [`Admission::release`]. A refused attempt is recorded as a
-    /// failure when `reset_cool_off_on_failure_during_lockout = true`.
-    pub async fn admit(&self, client: &ClientInfo) -> Result<Admission, AxesError> {
-        self.admit_attempt(&LoginAttempt::new(client)).await
-    }
-
-    /// [`admit`](Self::admit) for an attempt with its request, as the
-    /// callables see it.
-    pub async fn admit_attempt(&self, attempt: &LoginAttempt<'_>) -> Result<Admission, AxesError> {
-        let mut flight = self.flight();
-        let decision = self.admit_in(&mut flight, attempt).await?;
-        Ok(Admission { decision, flight })
-    }
-
-    /// How many attempts hold a slot under `key` now: on a store that
-    /// shares attempts in flight, those of every app server using it.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
-    /// use axes::{Axes, AxesConfig, ClientInfo, LockoutGroup, LockoutParameter, MemoryStore};
-    /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
-    /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
-    /// let key = client.lockout_key(&LockoutGroup::single(LockoutParameter::IpAddress)).unwrap();
-    /// let admission = axes.admit(&client).await?;
-    /// assert_eq!(axes.in_flight(&key).await?, 1);
-    /// admission.release().await;
-    /// assert_eq!(axes.in_flight(&key).await?, 0);
-    /// # Ok(()) }
-    /// ```
-    pub async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
+impl Engine {
+    /// How many attempts hold a slot under `key` now (see
+    /// [`Axes::in_flight`](crate::Axes::in_flight)).
+    pub(crate) async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
         let (Some(shared), Some(keeper)) = (self.timed_store().shared_slots(), self.keeper())
         else {
-            return Ok(self.inner.gates.busy(key));
+            return Ok(self.gates.busy(key));
         };
         let count = std::slice::from_ref(key);
         let request = SlotRequest::new(keeper.owner(), &[], count, self.config().in_flight_lease);
@@ -145,24 +73,19 @@ impl Axes {
         Ok(admitted.holders.first().copied().unwrap_or(0))
     }
 
-    /// Whether every lockout key of `attempt` was checked for `flight`.
-    pub(crate) fn checked_in(&self, flight: &Flight, attempt: &LoginAttempt<'_>) -> bool {
-        flight.checked(&self.prepare(attempt).keys)
-    }
-
-    /// Admits `client` as part of `attempt`: the keys the attempt already
+    /// Admits the attempt `flight` is, as `prepared`: the keys it already
     /// holds are not taken again, the others are (waiting for a turn when
-    /// the bound is reached). Every key of the client is checked.
-    pub(crate) async fn admit_in(
+    /// the bound is reached). Every key is checked.
+    pub(crate) async fn admit(
         &self,
-        attempt: &mut Flight,
+        flight: &mut Flight,
         login: &LoginAttempt<'_>,
+        prepared: &Prepared,
     ) -> Result<Decision, AxesError> {
-        let prepared = self.prepare(login);
-        let decision = self.admit_prepared(attempt, login, &prepared).await?;
-        if prepared.listing == Listing::Counted && !prepared.keys.is_empty() {
-            let rules = &prepared.rules;
-            attempt.headroom = Some(Headroom {
+        let decision = self.admit_prepared(flight, login, prepared).await?;
+        if prepared.counted() {
+            let rules = prepared.rules(self.config());
+            flight.headroom = Some(Headroom {
                 attempts_left: rules
                     .attempts_left(decision.failures(), decision.lockout().is_some()),
                 failure_limit: rules.failure_limit,
@@ -173,12 +96,12 @@ impl Axes {
         Ok(decision)
     }
 
-    /// [`admit_in`](Self::admit_in) for the attempt as prepared.
+    /// [`admit`](Self::admit), without the headroom.
     async fn admit_prepared(
         &self,
         attempt: &mut Flight,
         login: &LoginAttempt<'_>,
-        prepared: &Prepared<'_, '_>,
+        prepared: &Prepared,
     ) -> Result<Decision, AxesError> {
         let client = login.client();
         for key in &prepared.keys {
@@ -187,9 +110,10 @@ impl Axes {
             }
         }
         let config = self.config();
+        let rules = prepared.rules(config);
         let bounded = config.bound_in_flight
             && prepared.listing == Listing::Counted
-            && prepared.rules.lock_out_at_failure;
+            && rules.lock_out_at_failure;
         let new: Vec<LockoutKey> = if bounded {
             prepared
                 .keys
@@ -211,16 +135,18 @@ impl Axes {
             }) {
                 return Ok(decision.clone());
             }
-            let (decision, _) = self.evaluate(prepared).await?;
-            return self.settled(login, decision).await;
+            let (decision, _) = self.evaluate(login, prepared).await?;
+            return self.settled(login, prepared, decision).await;
         }
-        self.start_background();
+        Engine::start_background(&attempt.engine);
 
         // A client found locked out lately is refused from memory.
         if let Some(lockout) = self.cached_lockout(prepared) {
-            return self.settled(login, Decision::LockedOut(lockout)).await;
+            return self
+                .settled(login, prepared, Decision::LockedOut(lockout))
+                .await;
         }
-        let gates = &self.inner.gates;
+        let gates = &self.gates;
         let deadline = Instant::now() + config.in_flight_wait;
         // First come, first served: behind those already waiting.
         let mut ticket: Option<Ticket> = match gates.queued(&new) {
@@ -250,7 +176,7 @@ impl Axes {
             }
             try_first = false;
             let tried = self
-                .try_admit(attempt, prepared, &new, ticket.as_ref())
+                .try_admit(attempt, login, prepared, &new, ticket.as_ref())
                 .await;
             let tried = match tried {
                 Ok(tried) => tried,
@@ -268,7 +194,7 @@ impl Axes {
                     if let Some(ticket) = ticket {
                         ticket.pass_on();
                     }
-                    return self.settled(login, decision).await;
+                    return self.settled(login, prepared, decision).await;
                 }
                 Try::Busy {
                     key,
@@ -304,8 +230,8 @@ impl Axes {
     /// there already; idle store slots its last waiter leaves go back to
     /// the store.
     fn join(&self, key: &LockoutKey) -> Option<Ticket> {
-        let ticket = self.inner.gates.join(key, self.config().in_flight_queue)?;
-        Some(ticket.with_keeper(self.inner.keeper.clone()))
+        let ticket = self.gates.join(key, self.config().in_flight_queue)?;
+        Some(ticket.with_keeper(self.keeper.clone()))
     }
 
     /// Tells the other app servers on a shared store that this one waits
@@ -328,12 +254,13 @@ impl Axes {
     async fn try_admit(
         &self,
         attempt: &mut Flight,
-        prepared: &Prepared<'_, '_>,
+        login: &LoginAttempt<'_>,
+        prepared: &Prepared,
         new: &[LockoutKey],
         ticket: Option<&Ticket>,
     ) -> Result<Try, AxesError> {
-        let read = ReadKeys::of(self, prepared);
-        let gates = &self.inner.gates;
+        let read = ReadKeys::of(self.config(), prepared);
+        let gates = &self.gates;
         let store = self.timed_store();
         // Slots are taken before the counters are read: an attempt that
         // finished meanwhile recorded its failure before giving its slot
@@ -418,7 +345,7 @@ impl Axes {
                 }
             }
         };
-        let (decision, live) = match self.decide(prepared, &read, counters).await {
+        let (decision, live) = match self.decide(login, prepared, &read, counters).await {
             Ok(decided) => decided,
             Err(error) => {
                 attempt.give_up(Some(new), &fresh, ticket).await;
@@ -436,7 +363,7 @@ impl Axes {
         // limit (always the same one while it does, so a waiter does not
         // hop between queues); a key already at the limit that did not lock
         // the client (a trusted client's username) does not bound it.
-        let limit = u64::from(prepared.rules.failure_limit);
+        let limit = u64::from(prepared.rules(self.config()).failure_limit);
         let blocking = new.iter().zip(&holders).find_map(|(key, holders)| {
             let index = prepared.keys.iter().position(|k| k == key)?;
             let failures = live.get(index).copied().unwrap_or(0);
@@ -468,13 +395,13 @@ impl Axes {
     async fn queue_full(
         &self,
         login: &LoginAttempt<'_>,
-        prepared: &Prepared<'_, '_>,
+        prepared: &Prepared,
         key: &LockoutKey,
     ) -> Result<Decision, AxesError> {
         let client = login.client();
-        let (decision, live) = self.evaluate(prepared).await?;
+        let (decision, live) = self.evaluate(login, prepared).await?;
         if decision.lockout().is_some() {
-            return self.settled(login, decision).await;
+            return self.settled(login, prepared, decision).await;
         }
         let index = prepared.keys.iter().position(|k| k == key);
         let failures = index.and_then(|i| live.get(i)).copied().unwrap_or(0);
@@ -486,12 +413,12 @@ impl Axes {
     fn busy(
         &self,
         client: &ClientInfo,
-        prepared: &Prepared<'_, '_>,
+        prepared: &Prepared,
         key: &LockoutKey,
         failures: u64,
     ) -> Decision {
-        let rules = &prepared.rules;
-        let queued = self.inner.gates.waiting(key) as u64;
+        let rules = prepared.rules(self.config());
+        let queued = self.gates.waiting(key) as u64;
         let limit = u64::from(rules.failure_limit).max(1);
         let wait = self.expected_hold() * u32::try_from(queued / limit + 1).unwrap_or(u32::MAX);
         let wait = wait.max(Duration::from_secs(1));
@@ -513,6 +440,7 @@ impl Axes {
     pub(crate) async fn settled(
         &self,
         login: &LoginAttempt<'_>,
+        prepared: &Prepared,
         decision: Decision,
     ) -> Result<Decision, AxesError> {
         match decision {
@@ -521,7 +449,7 @@ impl Axes {
                     && self.config().reset_cool_off_on_failure_during_lockout
                         == DuringLockout::RecordAll =>
             {
-                let outcome = self.login_failed_attempt(login).await?;
+                let outcome = self.failed(login, prepared, None).await?;
                 Ok(Decision::LockedOut(outcome.lockout.unwrap_or(lockout)))
             }
             decision => Ok(decision),
@@ -531,7 +459,7 @@ impl Axes {
     /// Notes how long an attempt held its slots, for the expected wait.
     pub(crate) fn note_hold(&self, held: Duration) {
         let sample = u64::try_from(held.as_micros()).unwrap_or(u64::MAX);
-        let average = &self.inner.hold_micros;
+        let average = &self.hold_micros;
         let old = average.load(Ordering::Relaxed);
         let new = if old == 0 {
             sample
@@ -543,14 +471,14 @@ impl Axes {
 
     /// How long an attempt holds its slots, on average lately.
     fn expected_hold(&self) -> Duration {
-        Duration::from_micros(self.inner.hold_micros.load(Ordering::Relaxed))
+        Duration::from_micros(self.hold_micros.load(Ordering::Relaxed))
     }
 
     /// Forgets the slots this process holds under the keys `matches` picks
     /// (a reset), and the lockouts it cached.
     pub(crate) fn clear_slots(&self, matches: impl Fn(&LockoutKey) -> bool) {
-        self.inner.locks.clear();
-        let idle = self.inner.gates.clear(matches);
+        self.locks.clear();
+        let idle = self.gates.clear(matches);
         if let Some(keeper) = self.keeper() {
             keeper.give_back(idle.into_iter().map(|(key, id)| Slot { key, id }).collect());
         }

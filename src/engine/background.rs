@@ -24,8 +24,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+use super::axes::Engine;
 use super::keeper::{Order, ORPHAN_RECHECK};
-use super::{Axes, Inner};
 use crate::identity::LockoutKey;
 use crate::store::{Slot, Slots, StoreEvent};
 
@@ -35,42 +35,41 @@ const RETRY: Duration = Duration::from_millis(250);
 /// The most slots given back in one call.
 const MAX_BATCH: usize = 256;
 
-impl Axes {
+impl Engine {
     /// Starts the background task, once, if there is work for it (a store
     /// that tells of others' writes, or shares slots) and a Tokio runtime
     /// to run it on.
-    pub(crate) fn start_background(&self) {
-        let inner = &self.inner;
-        if inner.background.load(Ordering::Relaxed) {
+    pub(crate) fn start_background(engine: &Arc<Self>) {
+        if engine.background.load(Ordering::Relaxed) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if inner.background.swap(true, Ordering::SeqCst) {
+        if engine.background.swap(true, Ordering::SeqCst) {
             return;
         }
-        let orders = inner
+        let orders = engine
             .orders
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        let events = self.store().subscribe();
+        let events = engine.store.inner().subscribe();
         if orders.is_none() && events.is_none() {
             return;
         }
-        runtime.spawn(run(Arc::downgrade(&self.inner), orders, events));
+        runtime.spawn(run(Arc::downgrade(engine), orders, events));
     }
 }
 
 /// The task's loop.
 async fn run(
-    engine: Weak<Inner>,
+    engine: Weak<Engine>,
     mut orders: Option<mpsc::UnboundedReceiver<Order>>,
     mut events: Option<broadcast::Receiver<StoreEvent>>,
 ) {
     let beat = match engine.upgrade() {
-        Some(inner) => inner.config.in_flight_lease / 3,
+        Some(engine) => engine.config.in_flight_lease / 3,
         None => return,
     };
     let mut next_beat = Instant::now() + beat;
@@ -84,20 +83,20 @@ async fn run(
                 Some(order) => take(order, &mut pending, &mut later),
                 None => {
                     // The engine is gone: what it held goes back once more.
-                    if let Some(inner) = engine.upgrade() {
-                        give_back(&Axes { inner }, &mut pending).await;
+                    if let Some(engine) = engine.upgrade() {
+                        give_back(&engine, &mut pending).await;
                     }
                     return;
                 }
             },
             event = listen(&mut events) => {
-                let Some(inner) = engine.upgrade() else { return };
-                heard(&Axes { inner }, event);
+                let Some(engine) = engine.upgrade() else { return };
+                heard(&engine, event);
             }
             _ = tokio::time::sleep_until(next_beat) => {
                 next_beat = Instant::now() + beat;
-                let Some(inner) = engine.upgrade() else { return };
-                heartbeat(&Axes { inner }).await;
+                let Some(engine) = engine.upgrade() else { return };
+                heartbeat(&engine).await;
             }
             _ = sleep_until(recheck) => {
                 if let Some((_, slots)) = later.pop_front() {
@@ -115,10 +114,10 @@ async fn run(
             }
         }
         if !pending.is_empty() && retry_at.is_none() {
-            let Some(inner) = engine.upgrade() else {
+            let Some(engine) = engine.upgrade() else {
                 return;
             };
-            if !give_back(&Axes { inner }, &mut pending).await {
+            if !give_back(&engine, &mut pending).await {
                 retry_at = Some(Instant::now() + RETRY);
             }
         }
@@ -167,12 +166,15 @@ fn take(order: Order, pending: &mut Vec<Slot>, later: &mut VecDeque<(Instant, Ve
 }
 
 /// Applies what the store told of.
-fn heard(axes: &Axes, event: StoreEvent) {
-    let gates = &axes.inner.gates;
+fn heard(engine: &Engine, event: StoreEvent) {
+    let gates = &engine.gates;
     match event {
         StoreEvent::SlotsFreed(tags) => gates.wake_tagged(&tags),
         StoreEvent::Waiting { owner, tags } => {
-            if axes.keeper().is_some_and(|keeper| keeper.owner() != owner) {
+            if engine
+                .keeper()
+                .is_some_and(|keeper| keeper.owner() != owner)
+            {
                 gates.contend_tagged(
                     &tags,
                     std::time::Instant::now() + super::admission::WAIT_MARK,
@@ -180,8 +182,8 @@ fn heard(axes: &Axes, event: StoreEvent) {
             }
         }
         _ => {
-            axes.inner.locks.clear();
-            match axes.keeper() {
+            engine.locks.clear();
+            match engine.keeper() {
                 Some(keeper) => {
                     let idle = gates.clear(|_| true);
                     keeper.give_back(idle.into_iter().map(|(key, id)| Slot { key, id }).collect());
@@ -194,8 +196,9 @@ fn heard(axes: &Axes, event: StoreEvent) {
 
 /// Gives `pending` back in one call; whether it went (then `pending` is
 /// empty).
-async fn give_back(axes: &Axes, pending: &mut Vec<Slot>) -> bool {
-    let (Some(shared), Some(keeper)) = (axes.timed_store().shared_slots(), axes.keeper()) else {
+async fn give_back(engine: &Engine, pending: &mut Vec<Slot>) -> bool {
+    let (Some(shared), Some(keeper)) = (engine.timed_store().shared_slots(), engine.keeper())
+    else {
         pending.clear();
         return true;
     };
@@ -205,7 +208,7 @@ async fn give_back(axes: &Axes, pending: &mut Vec<Slot>) -> bool {
         Ok(()) => {
             keeper.released(pending);
             let keys: Vec<LockoutKey> = pending.drain(..).map(|slot| slot.key).collect();
-            axes.inner.gates.wake(&keys, None);
+            engine.gates.wake(&keys, None);
             true
         }
         Err(error) => {
@@ -217,13 +220,14 @@ async fn give_back(axes: &Axes, pending: &mut Vec<Slot>) -> bool {
 
 /// The lease renewed while slots are held, and the slots nobody knows of
 /// swept.
-async fn heartbeat(axes: &Axes) {
-    let (Some(shared), Some(keeper)) = (axes.timed_store().shared_slots(), axes.keeper()) else {
+async fn heartbeat(engine: &Engine) {
+    let (Some(shared), Some(keeper)) = (engine.timed_store().shared_slots(), engine.keeper())
+    else {
         return;
     };
     if keeper.holds_any() {
         if let Err(error) = shared
-            .renew(keeper.owner(), axes.config().in_flight_lease)
+            .renew(keeper.owner(), engine.config().in_flight_lease)
             .await
         {
             tracing::debug!(target: "axes", %error, "renewing the lease of slots in flight failed");

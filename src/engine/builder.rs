@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::response::Response;
 use tokio::sync::broadcast;
 
+use super::axes::{Axes, Engine};
+use super::events::DEFAULT_EVENT_CAPACITY;
+use super::hooks::Hooks;
 use super::keeper::Keeper;
 use super::lock_cache::LockCache;
-use super::{Axes, Hooks, Inner, LockoutContext, DEFAULT_EVENT_CAPACITY};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{config_warnings, AxesConfig};
 use crate::identity::{LockoutGroup, LoginAttempt, RequestInfo};
@@ -90,41 +91,6 @@ impl AxesBuilder {
     /// [`DEFAULT_EVENT_CAPACITY`]).
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
-        self
-    }
-
-    /// Replaces the lockout response entirely (django-axes'
-    /// `AXES_LOCKOUT_CALLABLE`); no `Retry-After` is added to it.
-    ///
-    /// ```
-    /// use axum::response::IntoResponse;
-    /// use axes::{Axes, AxesConfig};
-    /// let axes = Axes::builder(AxesConfig::default(), axes::MemoryStore::new())
-    ///     .lockout_callable(|ctx| (ctx.status, format!("locked after {} failures", ctx.lockout.failures)).into_response())
-    ///     .build();
-    /// ```
-    pub fn lockout_callable<F>(mut self, callable: F) -> Self
-    where
-        F: Fn(&LockoutContext<'_>) -> Response + Send + Sync + 'static,
-    {
-        self.hooks.response.callable = Some(Arc::new(callable));
-        self
-    }
-
-    /// Renders the HTML body of the lockout response (django-axes'
-    /// `AXES_LOCKOUT_TEMPLATE`); status and headers stay axes' own.
-    ///
-    /// ```
-    /// use axes::{Axes, AxesConfig};
-    /// let axes = Axes::builder(AxesConfig::default(), axes::MemoryStore::new())
-    ///     .lockout_template(|ctx| format!("<h1>Locked</h1><p>{}</p>", ctx.message))
-    ///     .build();
-    /// ```
-    pub fn lockout_template<F>(mut self, template: F) -> Self
-    where
-        F: Fn(&LockoutContext<'_>) -> String + Send + Sync + 'static,
-    {
-        self.hooks.response.template = Some(Arc::new(template));
         self
     }
 
@@ -244,6 +210,11 @@ impl AxesBuilder {
     }
 
     /// The engine.
+    ///
+    /// ```
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default(), axes::MemoryStore::new()).build();
+    /// assert!(axes.config().enabled);
+    /// ```
     pub fn build(mut self) -> Axes {
         for warning in config_warnings(&self.config) {
             tracing::warn!(target: "axes", keys = ?warning.keys, "{}", warning.message);
@@ -262,27 +233,25 @@ impl AxesBuilder {
             None => (None, None),
         };
         let events_for_cache = self.store.subscribe();
-        let axes = Axes {
-            inner: Arc::new(Inner {
-                proxies: self.config.proxies(),
-                hooks: self.hooks,
-                config: self.config,
-                store: TimedStore::new(self.store, store_timeout),
-                clock: self.clock,
-                events,
-                secret: self.secret.unwrap_or_else(Secret::random),
-                last_purge_ms: AtomicI64::new(i64::MIN),
-                gates: Arc::default(),
-                keeper,
-                orders: Mutex::new(orders),
-                background: AtomicBool::new(false),
-                locks: LockCache::new(events_for_cache),
-                hold_micros: AtomicU64::new(0),
-                refusals: Every::new(Duration::from_secs(60)),
-                store_failures: Every::new(Duration::from_secs(10)),
-            }),
-        };
-        axes.start_background();
-        axes
+        let engine = Arc::new(Engine {
+            proxies: self.config.proxies(),
+            hooks: self.hooks,
+            config: self.config,
+            store: TimedStore::new(self.store, store_timeout),
+            clock: self.clock,
+            events,
+            secret: self.secret.unwrap_or_else(Secret::random),
+            last_purge_ms: AtomicI64::new(i64::MIN),
+            gates: Arc::default(),
+            keeper,
+            orders: Mutex::new(orders),
+            background: AtomicBool::new(false),
+            locks: LockCache::new(events_for_cache),
+            hold_micros: AtomicU64::new(0),
+            refusals: Every::new(Duration::from_secs(60)),
+            store_failures: Every::new(Duration::from_secs(10)),
+        });
+        Engine::start_background(&engine);
+        Axes { engine }
     }
 }

@@ -5,25 +5,21 @@
 
 use std::time::Duration;
 
+use super::axes::Engine;
+use super::decision::Decision;
+use super::error::AxesError;
 use super::prepare::{Prepared, ReadKeys};
-use super::{Axes, AxesError, Decision};
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
 use crate::policy::escalation::Escalation;
-use crate::policy::{
-    self, challenge, detectors, trust, Counter, Listing, Lockout, Rules, Standing,
-};
+use crate::policy::{self, challenge, detectors, trust, Counter, Listing, Lockout, Standing};
 
-impl Axes {
-    /// Decides whether `client` may attempt a login: one store read for all
-    /// of its lockout keys.
-    pub async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
-        self.check_attempt(&LoginAttempt::new(client)).await
-    }
-
-    /// [`check`](Self::check) for an attempt with its request and
-    /// credentials, as the callables see them.
-    pub async fn check_attempt(&self, attempt: &LoginAttempt<'_>) -> Result<Decision, AxesError> {
-        Ok(self.evaluate(&self.prepare(attempt)).await?.0)
+impl Engine {
+    /// The decision for `client` alone, as it is counted (no callable
+    /// names its username): what the operator's listings check.
+    pub(crate) async fn check(&self, client: &ClientInfo) -> Result<Decision, AxesError> {
+        let login = LoginAttempt::new(client);
+        let prepared = self.prepare(&login);
+        Ok(self.evaluate(&login, &prepared).await?.0)
     }
 
     /// The decision for a prepared attempt, and the live failure count of
@@ -31,35 +27,37 @@ impl Axes {
     /// none for a client found locked out lately.
     pub(crate) async fn evaluate(
         &self,
-        prepared: &Prepared<'_, '_>,
+        login: &LoginAttempt<'_>,
+        prepared: &Prepared,
     ) -> Result<(Decision, Vec<u64>), AxesError> {
         if let Some(lockout) = self.cached_lockout(prepared) {
             return Ok((Decision::LockedOut(lockout), Vec::new()));
         }
-        let read = ReadKeys::of(self, prepared);
+        let read = ReadKeys::of(self.config(), prepared);
         let counters = if read.is_empty() {
             Vec::new()
         } else {
             self.timed_store().counters(&read.all).await?
         };
-        self.decide(prepared, &read, counters).await
+        self.decide(login, prepared, &read, counters).await
     }
 
     /// The decision for a prepared attempt from the counters of `read`, and
     /// the live failure count of each of its lockout keys.
     pub(crate) async fn decide(
         &self,
-        prepared: &Prepared<'_, '_>,
+        login: &LoginAttempt<'_>,
+        prepared: &Prepared,
         read: &ReadKeys,
         mut counters: Vec<Option<Counter>>,
     ) -> Result<(Decision, Vec<u64>), AxesError> {
         let Prepared {
             listing,
             client,
-            rules,
             keys,
             ..
         } = prepared;
+        let rules = &prepared.rules(self.config());
         match listing {
             Listing::Blacklisted => {
                 let lockout = policy::blacklisted(rules, client);
@@ -84,6 +82,7 @@ impl Axes {
         let standing = policy::standing(rules, counters.iter().flatten(), now);
         let lockout = self
             .lockout_of(
+                login,
                 prepared,
                 &counters,
                 (read.histories(), &histories),
@@ -108,7 +107,9 @@ impl Axes {
         }) {
             Some(lockout) => Decision::LockedOut(lockout),
             None if challenge::required(self.config(), standing.failures)
-                && !self.trusted_past_challenge(prepared, &counters).await? =>
+                && !self
+                    .trusted_past_challenge(login, prepared, &counters)
+                    .await? =>
             {
                 Decision::ChallengeRequired {
                     failures: standing.failures,
@@ -123,11 +124,11 @@ impl Axes {
 
     /// The lockout a client found locked out lately is under, from memory:
     /// by its keys' failure counts, else by a detector's.
-    pub(crate) fn cached_lockout(&self, prepared: &Prepared<'_, '_>) -> Option<Lockout> {
-        if prepared.listing != Listing::Counted || prepared.keys.is_empty() {
+    pub(crate) fn cached_lockout(&self, prepared: &Prepared) -> Option<Lockout> {
+        if !prepared.counted() {
             return None;
         }
-        let locks = &self.inner.locks;
+        let locks = &self.locks;
         let now = self.now();
         let username = prepared.client.username();
         locks.lookup(&prepared.keys, now, username).or_else(|| {
@@ -142,7 +143,7 @@ impl Axes {
     /// [`LockCache`](super::lock_cache::LockCache)).
     pub(crate) fn remember_lockouts(
         &self,
-        prepared: &Prepared<'_, '_>,
+        prepared: &Prepared,
         counters: &[Option<Counter>],
         (history_keys, histories): (&[LockoutKey], &[Option<Counter>]),
         (detector_keys, detector_counters): (&[LockoutKey], &[Option<Counter>]),
@@ -155,12 +156,8 @@ impl Axes {
         {
             return;
         }
-        let Prepared {
-            client,
-            rules,
-            keys,
-            ..
-        } = prepared;
+        let Prepared { client, keys, .. } = prepared;
+        let rules = &prepared.rules(config);
         let now = self.now();
         let escalation = Escalation {
             config,
@@ -182,7 +179,7 @@ impl Axes {
                 client,
                 standing,
             ) {
-                self.inner.locks.insert(key.clone(), lockout, now);
+                self.locks.insert(key.clone(), lockout, now);
             }
         }
         for (key, counter) in detector_keys.iter().zip(detector_counters) {
@@ -195,7 +192,7 @@ impl Axes {
                 now,
             );
             if let Some(lockout) = lockout {
-                self.inner.locks.insert(key.clone(), lockout, now);
+                self.locks.insert(key.clone(), lockout, now);
             }
         }
     }
@@ -204,18 +201,14 @@ impl Axes {
     /// lockout histories amount to, unless the client is trusted despite it.
     pub(crate) async fn lockout_of(
         &self,
-        prepared: &Prepared<'_, '_>,
+        login: &LoginAttempt<'_>,
+        prepared: &Prepared,
         counters: &[Option<Counter>],
         (history_keys, histories): (&[LockoutKey], &[Option<Counter>]),
         standing: Standing,
     ) -> Result<Option<Lockout>, AxesError> {
-        let Prepared {
-            client,
-            rules,
-            keys,
-            request,
-            ..
-        } = prepared;
+        let Prepared { client, keys, .. } = prepared;
+        let rules = &prepared.rules(self.config());
         let now = self.now();
         let escalation = Escalation {
             config: self.config(),
@@ -243,7 +236,7 @@ impl Axes {
             })
             .collect();
         if self
-            .is_trusted_despite(client, *request, rules, keys, &locking)
+            .is_trusted_despite(client, login.request(), keys, &locking)
             .await?
         {
             return Ok(None);
@@ -257,14 +250,15 @@ impl Axes {
     /// username.
     async fn trusted_past_challenge(
         &self,
-        prepared: &Prepared<'_, '_>,
+        login: &LoginAttempt<'_>,
+        prepared: &Prepared,
         counters: &[Option<Counter>],
     ) -> Result<bool, AxesError> {
         let Some(after) = self.config().challenge_after else {
             return Ok(false);
         };
         let now = self.now();
-        let rules = &prepared.rules;
+        let rules = &prepared.rules(self.config());
         let asking: Vec<bool> = counters
             .iter()
             .map(|counter| {
@@ -273,14 +267,8 @@ impl Axes {
                     .is_some_and(|c| rules.live_failures(c, now) >= u64::from(after))
             })
             .collect();
-        self.is_trusted_despite(
-            &prepared.client,
-            prepared.request,
-            rules,
-            &prepared.keys,
-            &asking,
-        )
-        .await
+        self.is_trusted_despite(&prepared.client, login.request(), &prepared.keys, &asking)
+            .await
     }
 
     /// Whether `client` is a trusted client (`trusted_client_window`) and
@@ -291,7 +279,6 @@ impl Axes {
         &self,
         client: &ClientInfo,
         request: Option<&RequestInfo>,
-        _rules: &Rules<'_>,
         keys: &[LockoutKey],
         locking: &[bool],
     ) -> Result<bool, AxesError> {

@@ -3,12 +3,12 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use axes::{Axes, AxesConfig, AxesEvent, ClientInfo, MemoryStore};
+//! use axes::{Axes, AxesConfig, AxesEvent, ClientInfo, MemoryStore, Report};
 //! let config = AxesConfig::builder().failure_limit(1).build().unwrap();
 //! let axes = Axes::new(config, MemoryStore::new());
 //! let mut events = axes.subscribe();
 //! let client = ClientInfo::new("192.0.2.1".parse().unwrap()).with_username("alice");
-//! axes.login_failed(&client).await.unwrap();
+//! axes.attempt(client.clone()).report(Report::failed("alice")).await.unwrap();
 //! assert!(matches!(events.recv().await.unwrap(), AxesEvent::LoginFailed { .. }));
 //! match events.recv().await.unwrap() {
 //!     AxesEvent::LockedOut { username, ip_address, .. } => {

@@ -8,10 +8,14 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::axes::Engine;
+use super::decision::FailureOutcome;
+use super::error::AxesError;
+use super::events::AxesEvent;
+use super::flight::Flight;
 use super::prepare::Prepared;
-use super::{Axes, AxesError, AxesEvent, FailureOutcome, Flight};
-use crate::config::DuringLockout;
-use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
+use crate::config::{AxesConfig, DuringLockout};
+use crate::identity::{ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
 use crate::policy::{
     self, challenge, cleansed_data, detectors, escalation, Counter, Listing, Lockout, Rules,
 };
@@ -34,36 +38,22 @@ struct Written {
     tripped_counters: Vec<Option<Counter>>,
 }
 
-impl Axes {
-    /// Records a failed login of `client` (django-axes' `user_login_failed`)
-    /// in one atomic store write, and says whether it is now locked out.
-    pub async fn login_failed(&self, client: &ClientInfo) -> Result<FailureOutcome, AxesError> {
-        self.login_failed_attempt(&LoginAttempt::new(client)).await
-    }
-
-    /// [`login_failed`](Self::login_failed) for an attempt with its request
-    /// and the handler's credentials, as the callables see them.
-    pub async fn login_failed_attempt(
-        &self,
-        attempt: &LoginAttempt<'_>,
-    ) -> Result<FailureOutcome, AxesError> {
-        self.failed(attempt, None).await
-    }
-
+impl Engine {
     /// Records a failure of an attempt in flight, whose slots go back once
     /// it is recorded: with the write itself on a store that shares them.
     pub(crate) async fn failed(
         &self,
         attempt: &LoginAttempt<'_>,
+        prepared: &Prepared,
         flight: Option<&mut Flight>,
     ) -> Result<FailureOutcome, AxesError> {
         let Some(flight) = flight else {
-            return Ok(self.record_failed(attempt, None).await?.0);
+            return Ok(self.record_failed(attempt, prepared, None).await?.0);
         };
         let slots = flight.slots_to_write();
         let owner = self.keeper().map_or("", |keeper| keeper.owner());
         let release = (!slots.is_empty()).then(|| Slots::new(owner, &slots));
-        let result = self.record_failed(attempt, release).await;
+        let result = self.record_failed(attempt, prepared, release).await;
         match &result {
             Ok((_, true)) => flight.written(true),
             // Not counted, or the write failed: whatever it did, the slots
@@ -82,36 +72,38 @@ impl Axes {
     async fn record_failed(
         &self,
         attempt: &LoginAttempt<'_>,
+        prepared: &Prepared,
         slots: Option<Slots<'_>>,
     ) -> Result<(FailureOutcome, bool), AxesError> {
-        let prepared = self.prepare(attempt);
-        if let Some(outcome) = self.not_counted(&prepared) {
+        let rules = &prepared.rules(self.config());
+        if let Some(outcome) = self.not_counted(prepared, rules) {
             return Ok((outcome, false));
         }
-        if let Some(outcome) = self.during_lockout(&prepared).await? {
+        if let Some(outcome) = self.during_lockout(attempt, prepared, rules).await? {
             return Ok((outcome, false));
         }
-        let mut before = self.read_before(&prepared).await?;
-        let mut written = self.write(&prepared, attempt, &before, slots).await?;
+        let mut before = self.read_before(prepared, rules).await?;
+        let mut written = self.write(prepared, rules, attempt, &before, slots).await?;
         challenge::forgive(&mut written.counters, before.credit);
-        self.escalate(&prepared, &written.counters, &mut before.histories)
+        self.escalate(prepared, rules, &written.counters, &mut before.histories)
             .await?;
-        let (lockout, failures) = self.lockout_after(&prepared, &written, &before).await?;
+        let (lockout, failures) = self
+            .lockout_after(attempt, prepared, rules, &written, &before)
+            .await?;
         self.announce(
             &prepared.client,
-            &prepared,
+            rules,
             &written,
             lockout.as_ref(),
             failures,
         );
         self.log_failure(&prepared.client, lockout.is_some())
             .await?;
-        self.purge_if_due(self.retention(&prepared.rules.window()))
-            .await;
+        self.purge_if_due(self.retention(&rules.window())).await;
         let outcome = FailureOutcome {
             recorded: true,
             failures,
-            attempts_left: prepared.rules.attempts_left(failures, lockout.is_some()),
+            attempts_left: rules.attempts_left(failures, lockout.is_some()),
             challenge_required: lockout.is_none() && challenge::required(self.config(), failures),
             lockout,
         };
@@ -119,11 +111,10 @@ impl Axes {
     }
 
     /// An exempt attempt, or one no lockout group applies to: not counted.
-    fn not_counted(&self, prepared: &Prepared<'_, '_>) -> Option<FailureOutcome> {
+    fn not_counted(&self, prepared: &Prepared, rules: &Rules<'_>) -> Option<FailureOutcome> {
         let Prepared {
             listing,
             client,
-            rules,
             keys,
             ..
         } = prepared;
@@ -132,7 +123,7 @@ impl Axes {
         }
         tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
         self.emit(|| AxesEvent::LoginFailed {
-            client: client.clone().into_owned(),
+            client: client.clone(),
             failures: 0,
             recorded: false,
             at: self.now(),
@@ -152,17 +143,14 @@ impl Axes {
     /// reported while the client is locked out is not recorded.
     async fn during_lockout(
         &self,
-        prepared: &Prepared<'_, '_>,
+        attempt: &LoginAttempt<'_>,
+        prepared: &Prepared,
+        rules: &Rules<'_>,
     ) -> Result<Option<FailureOutcome>, AxesError> {
         if self.config().reset_cool_off_on_failure_during_lockout != DuringLockout::RecordNothing {
             return Ok(None);
         }
-        let Prepared {
-            client,
-            rules,
-            keys,
-            ..
-        } = prepared;
+        let Prepared { client, keys, .. } = prepared;
         let history_keys = escalation::history_keys(self.config(), keys);
         let pass_keys = challenge::pass_keys(self.config(), keys);
         let mut counters = self
@@ -175,7 +163,13 @@ impl Axes {
         challenge::forgive(counters.iter_mut().flatten(), credit);
         let standing = policy::standing(rules, counters.iter().flatten(), self.now());
         let lockout = self
-            .lockout_of(prepared, &counters, (&history_keys, &histories), standing)
+            .lockout_of(
+                attempt,
+                prepared,
+                &counters,
+                (&history_keys, &histories),
+                standing,
+            )
             .await?;
         Ok(lockout.map(|lockout| {
             tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
@@ -192,7 +186,11 @@ impl Axes {
     /// One read before the write, only for what needs the previous state:
     /// the keys' counters for quick succession, their lockout histories for
     /// escalation.
-    async fn read_before(&self, prepared: &Prepared<'_, '_>) -> Result<Before, AxesError> {
+    async fn read_before(
+        &self,
+        prepared: &Prepared,
+        rules: &Rules<'_>,
+    ) -> Result<Before, AxesError> {
         let config = self.config();
         let keys = &prepared.keys;
         let history_keys = escalation::history_keys(config, keys);
@@ -212,7 +210,7 @@ impl Axes {
             .await?;
         let passes = previous.split_off(read.len() + history_keys.len());
         let histories = previous.split_off(read.len());
-        let credit = challenge::credit(config, &prepared.rules, &passes, self.now());
+        let credit = challenge::credit(config, rules, &passes, self.now());
         Ok(Before {
             previous,
             histories,
@@ -225,18 +223,13 @@ impl Axes {
     /// atomic store operation.
     async fn write(
         &self,
-        prepared: &Prepared<'_, '_>,
+        prepared: &Prepared,
+        rules: &Rules<'_>,
         attempt: &LoginAttempt<'_>,
         before: &Before,
         slots: Option<Slots<'_>>,
     ) -> Result<Written, AxesError> {
-        let Prepared {
-            client,
-            rules,
-            keys,
-            request,
-            ..
-        } = prepared;
+        let Prepared { client, keys, .. } = prepared;
         let config = self.config();
         let now = self.now();
         let sprayed = self.sprayed_usernames(client).await?;
@@ -249,7 +242,7 @@ impl Axes {
             now,
         );
         let window = rules.window();
-        let (get_data, post_data) = attempt_data(self, request.or(attempt.request()));
+        let (get_data, post_data) = attempt_data(config, attempt.request());
         let lock_at = if rules.lock_out_at_failure {
             u64::from(rules.failure_limit)
         } else {
@@ -298,7 +291,8 @@ impl Axes {
     /// their keys' histories (`histories` updated in place).
     async fn escalate(
         &self,
-        prepared: &Prepared<'_, '_>,
+        prepared: &Prepared,
+        rules: &Rules<'_>,
         counters: &[Counter],
         histories: &mut [Option<Counter>],
     ) -> Result<(), AxesError> {
@@ -308,7 +302,7 @@ impl Axes {
             return Ok(());
         }
         let now = self.now();
-        let begun = escalation::begun(&prepared.rules, counters, now);
+        let begun = escalation::begun(rules, counters, now);
         let jitter = config.cooloff_jitter.unwrap_or_default();
         for write in escalation::history_writes(config, histories, &begun, now) {
             let keys: Vec<LockoutKey> = write
@@ -333,14 +327,15 @@ impl Axes {
     /// The lockout after the write, and the client's largest count.
     async fn lockout_after(
         &self,
-        prepared: &Prepared<'_, '_>,
+        attempt: &LoginAttempt<'_>,
+        prepared: &Prepared,
+        rules: &Rules<'_>,
         written: &Written,
         before: &Before,
     ) -> Result<(Option<Lockout>, u64), AxesError> {
         let Prepared {
             listing,
             client,
-            rules,
             keys,
             ..
         } = prepared;
@@ -360,6 +355,7 @@ impl Axes {
         );
         let lockout = self
             .lockout_of(
+                attempt,
                 prepared,
                 &read,
                 (&history_keys, &before.histories),
@@ -384,7 +380,7 @@ impl Axes {
     fn announce(
         &self,
         client: &ClientInfo,
-        prepared: &Prepared<'_, '_>,
+        rules: &Rules<'_>,
         written: &Written,
         lockout: Option<&Lockout>,
         failures: u64,
@@ -400,12 +396,12 @@ impl Axes {
             at: now,
         });
         let Some(lockout) = lockout else {
-            self.warn_if_approaching(client, &prepared.rules, failures);
+            self.warn_if_approaching(client, rules, failures);
             return;
         };
         // A lockout begins with the failure that takes a key to a
         // threshold, or trips a detector.
-        let began = !escalation::begun(&prepared.rules, &written.counters, now).is_empty()
+        let began = !escalation::begun(rules, &written.counters, now).is_empty()
             || written
                 .tripped_counters
                 .iter()
@@ -486,8 +482,7 @@ impl Axes {
 }
 
 /// The cleansed query and body data of the request, for the attempt record.
-fn attempt_data(axes: &Axes, request: Option<&crate::identity::RequestInfo>) -> (String, String) {
-    let config = axes.config();
+fn attempt_data(config: &AxesConfig, request: Option<&RequestInfo>) -> (String, String) {
     let Some(request) = request else {
         return (String::new(), String::new());
     };

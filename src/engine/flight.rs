@@ -4,10 +4,12 @@
 //! client gone, the handler panicking) — also while a store call was
 //! taking or giving back a slot.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::axes::Engine;
+use super::decision::Decision;
 use super::in_flight::{Held, Ticket};
-use super::{Axes, Decision};
 use crate::identity::LockoutKey;
 use crate::store::Slot;
 
@@ -15,7 +17,7 @@ use crate::store::Slot;
 /// slots it holds.
 #[derive(Debug)]
 pub(crate) struct Flight {
-    pub(super) axes: Axes,
+    pub(super) engine: Arc<Engine>,
     /// The keys an admission checked.
     pub(super) checked: Vec<LockoutKey>,
     /// The slots it holds.
@@ -86,7 +88,7 @@ impl Flight {
     /// key tries the store.
     pub fn written(&mut self, given_back: bool) {
         let slots = self.store_slots();
-        if let Some(keeper) = self.axes.keeper() {
+        if let Some(keeper) = self.engine.keeper() {
             if given_back {
                 keeper.released(&slots);
             } else {
@@ -94,7 +96,7 @@ impl Flight {
             }
         }
         for held in std::mem::take(&mut self.held) {
-            self.axes.inner.gates.gone(&held, None);
+            self.engine.gates.gone(&held, None);
         }
         self.writing = false;
         self.settle();
@@ -104,7 +106,7 @@ impl Flight {
     /// straight to the first in line, or is returned to give back with
     /// the success's write (see [`written_back`](Self::written_back)).
     pub fn hand_on(&mut self) -> Vec<Slot> {
-        let gates = &self.axes.inner.gates;
+        let gates = &self.engine.gates;
         let mut back = Vec::new();
         for held in std::mem::take(&mut self.held) {
             if let Some(id) = gates.leave(&held, true, None) {
@@ -120,13 +122,13 @@ impl Flight {
     /// [`hand_on`](Self::hand_on)) did (`given_back`), or failed.
     pub fn written_back(&mut self, slots: &[Slot], given_back: bool) {
         self.unsettled.retain(|slot| !slots.contains(slot));
-        let Some(keeper) = self.axes.keeper() else {
+        let Some(keeper) = self.engine.keeper() else {
             return;
         };
         if given_back {
             keeper.released(slots);
             let keys: Vec<LockoutKey> = slots.iter().map(|slot| slot.key.clone()).collect();
-            self.axes.inner.gates.wake(&keys, None);
+            self.engine.gates.wake(&keys, None);
         } else {
             keeper.orphaned(slots.to_vec());
         }
@@ -148,7 +150,7 @@ impl Flight {
         fresh: &[Slot],
         except: Option<&Ticket>,
     ) {
-        let gates = &self.axes.inner.gates;
+        let gates = &self.engine.gates;
         let mut back = Vec::new();
         let mut kept = Vec::with_capacity(self.held.len());
         for held in std::mem::take(&mut self.held) {
@@ -174,14 +176,14 @@ impl Flight {
     /// their keys once they are back; a failed call is left to the
     /// engine's background task.
     pub async fn give_back(&mut self, slots: Vec<Slot>, except: Option<&Ticket>) {
-        let Some(keeper) = self.axes.keeper() else {
+        let Some(keeper) = self.engine.keeper() else {
             return;
         };
         if slots.is_empty() {
             return;
         }
         self.unsettled.extend(slots.iter().cloned());
-        let given = match self.axes.timed_store().shared_slots() {
+        let given = match self.engine.timed_store().shared_slots() {
             Some(shared) => shared
                 .release(crate::store::Slots::new(keeper.owner(), &slots))
                 .await
@@ -193,7 +195,7 @@ impl Flight {
             Ok(()) => {
                 keeper.released(&slots);
                 let keys: Vec<LockoutKey> = slots.into_iter().map(|slot| slot.key).collect();
-                self.axes.inner.gates.wake(&keys, except);
+                self.engine.gates.wake(&keys, except);
             }
             Err(error) => {
                 if let Some(error) = error {
@@ -207,7 +209,7 @@ impl Flight {
     /// The slots are given back: note how long they were held.
     fn settle(&mut self) {
         if let Some(since) = self.since.take() {
-            self.axes.note_hold(since.elapsed());
+            self.engine.note_hold(since.elapsed());
         }
     }
 }
@@ -219,7 +221,7 @@ impl Drop for Flight {
         }
         // Dropped before its slots went back: the client went away, the
         // handler panicked, or a store call was cut short.
-        let gates = &self.axes.inner.gates;
+        let gates = &self.engine.gates;
         let mut back = Vec::new();
         for held in std::mem::take(&mut self.held) {
             if self.writing {
@@ -232,19 +234,19 @@ impl Drop for Flight {
                 back.push(Slot { key: held.key, id });
             }
         }
-        if let Some(keeper) = self.axes.keeper() {
+        if let Some(keeper) = self.engine.keeper() {
             keeper.give_back(back);
             keeper.orphaned(std::mem::take(&mut self.unsettled));
-            self.axes.start_background();
+            Engine::start_background(&self.engine);
         }
     }
 }
 
-impl Axes {
-    /// A new attempt in flight, holding nothing yet.
-    pub(crate) fn flight(&self) -> Flight {
-        Flight {
-            axes: self.clone(),
+impl Flight {
+    /// A new attempt in flight on `engine`, holding nothing yet.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self {
+            engine,
             checked: Vec::new(),
             held: Vec::new(),
             unsettled: Vec::new(),

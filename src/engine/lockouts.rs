@@ -5,7 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime};
 
-use super::{Axes, AxesError, Decision};
+use super::axes::Engine;
+use super::decision::Decision;
+use super::error::AxesError;
 use crate::identity::ClientInfo;
 use crate::policy::Lockout;
 use crate::store::{AccessAttempt, AttemptFilter};
@@ -14,9 +16,9 @@ use crate::store::{AccessAttempt, AttemptFilter};
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore};
+/// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore, Report};
 /// let axes = Axes::new(AxesConfig::from_toml_str("failure_limit = 1")?, MemoryStore::new());
-/// axes.login_failed(&ClientInfo::new("192.0.2.1".parse()?).with_username("alice")).await?;
+/// axes.attempt(ClientInfo::new("192.0.2.1".parse()?)).report(Report::failed("alice")).await?;
 /// let now = axes.lockouts(AttemptFilter::All).await?;
 /// assert_eq!(now.len(), 1);
 /// assert_eq!(now[0].attempt.username.as_deref(), Some("alice"));
@@ -59,9 +61,9 @@ impl CurrentLockout {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore};
+    /// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore, Report};
     /// let axes = Axes::new(AxesConfig::from_toml_str("failure_limit = 1")?, MemoryStore::new());
-    /// axes.login_failed(&ClientInfo::new("192.0.2.1".parse()?)).await?;
+    /// axes.attempt(ClientInfo::new("192.0.2.1".parse()?)).report(Report::failed("alice")).await?;
     /// let json = axes.lockouts(AttemptFilter::All).await?[0].to_json(axes.now());
     /// assert_eq!(json["ip_address"], "192.0.2.1");
     /// assert_eq!(json["reason"], "too_many_failures");
@@ -84,11 +86,14 @@ impl CurrentLockout {
     }
 }
 
-impl Axes {
+impl Engine {
     /// The attempt records `filter` covers whose client is locked out now,
     /// most recent first: each record's client checked as a login by it
     /// would be (its IP, username and user agent), one read per record.
-    pub async fn lockouts(&self, filter: AttemptFilter) -> Result<Vec<CurrentLockout>, AxesError> {
+    pub(crate) async fn lockouts(
+        &self,
+        filter: AttemptFilter,
+    ) -> Result<Vec<CurrentLockout>, AxesError> {
         let mut locked = Vec::new();
         for attempt in self.attempts(filter).await? {
             if let Decision::LockedOut(lockout) = self.check(&client_of(&attempt)).await? {

@@ -1,14 +1,18 @@
-//! Step one of every attempt: the attempt as the engine counts it
-//! ([`Prepared`]) — how the lists treat it, its counted form (normalised
-//! username, IPv6 prefix), the rules in force for it (the callables
-//! applied), its lockout keys — and the typed set of keys one check reads
-//! ([`ReadKeys`]).
+//! Step one of every attempt, made once: the attempt as the engine counts
+//! it ([`Prepared`]) — how the lists treat it, its counted form (the
+//! username callable's answer, normalised; an IPv6 prefix), the rules the
+//! per-attempt callables set for it, its lockout keys — and the typed set
+//! of keys one check reads ([`ReadKeys`]).
 
 use std::borrow::Cow;
+use std::time::Duration;
 
-use super::Axes;
-use crate::identity::{ipv6_prefix, ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
-use crate::identity::{Credentials, UsernameNormalization};
+use http::header;
+
+use super::axes::Engine;
+use crate::config::AxesConfig;
+use crate::identity::{ipv6_prefix, ClientInfo, Credentials, LockoutKey, LoginAttempt};
+use crate::identity::{RequestInfo, UsernameNormalization, UNKNOWN};
 use crate::policy::{self, challenge, detectors, escalation, Listing, Rules};
 use crate::store::{AttemptFilter, FilterError};
 
@@ -16,15 +20,42 @@ use crate::store::{AttemptFilter, FilterError};
 /// limit is a per-request callable.
 const SLIDING_KEEP_WITH_LIMIT_CALLABLE: usize = 64;
 
-/// An attempt as the engine counts it.
-pub(crate) struct Prepared<'a, 'c> {
+/// An attempt as the engine counts it: what the callables said of it, once.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
     pub listing: Listing,
     /// The client as counted.
-    pub client: Cow<'c, ClientInfo>,
-    /// The request it came in, when the layer saw one.
-    pub request: Option<&'c RequestInfo>,
-    pub rules: Rules<'a>,
+    pub client: ClientInfo,
+    /// What the failure-limit and cool-off callables said.
+    limit: Option<u32>,
+    cooloff: Option<Option<Duration>>,
+    /// Its lockout keys, by the configured groups or the callable's.
     pub keys: Vec<LockoutKey>,
+}
+
+impl Prepared {
+    /// The rules in force for it: `config` with what the callables said.
+    pub fn rules<'c>(&self, config: &'c AxesConfig) -> Rules<'c> {
+        let mut rules = Rules::of(config);
+        if let Some(limit) = self.limit {
+            rules.failure_limit = limit;
+            // Clients with other limits may share a key: keep enough
+            // failure times for theirs too.
+            rules.keep = rules
+                .keep
+                .max(limit as usize)
+                .max(SLIDING_KEEP_WITH_LIMIT_CALLABLE);
+        }
+        if let Some(cooloff) = self.cooloff {
+            rules.cooloff = cooloff;
+        }
+        rules
+    }
+
+    /// Whether it is counted, with keys to count it under.
+    pub fn counted(&self) -> bool {
+        self.listing == Listing::Counted && !self.keys.is_empty()
+    }
 }
 
 /// The keys one check reads, in one round trip: the client's lockout keys,
@@ -39,8 +70,8 @@ pub(crate) struct ReadKeys {
 
 impl ReadKeys {
     /// What a check of `prepared` reads (nothing for a listed client).
-    pub fn of(axes: &Axes, prepared: &Prepared<'_, '_>) -> Self {
-        if prepared.listing != Listing::Counted || prepared.keys.is_empty() {
+    pub fn of(config: &AxesConfig, prepared: &Prepared) -> Self {
+        if !prepared.counted() {
             return Self {
                 all: Vec::new(),
                 keys: 0,
@@ -48,7 +79,6 @@ impl ReadKeys {
                 histories: 0,
             };
         }
-        let config = axes.config();
         let keys = &prepared.keys;
         let detectors = detectors::keys(config, keys, &prepared.client);
         let histories = escalation::history_keys(config, keys);
@@ -86,18 +116,43 @@ impl ReadKeys {
     }
 }
 
-impl Axes {
-    /// `attempt` as the engine counts it.
-    pub(crate) fn prepare<'c>(&self, attempt: &LoginAttempt<'c>) -> Prepared<'_, 'c> {
+impl Engine {
+    /// `attempt` as the engine counts it: every per-attempt callable runs
+    /// here, once.
+    pub(crate) fn prepare(&self, attempt: &LoginAttempt<'_>) -> Prepared {
+        let config = self.config();
         let listing = self.listing(attempt);
-        let counted = self.counted(attempt.client());
-        let rules = self.rules(&attempt.for_client(&counted));
-        let keys = policy::lockout_keys(&rules.groups, &counted);
+        let client = self.counted(attempt.client());
+        let counted = attempt.for_client(&client);
+        let hooks = self.hooks();
+        let limit = hooks
+            .failure_limit
+            .as_ref()
+            .filter(|_| config.lockout_tiers.is_empty())
+            .map(|limit| limit(&counted).max(1));
+        let cooloff = hooks
+            .cooloff
+            .as_ref()
+            .map(|cooloff| cooloff(&counted).filter(|d| !d.is_zero()));
+        let groups = hooks
+            .lockout_parameters
+            .as_ref()
+            .map(|parameters| parameters(&counted))
+            .filter(|groups| {
+                if groups.is_empty() {
+                    tracing::warn!(target: "axes", "the lockout_parameters callable returned no group; using the configured ones");
+                }
+                !groups.is_empty()
+            });
+        let keys = policy::lockout_keys(
+            groups.as_deref().unwrap_or(&config.lockout_parameters),
+            &client,
+        );
         Prepared {
             listing,
-            client: counted,
-            request: attempt.request(),
-            rules,
+            client,
+            limit,
+            cooloff,
             keys,
         }
     }
@@ -117,62 +172,26 @@ impl Axes {
         }
     }
 
-    /// The rules in force for `attempt`: the configuration with the
-    /// per-attempt callables applied.
-    fn rules(&self, attempt: &LoginAttempt<'_>) -> Rules<'_> {
-        let mut rules = Rules::of(self.config());
-        let hooks = self.hooks();
-        if let Some(failure_limit) = &hooks.failure_limit {
-            if rules.tiers.is_empty() {
-                rules.failure_limit = failure_limit(attempt).max(1);
-                // Clients with other limits may share a key: keep enough
-                // failure times for theirs too.
-                rules.keep = rules
-                    .keep
-                    .max(rules.failure_limit as usize)
-                    .max(SLIDING_KEEP_WITH_LIMIT_CALLABLE);
-            }
-        }
-        if let Some(cooloff) = &hooks.cooloff {
-            rules.cooloff = cooloff(attempt).filter(|d| !d.is_zero());
-        }
-        if let Some(parameters) = &hooks.lockout_parameters {
-            let groups = parameters(attempt);
-            if groups.is_empty() {
-                tracing::warn!(target: "axes", "the lockout_parameters callable returned no group; using the configured ones");
-            } else {
-                rules.groups = Cow::Owned(groups);
-            }
-        }
-        rules
-    }
-
     /// The client as counted: an IPv6 address cut to `ipv6_prefix_length`,
     /// the username normalised by `username_normalization`.
-    pub(crate) fn counted<'c>(&self, client: &'c ClientInfo) -> Cow<'c, ClientInfo> {
+    pub(crate) fn counted(&self, client: &ClientInfo) -> ClientInfo {
         let config = self.config();
-        let ip = config
-            .ipv6_prefix_length
-            .map(|prefix| ipv6_prefix(client.ip_address(), prefix))
-            .filter(|ip| *ip != client.ip_address());
-        let username = match (config.username_normalization, client.username()) {
-            (UsernameNormalization::None, _) | (_, None) => None,
-            (normalization, Some(username)) => {
-                let normalized = normalization.apply_cow(username);
-                (normalized != username).then(|| normalized.into_owned())
-            }
-        };
-        if ip.is_none() && username.is_none() {
-            return Cow::Borrowed(client);
-        }
         let mut counted = client.clone();
-        if let Some(ip) = ip {
-            counted.set_ip_address(ip);
+        if let Some(prefix) = config.ipv6_prefix_length {
+            counted.set_ip_address(ipv6_prefix(client.ip_address(), prefix));
         }
-        if let Some(username) = username {
-            counted.set_username(Some(username));
+        if let (UsernameNormalization::None, _) | (_, None) =
+            (config.username_normalization, client.username())
+        {
+            return counted;
         }
-        Cow::Owned(counted)
+        if let Some(username) = client.username() {
+            let normalized = config.username_normalization.apply_cow(username);
+            if normalized != username {
+                counted.set_username(Some(normalized.into_owned()));
+            }
+        }
+        counted
     }
 
     /// `filter` checked for a reset or a listing, in the terms records are
@@ -213,13 +232,31 @@ impl Axes {
         }
     }
 
-    /// The client IP of `request` by the client IP callable, if one is set
-    /// and answers.
-    pub(crate) fn client_ip(&self, request: &RequestInfo) -> Option<std::net::IpAddr> {
-        self.hooks()
+    /// The client of `request`: its IP by the client IP callable, else
+    /// the `ipware_*` resolution; its user agent, path, `Accept` and
+    /// method; the username its body field `username_form_field` gives
+    /// (the last one of a repeated field, as Django's `QueryDict.get`).
+    pub(crate) fn client_of(&self, request: &RequestInfo) -> ClientInfo {
+        let headers = request.headers();
+        let ip = self
+            .hooks()
             .client_ip
             .as_ref()
             .and_then(|callable| callable(request))
+            .unwrap_or_else(|| self.proxies.client_ip(headers, request.peer().ip()));
+        let text = |name| {
+            headers.get(name).map_or(Cow::Borrowed(UNKNOWN), |v| {
+                String::from_utf8_lossy(v.as_bytes())
+            })
+        };
+        let mut client = ClientInfo::new(ip)
+            .with_method(request.method().clone())
+            .with_path(request.uri().path())
+            .with_user_agent(text(header::USER_AGENT))
+            .with_http_accept(text(header::ACCEPT));
+        let username = request.field(&self.config().username_form_field);
+        client.set_username(username.map(str::to_owned));
+        client
     }
 
     /// The client of `attempt` with the username counted for it: the

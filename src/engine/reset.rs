@@ -7,17 +7,22 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{Axes, AxesError, AxesEvent, PURGE_INTERVAL};
+use super::axes::Engine;
+use super::error::AxesError;
+use super::events::AxesEvent;
 use crate::clock::to_millis;
 use crate::identity::{LockoutGroup, LockoutKey, LockoutParameter, Scope};
 use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Reset};
 
-impl Axes {
+/// How often expired counters and attempt records are purged, at most.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Engine {
     /// Deletes the attempt records `filter` covers and lifts the lockouts
     /// they caused, like `axes.utils.reset`. Returns how many records were
     /// deleted. An empty username is refused rather than read as
     /// "everything".
-    pub async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
+    pub(crate) async fn reset(&self, filter: AttemptFilter) -> Result<u64, AxesError> {
         let filter = self.checked_filter(filter)?;
         let removed = self.reset_counted(&filter, |_| true, every_key).await?;
         self.announce_reset().await;
@@ -136,13 +141,16 @@ impl Axes {
     }
 
     /// Lists the access log entries `filter` covers, most recent first.
-    pub async fn access_logs(&self, filter: AttemptFilter) -> Result<Vec<AccessLog>, AxesError> {
+    pub(crate) async fn access_logs(
+        &self,
+        filter: AttemptFilter,
+    ) -> Result<Vec<AccessLog>, AxesError> {
         filter.validate()?;
         Ok(self.timed_store().access_logs(&filter).await?)
     }
 
     /// Lists the failure log entries `filter` covers, most recent first.
-    pub async fn failure_logs(
+    pub(crate) async fn failure_logs(
         &self,
         filter: AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, AxesError> {
@@ -151,19 +159,22 @@ impl Axes {
     }
 
     /// Deletes access log entries older than `age` (`axes_reset_logs`).
-    pub async fn reset_logs(&self, age: Duration) -> Result<u64, AxesError> {
+    pub(crate) async fn reset_logs(&self, age: Duration) -> Result<u64, AxesError> {
         let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
         Ok(self.timed_store().purge_access_logs(before).await?)
     }
 
     /// Deletes failure log entries older than `age` (`axes_reset_failure_logs`).
-    pub async fn reset_failure_logs(&self, age: Duration) -> Result<u64, AxesError> {
+    pub(crate) async fn reset_failure_logs(&self, age: Duration) -> Result<u64, AxesError> {
         let before = self.now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
         Ok(self.timed_store().purge_failure_logs(before).await?)
     }
 
     /// Lists the attempt records `filter` covers, most recent first.
-    pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AccessAttempt>, AxesError> {
+    pub(crate) async fn attempts(
+        &self,
+        filter: AttemptFilter,
+    ) -> Result<Vec<AccessAttempt>, AxesError> {
         let filter = self.checked_filter(filter)?;
         Ok(self.timed_store().attempts(&filter).await?)
     }
@@ -180,11 +191,10 @@ impl Axes {
         };
         let now = self.now();
         let now_ms = to_millis(now);
-        let last = self.inner.last_purge_ms.load(Ordering::Relaxed);
+        let last = self.last_purge_ms.load(Ordering::Relaxed);
         let interval_ms = PURGE_INTERVAL.as_millis() as i64;
         if now_ms.saturating_sub(last) < interval_ms
             || self
-                .inner
                 .last_purge_ms
                 .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()

@@ -2,29 +2,15 @@
 //! (`user_logged_out`): the access log entry, and the attempt's slots
 //! given back with it.
 
-use super::{Axes, AxesError, AxesEvent, Flight};
-use crate::identity::{session_hash, ClientInfo, LoginAttempt};
+use super::axes::Engine;
+use super::error::AxesError;
+use super::events::AxesEvent;
+use super::flight::Flight;
+use crate::identity::{session_hash, LoginAttempt};
+use crate::policy::trust;
 use crate::store::{AccessLog, AttemptFilter, Slot, Slots};
 
-impl Axes {
-    /// Records a successful login of `username` by `client` (django-axes'
-    /// `user_logged_in`). With `reset_on_success`, the failures of that
-    /// username from that IP are cleared — never other users' failures.
-    pub async fn logged_in(&self, client: &ClientInfo, username: &str) -> Result<(), AxesError> {
-        self.logged_in_attempt(&LoginAttempt::new(client), username)
-            .await
-    }
-
-    /// [`logged_in`](Self::logged_in) for an attempt with its session id
-    /// (the access log keeps its hash, so a logout closes that entry).
-    pub async fn logged_in_attempt(
-        &self,
-        attempt: &LoginAttempt<'_>,
-        username: &str,
-    ) -> Result<(), AxesError> {
-        self.succeeded(attempt, username, None).await
-    }
-
+impl Engine {
     /// Records a success of an attempt in flight, whose slots go back with
     /// the access log entry.
     pub(crate) async fn succeeded(
@@ -101,19 +87,9 @@ impl Axes {
         Ok(())
     }
 
-    /// Records a logout (django-axes' `user_logged_out`).
-    pub async fn logged_out(
-        &self,
-        client: &ClientInfo,
-        username: Option<&str>,
-    ) -> Result<(), AxesError> {
-        self.logged_out_attempt(&LoginAttempt::new(client), username)
-            .await
-    }
-
-    /// [`logged_out`](Self::logged_out) for an attempt with the session id
-    /// whose access log entry it closes.
-    pub async fn logged_out_attempt(
+    /// Records a logout (django-axes' `user_logged_out`): the access log
+    /// entry of the attempt's session closed.
+    pub(crate) async fn logged_out(
         &self,
         attempt: &LoginAttempt<'_>,
         username: Option<&str>,
@@ -141,5 +117,25 @@ impl Axes {
             at: self.now(),
         });
         Ok(())
+    }
+
+    /// After a success of `username`, with `device_cookie` and
+    /// `trusted_client_window`: the trusted-device token that makes the
+    /// attempt's device a trusted client of the username, renewing the one
+    /// the request sent.
+    pub(crate) fn device_token(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        username: &str,
+    ) -> Option<String> {
+        let config = self.config();
+        let (Some(name), Some(window)) = (&config.device_cookie, config.trusted_client_window)
+        else {
+            return None;
+        };
+        let named = attempt.client().clone().with_username(username);
+        let username = self.counted(&named).username()?.to_owned();
+        let previous = attempt.request().and_then(|request| request.cookie(name));
+        trust::renewed(self.secret(), previous, &username, self.now(), window)
     }
 }

@@ -20,7 +20,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::Mac as _;
 
-use super::{Axes, AxesError, AxesEvent};
+use super::axes::Engine;
+use super::error::AxesError;
+use super::events::AxesEvent;
 use crate::clock::{from_millis, to_millis};
 use crate::identity::{ClientInfo, LockoutKey};
 use crate::secret::Secret;
@@ -75,36 +77,10 @@ struct Sealed {
     username: String,
 }
 
-impl Axes {
-    /// A token that lifts `username`'s lockouts once, for the application
-    /// to send its owner (on [`AxesEvent::LockedOut`], say) through a
-    /// channel only they control. It holds for `unlock_token_lifetime`,
-    /// until it is redeemed, until the username is reset, or until a newer
-    /// token is issued for it: the latest one is the one that counts. It
-    /// carries no username in clear. App servers that share the store and
-    /// the secret ([`AxesBuilder::secret`](crate::AxesBuilder::secret))
-    /// redeem each other's tokens.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::UnlockError> {
-    /// use axes::{Axes, AxesConfig, ClientInfo, LockoutParameter, MemoryStore, UnlockError};
-    /// let config = AxesConfig::builder()
-    ///     .lockout_parameters([LockoutParameter::Username])
-    ///     .build()
-    ///     .unwrap();
-    /// let axes = Axes::builder(config, MemoryStore::new()).secret(b"sixteen+ bytes of secret").build();
-    /// let attacker = ClientInfo::new("203.0.113.9".parse().unwrap()).with_username("alice");
-    /// for _ in 0..3 { axes.login_failed(&attacker).await?; }
-    /// assert!(axes.check(&attacker).await?.lockout().is_some());
-    ///
-    /// let token = axes.unlock_token("alice").await?;
-    /// assert!(!token.contains("alice"));
-    /// assert_eq!(axes.redeem_unlock(&token).await?, "alice");
-    /// assert!(axes.check(&attacker).await?.lockout().is_none());
-    /// assert!(matches!(axes.redeem_unlock(&token).await, Err(UnlockError::Revoked | UnlockError::Used)));
-    /// # Ok(()) }
-    /// ```
-    pub async fn unlock_token(&self, username: &str) -> Result<String, UnlockError> {
+impl Engine {
+    /// A token that lifts `username`'s lockouts once (see
+    /// [`Axes::unlock_token`](crate::Axes::unlock_token)).
+    pub(crate) async fn unlock_token(&self, username: &str) -> Result<String, UnlockError> {
         let username = self.unlock_username(username)?;
         let key = token_key(self.secret()).ok_or(UnlockError::NoSecret)?;
         let lifetime = self.config().unlock_token_lifetime;
@@ -134,17 +110,9 @@ impl Axes {
         Ok(seal(&key, &sealed))
     }
 
-    /// Redeems a token from [`unlock_token`](Self::unlock_token): lifts the
-    /// lockouts of its username — the username's own counters and those of
-    /// every combination with it, their records and histories — and none
-    /// of an IP's or a user agent's alone, so the owner can log in while the
-    /// attacker's address stays locked. The username's count starts again.
-    /// Returns the username unlocked.
-    ///
-    /// A token is refused when it is altered or sealed under another
-    /// secret, expired, used already (even by a request racing this one),
-    /// or revoked by a later reset of the username or a newer token.
-    pub async fn redeem_unlock(&self, token: &str) -> Result<String, UnlockError> {
+    /// Redeems a token from [`unlock_token`](Self::unlock_token) (see
+    /// [`Axes::redeem_unlock`](crate::Axes::redeem_unlock)).
+    pub(crate) async fn redeem_unlock(&self, token: &str) -> Result<String, UnlockError> {
         let redeemed = self.redeem(token).await;
         #[cfg(feature = "metrics")]
         crate::metrics::unlock(match &redeemed {

@@ -11,3 +11,4 @@ pub(crate) mod report;
 pub(crate) mod response;
 
 pub use report::{AxesRefusal, AxesReport, MissingAxesLayer};
+pub use response::{LockoutCallable, LockoutContext, LockoutTemplate};

@@ -13,8 +13,10 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use axum::response::Response;
+
 use crate::config::LockoutResponseMode;
-use crate::engine::{Axes, FailureOutcome, Headroom};
+use crate::engine::{Answer, Axes, FailureOutcome, Headroom, Verdict};
 use crate::policy::Lockout;
 
 const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -56,6 +58,15 @@ impl Quota {
         })
     }
 
+    /// After the verdict on a reported attempt.
+    pub fn of_verdict(headroom: Headroom, verdict: &Verdict, now: SystemTime) -> Option<Self> {
+        match (verdict.failure(), verdict.answer()) {
+            (Some(outcome), _) => Self::after_failure(headroom, outcome, now),
+            (None, Answer::Refused(lockout)) => Self::refused(headroom, lockout, now),
+            (None, _) => Self::of(headroom),
+        }
+    }
+
     /// A refusal: none left, until the lockout ends.
     pub fn refused(headroom: Headroom, lockout: &Lockout, now: SystemTime) -> Option<Self> {
         Some(Self {
@@ -68,9 +79,16 @@ impl Quota {
         })
     }
 
+    /// Sets the headers of `quota`, if any, on `response`.
+    pub fn apply_to(quota: Option<Self>, axes: &Axes, response: &mut Response) {
+        if let Some(quota) = quota {
+            quota.apply(axes, response.headers_mut());
+        }
+    }
+
     /// Sets the headers on `headers`, when `ratelimit_headers` asks for
     /// them and the lockout response does not hide them.
-    pub fn apply(self, axes: &Axes, headers: &mut HeaderMap) {
+    fn apply(self, axes: &Axes, headers: &mut HeaderMap) {
         let config = axes.config();
         if !config.ratelimit_headers
             || config.lockout_response == LockoutResponseMode::Indistinguishable

@@ -1,61 +1,39 @@
 //! [`AxesReport`]: the extractor a login handler uses to tell the layer how
-//! the attempt went.
-
-use std::fmt;
-use std::sync::{Arc, Mutex};
+//! the attempt went — a handle on the request's [`Attempt`], which the
+//! layer takes back once the handler returned.
 
 use std::convert::Infallible;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::StatusCode;
+use http::{Extensions, StatusCode};
 
-use http::HeaderMap;
-
-use crate::config::{LockoutResponseMode, OnStoreError};
-use crate::engine::{Axes, Decision, Flight, Headroom};
-use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
+use super::layer::StoreUnavailable;
+use super::response::Responses;
+use crate::config::LockoutResponseMode;
+use crate::engine::{Attempt, Decision, Headroom, Outcome, Report};
+use crate::identity::{ClientInfo, Credentials, RequestInfo};
 use crate::policy::Lockout;
 
-/// What a handler reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Failed(Credentials),
-    Succeeded(String),
-    LoggedOut(Option<String>),
-}
-
-/// How the challenge the handler showed went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChallengeReport {
-    Passed,
-    Failed,
-}
-
-/// The per-request slot the layer puts in the request extensions and reads
-/// after the handler returns.
-#[derive(Clone)]
-pub(crate) struct ReportSlot {
-    shared: Arc<Shared>,
-}
-
+/// What the layer and the handler share of one request.
 struct Shared {
+    /// The client as the layer resolved it.
     client: ClientInfo,
-    /// The request, as the callables see it.
     request: Arc<RequestInfo>,
-    axes: Axes,
-    outcome: Mutex<Option<Outcome>>,
-    session_id: Mutex<Option<String>>,
-    /// The attempt in flight, until the layer takes it back.
-    flight: tokio::sync::Mutex<Option<Flight>>,
+    responses: Arc<Responses>,
+    /// What the handler reported.
+    report: Mutex<Report>,
+    /// The attempt, until the layer takes it back (none when axes is
+    /// disabled: the reports are taken and ignored).
+    attempt: tokio::sync::Mutex<Option<Attempt>>,
     /// Why [`AxesReport::admit`] refused the attempt, if it did: the layer
     /// then answers with that refusal whatever the handler does.
     refusal: Mutex<Option<Refusal>>,
     /// Where the attempt stood at its latest check.
     headroom: Mutex<Option<Headroom>>,
-    /// How the challenge went, if the handler showed one.
-    challenge: Mutex<Option<ChallengeReport>>,
 }
 
 /// Why an attempt was refused after dispatch.
@@ -69,77 +47,24 @@ pub(crate) enum Refusal {
 
 impl Refusal {
     /// The response it is answered with.
-    pub(crate) fn response(&self, axes: &Axes, headers: &HeaderMap) -> Response {
+    pub(crate) fn response(&self, responses: &Responses, request: &RequestInfo) -> Response {
         match self {
-            Self::Lockout(lockout) => axes.lockout_response(lockout, headers),
-            Self::StoreUnavailable => super::response::store_unavailable(),
+            Self::Lockout(lockout) => responses.lockout(lockout, request.headers()),
+            Self::StoreUnavailable => StoreUnavailable.into_response(),
         }
     }
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl ReportSlot {
-    pub(crate) fn new(
-        client: ClientInfo,
-        request: Arc<RequestInfo>,
-        axes: Axes,
-        flight: Flight,
-    ) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                client,
-                request,
-                axes,
-                outcome: Mutex::default(),
-                session_id: Mutex::default(),
-                headroom: Mutex::new(flight.headroom()),
-                flight: tokio::sync::Mutex::new(Some(flight)),
-                refusal: Mutex::default(),
-                challenge: Mutex::default(),
-            }),
-        }
-    }
-
-    /// The client as the layer resolved it.
-    pub(crate) fn client(&self) -> &ClientInfo {
-        &self.shared.client
-    }
-
-    /// The request, as the callables see it.
-    pub(crate) fn request(&self) -> &RequestInfo {
-        &self.shared.request
-    }
-
-    pub(crate) fn take_session_id(&self) -> Option<String> {
-        locked(&self.shared.session_id).take()
-    }
-
-    pub(crate) fn take(&self) -> Option<Outcome> {
-        locked(&self.shared.outcome).take()
-    }
-
-    /// How the challenge went, if the handler reported it.
-    pub(crate) fn take_challenge(&self) -> Option<ChallengeReport> {
-        locked(&self.shared.challenge).take()
-    }
-
-    /// The refusal [`AxesReport::admit`] gave, if any.
-    pub(crate) fn refusal(&self) -> Option<Refusal> {
-        locked(&self.shared.refusal).clone()
-    }
-
-    /// The attempt in flight, taken back by the layer once the handler
-    /// returned.
-    pub(crate) async fn take_flight(&self) -> Option<Flight> {
-        self.shared.flight.lock().await.take()
-    }
-
-    fn set(&self, outcome: Outcome) {
-        *locked(&self.shared.outcome) = Some(outcome);
-    }
+/// What the layer takes back from the handler: the attempt, the handler's
+/// report, and the refusal [`AxesReport::admit`] gave, if any.
+pub(crate) struct TakenBack {
+    pub attempt: Attempt,
+    pub report: Report,
+    pub refusal: Option<Refusal>,
 }
 
 /// Lets a login handler report the outcome of an attempt to the
@@ -174,47 +99,125 @@ impl ReportSlot {
 /// ```
 #[derive(Clone)]
 pub struct AxesReport {
-    slot: ReportSlot,
+    shared: Arc<Shared>,
 }
 
 impl fmt::Debug for AxesReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AxesReport")
-            .field("client", &self.slot.shared.client)
+            .field("client", &self.shared.client)
             .finish_non_exhaustive()
     }
 }
 
 impl AxesReport {
+    /// The report handle of `attempt` (`None`: axes is disabled, reports
+    /// are ignored).
+    pub(crate) fn new(
+        client: ClientInfo,
+        request: Arc<RequestInfo>,
+        responses: Arc<Responses>,
+        attempt: Option<Attempt>,
+    ) -> Self {
+        let headroom = attempt.as_ref().and_then(Attempt::headroom);
+        Self {
+            shared: Arc::new(Shared {
+                client,
+                request,
+                responses,
+                report: Mutex::default(),
+                attempt: tokio::sync::Mutex::new(attempt),
+                refusal: Mutex::default(),
+                headroom: Mutex::new(headroom),
+            }),
+        }
+    }
+
+    /// The attempt and what the handler reported, taken back by the layer
+    /// once the handler returned (`None` when axes is disabled).
+    pub(crate) async fn take_back(&self) -> Option<TakenBack> {
+        let attempt = self.shared.attempt.lock().await.take()?;
+        Some(TakenBack {
+            attempt,
+            report: std::mem::take(&mut *locked(&self.shared.report)),
+            refusal: locked(&self.shared.refusal).take(),
+        })
+    }
+
+    /// The report the layer put in `extensions`, for a handler that is
+    /// not an axum one (a `tower::Service` over `http::Request`).
+    ///
+    /// ```
+    /// let extensions = http::Extensions::new();
+    /// assert!(axes::AxesReport::from_extensions(&extensions).is_none(), "no layer");
+    /// ```
+    pub fn from_extensions(extensions: &Extensions) -> Option<Self> {
+        extensions.get::<Self>().cloned()
+    }
+
     /// The attempt failed; `credentials` names the username if the handler
     /// read one (otherwise the one the layer read from the body is used).
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) -> &'static str {
+    ///     report.failed(axes::Credentials::username_only("alice").with_field("otp", "000000"));
+    ///     "wrong password"
+    /// }
+    /// ```
     pub fn failed(&self, credentials: impl Into<Credentials>) {
-        self.slot.set(Outcome::Failed(credentials.into()));
+        locked(&self.shared.report).outcome = Some(Outcome::Failed(credentials.into()));
     }
 
     /// `username` logged in.
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) -> &'static str {
+    ///     report.succeeded("alice");
+    ///     "welcome"
+    /// }
+    /// ```
     pub fn succeeded(&self, username: impl Into<String>) {
-        self.slot.set(Outcome::Succeeded(username.into()));
+        locked(&self.shared.report).outcome = Some(Outcome::Succeeded(username.into()));
     }
 
     /// `username` logged out.
+    ///
+    /// ```
+    /// async fn logout(report: axes::AxesReport) -> &'static str {
+    ///     report.logged_out("alice");
+    ///     "bye"
+    /// }
+    /// ```
     pub fn logged_out(&self, username: impl Into<String>) {
-        let username = username.into();
-        self.slot
-            .set(Outcome::LoggedOut(Some(username).filter(|u| !u.is_empty())));
+        let username = Some(username.into()).filter(|u| !u.is_empty());
+        locked(&self.shared.report).outcome = Some(Outcome::LoggedOut(username));
     }
 
     /// The session the handler opened (with `succeeded`) or closed (with
     /// `logged_out`): the access log keeps its SHA-256 hash, so a logout
     /// closes only that session's entry.
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) -> &'static str {
+    ///     report.succeeded("alice");
+    ///     report.session_id("the session the handler opened");
+    ///     "welcome"
+    /// }
+    /// ```
     pub fn session_id(&self, session_id: impl Into<String>) {
-        *locked(&self.slot.shared.session_id) = Some(session_id.into());
+        locked(&self.shared.report).session_id = Some(session_id.into());
     }
 
     /// The client as the layer resolved it (IP, user agent, path, and the
     /// username read from the body).
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) -> String {
+    ///     format!("hello, {}", report.client().ip_address())
+    /// }
+    /// ```
     pub fn client(&self) -> &ClientInfo {
-        &self.slot.shared.client
+        &self.shared.client
     }
 
     /// How many more failures the client may make before it is locked out,
@@ -252,8 +255,9 @@ impl AxesReport {
     ///     .layer(AxesLayer::new(axes));
     /// ```
     pub fn attempts_left(&self) -> Option<u64> {
-        let shared = &self.slot.shared;
-        if shared.axes.config().lockout_response == LockoutResponseMode::Indistinguishable {
+        let shared = &self.shared;
+        if shared.responses.axes.config().lockout_response == LockoutResponseMode::Indistinguishable
+        {
             return None;
         }
         locked(&shared.headroom).and_then(|headroom| headroom.attempts_left)
@@ -265,8 +269,8 @@ impl AxesReport {
     /// [`challenge_failed`](Self::challenge_failed). axes runs no challenge
     /// itself. An attempt that skips a required challenge — reports a
     /// failure or a success with neither — counts as a failed challenge and
-    /// is answered with [`Axes::challenge_response`], whatever the password
-    /// was. After [`admit`](Self::admit), the admitted username's.
+    /// is answered with the challenge response (`403`), whatever the
+    /// password was. After [`admit`](Self::admit), the admitted username's.
     ///
     /// ```
     /// use axum::{http::StatusCode, routing::post, Json, Router};
@@ -303,7 +307,7 @@ impl AxesReport {
     ///     .layer(AxesLayer::new(axes));
     /// ```
     pub fn challenge_required(&self) -> bool {
-        locked(&self.slot.shared.headroom).is_some_and(|headroom| headroom.challenge)
+        locked(&self.shared.headroom).is_some_and(|headroom| headroom.challenge)
     }
 
     /// The client passed the challenge [`challenge_required`](Self::challenge_required)
@@ -311,13 +315,28 @@ impl AxesReport {
     /// next challenge and the lockout, for this client's keys only (the
     /// same username from another address, or another username from this
     /// one, gains nothing). A pass nobody asked for buys nothing.
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) {
+    ///     if report.challenge_required() {
+    ///         report.challenge_passed(); // once the CAPTCHA provider said so
+    ///     }
+    /// }
+    /// ```
     pub fn challenge_passed(&self) {
-        *locked(&self.slot.shared.challenge) = Some(ChallengeReport::Passed);
+        locked(&self.shared.report).challenge = Some(true);
     }
 
     /// The client failed the challenge: it counts as a failed login.
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) -> &'static str {
+    ///     report.challenge_failed();
+    ///     "solve the CAPTCHA"
+    /// }
+    /// ```
     pub fn challenge_failed(&self) {
-        *locked(&self.slot.shared.challenge) = Some(ChallengeReport::Failed);
+        locked(&self.shared.report).challenge = Some(false);
     }
 
     /// Checks `username` before the handler verifies its password — the
@@ -365,56 +384,27 @@ impl AxesReport {
     ///     .layer(AxesLayer::new(axes));
     /// ```
     pub async fn admit(&self, username: impl AsRef<str>) -> Result<(), AxesRefusal> {
-        let shared = &self.slot.shared;
-        if let Some(refusal) = locked(&shared.refusal).clone() {
-            return Err(AxesRefusal(
-                refusal.response(&shared.axes, shared.request.headers()),
-            ));
+        let shared = &self.shared;
+        let refused =
+            |refusal: &Refusal| AxesRefusal(refusal.response(&shared.responses, &shared.request));
+        if let Some(refusal) = locked(&shared.refusal).as_ref() {
+            return Err(refused(refusal));
         }
-        let axes = &shared.axes;
-        if !axes.config().enabled {
-            return Ok(());
-        }
-        let credentials = Credentials::from(username.as_ref());
-        let client = axes.with_username(
-            &LoginAttempt::new(&shared.client)
-                .with_request(&shared.request)
-                .with_credentials(&credentials),
-        );
-        let attempt = LoginAttempt::new(&client).with_request(&shared.request);
-        let mut flight = shared.flight.lock().await;
-        let Some(flight) = flight.as_mut() else {
-            // The layer has the attempt back already: nothing left to guard.
+        let mut attempt = shared.attempt.lock().await;
+        let Some(attempt) = attempt.as_mut() else {
+            // Disabled, or the layer has the attempt back: nothing to guard.
             return Ok(());
         };
-        let admitted = axes.admit_in(flight, &attempt).await;
-        *locked(&shared.headroom) = flight.headroom();
+        let admitted = attempt.admit_username(username.as_ref()).await;
+        *locked(&shared.headroom) = attempt.headroom();
         let refusal = match admitted {
-            Ok(Decision::LockedOut(lockout)) => {
-                axes.note_refusal(&client, &lockout);
-                Refusal::Lockout(lockout)
-            }
+            Ok(Decision::LockedOut(lockout)) => Refusal::Lockout(lockout),
             Ok(_) => return Ok(()),
-            Err(error) => match axes.config().on_store_error {
-                OnStoreError::FailOpen => {
-                    axes.note_store_failure(
-                        &error,
-                        "admitting the username (on_store_error = fail_open)",
-                    );
-                    return Ok(());
-                }
-                OnStoreError::FailClosed => {
-                    axes.note_store_failure(
-                        &error,
-                        "refusing the login (on_store_error = fail_closed)",
-                    );
-                    Refusal::StoreUnavailable
-                }
-            },
+            Err(_) => Refusal::StoreUnavailable,
         };
-        let response = refusal.response(axes, shared.request.headers());
+        let response = refused(&refusal);
         *locked(&shared.refusal) = Some(refusal);
-        Err(AxesRefusal(response))
+        Err(response)
     }
 }
 
@@ -436,6 +426,14 @@ pub struct AxesRefusal(Response);
 
 impl AxesRefusal {
     /// The status of the refusal.
+    ///
+    /// ```
+    /// # async fn handler(report: axes::AxesReport) {
+    /// if let Err(refusal) = report.admit("alice").await {
+    ///     assert!(refusal.status().is_client_error() || refusal.status().is_server_error());
+    /// }
+    /// # }
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.0.status()
     }
@@ -480,12 +478,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AxesReport {
     type Rejection = MissingAxesLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<ReportSlot>()
-            .cloned()
-            .map(|slot| Self { slot })
-            .ok_or(MissingAxesLayer)
+        Self::from_extensions(&parts.extensions).ok_or(MissingAxesLayer)
     }
 }
 
@@ -498,10 +491,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AxesReport {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ReportSlot>()
-            .cloned()
-            .map(|slot| Self { slot }))
+        Ok(Self::from_extensions(&parts.extensions))
     }
 }

@@ -1,6 +1,8 @@
 //! The lockout response: JSON for JSON clients, a short HTML text otherwise,
 //! with the status from `http_response_code` and an optional `Retry-After`.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -8,29 +10,126 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
+use super::cookie::device_cookie;
 use crate::config::{AxesConfig, LockoutResponseMode, BUSY_MESSAGE};
-use crate::engine::{Axes, LockoutContext};
+use crate::engine::{Answer, Axes, Verdict};
 use crate::policy::{Lockout, LockoutReason};
 
-impl Axes {
+/// What a lockout response is made from: handed to the
+/// [`lockout_callable`](crate::AxesLayer::lockout_callable) and
+/// [`lockout_template`](crate::AxesLayer::lockout_template) hooks.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// # let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+/// let layer = axes::AxesLayer::new(axes).lockout_callable(|ctx: &axes::LockoutContext<'_>| {
+///     (ctx.status, format!("{} (retry in {:?})", ctx.message, ctx.retry_after)).into_response()
+/// });
+/// # drop(layer);
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct LockoutContext<'a> {
+    /// The lockout.
+    pub lockout: &'a Lockout,
+    /// The headers of the refused request.
+    pub request_headers: &'a HeaderMap,
+    /// The message for this lockout (`cooloff_message` or `permalock_message`).
+    pub message: &'a str,
+    /// The cool-off of the lockout's tier, if lockouts end on their own.
+    pub cooloff: Option<Duration>,
+    /// Time until the lockout ends, rounded up to whole seconds.
+    pub retry_after: Option<Duration>,
+    /// The status the response should carry (`http_response_code`).
+    pub status: StatusCode,
+}
+
+/// A custom lockout response (django-axes' `AXES_LOCKOUT_CALLABLE`).
+pub type LockoutCallable = dyn Fn(&LockoutContext<'_>) -> Response + Send + Sync;
+
+/// Renders the HTML body of the lockout response (django-axes'
+/// `AXES_LOCKOUT_TEMPLATE`).
+pub type LockoutTemplate = dyn Fn(&LockoutContext<'_>) -> String + Send + Sync;
+
+/// How the layer answers for the engine: the lockout and challenge
+/// responses, shaped by the configuration and the hooks set on the layer.
+#[derive(Clone)]
+pub(crate) struct Responses {
+    pub axes: Axes,
+    pub callable: Option<Arc<LockoutCallable>>,
+    pub template: Option<Arc<LockoutTemplate>>,
+}
+
+impl fmt::Debug for Responses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Responses")
+            .field("lockout_callable", &self.callable.is_some())
+            .field("lockout_template", &self.template.is_some())
+            .finish()
+    }
+}
+
+impl Responses {
+    /// The responses of `axes`, with no hook.
+    pub fn new(axes: Axes) -> Self {
+        Self {
+            axes,
+            callable: None,
+            template: None,
+        }
+    }
+
     /// The response for `lockout`, shaped for a request with
-    /// `request_headers`: the lockout callable if one is set, JSON for JSON
-    /// clients, the template, a redirect to `lockout_url`, or the message as
-    /// HTML; with the status `http_response_code` and, if enabled,
-    /// `Retry-After`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let config = axes::AxesConfig::builder().failure_limit(1).build().unwrap();
-    /// let axes = axes::Axes::new(config, axes::MemoryStore::new());
-    /// let client = axes::ClientInfo::new("192.0.2.1".parse().unwrap());
-    /// let lockout = axes.login_failed(&client).await.unwrap().lockout.unwrap();
-    /// let response = axes.lockout_response(&lockout, &http::HeaderMap::new());
-    /// assert_eq!(response.status(), 429);
-    /// # }
-    /// ```
-    pub fn lockout_response(&self, lockout: &Lockout, request_headers: &HeaderMap) -> Response {
+    /// `request_headers`. In order: the lockout callable; JSON when the
+    /// request is JSON, accepts JSON or is an XHR; the template; a redirect
+    /// to `lockout_url`; the message as HTML. With the status
+    /// `http_response_code` and, if enabled, `Retry-After`.
+    pub fn lockout(&self, lockout: &Lockout, request_headers: &HeaderMap) -> Response {
         lockout_response(self, lockout, request_headers)
+    }
+
+    /// The answer to a reported attempt: the handler's `response` (with the
+    /// trusted-device cookie a success earned), or the lockout or the
+    /// challenge instead, as the engine's `verdict` says.
+    pub fn answer(
+        &self,
+        verdict: &Verdict,
+        mut response: Response,
+        headers: &HeaderMap,
+    ) -> Response {
+        match verdict.answer() {
+            Answer::Refused(lockout) => self.lockout(lockout, headers),
+            Answer::Challenge => self.challenge(headers),
+            _ => {
+                let config = self.axes.config();
+                let cookie = verdict
+                    .device_token()
+                    .and_then(|t| device_cookie(config, t));
+                if let Some(cookie) = cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
+            }
+        }
+    }
+
+    /// The answer to an attempt that skipped the challenge its check asked
+    /// for (`challenge_after`): `403` with a JSON or HTML message, or the
+    /// bad-password answer in `lockout_response = "indistinguishable"`
+    /// mode. The same whatever the password was.
+    pub fn challenge(&self, request_headers: &HeaderMap) -> Response {
+        let config = self.axes.config();
+        if config.lockout_response == LockoutResponseMode::Indistinguishable {
+            return bad_credentials(config);
+        }
+        if wants_json(request_headers) {
+            let body = serde_json::json!({
+                "challenge_required": true,
+                "message": CHALLENGE_MESSAGE,
+            });
+            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+        html(StatusCode::FORBIDDEN, escape_html(CHALLENGE_MESSAGE))
     }
 }
 
@@ -49,12 +148,15 @@ struct JsonLockout<'a> {
 /// are `request_headers`. In order: the lockout callable; JSON when the
 /// request is JSON, accepts JSON or is an XHR; the template; a redirect to
 /// `lockout_url`; the message as HTML.
-fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap) -> Response {
+fn lockout_response(
+    responses: &Responses,
+    lockout: &Lockout,
+    request_headers: &HeaderMap,
+) -> Response {
     #[cfg(feature = "metrics")]
     crate::metrics::refusal(lockout.reason);
-    let config = axes.config();
-    let hooks = &axes.hooks().response;
-    let now = axes.now();
+    let config = responses.axes.config();
+    let now = responses.axes.now();
     if config.lockout_response == LockoutResponseMode::Indistinguishable {
         return bad_credentials(config);
     }
@@ -82,7 +184,7 @@ fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap)
         retry_after: lockout.retry_after(now),
         status,
     };
-    if let Some(callable) = &hooks.callable {
+    if let Some(callable) = &responses.callable {
         return callable(&context);
     }
     let mut response = if wants_json(request_headers) {
@@ -94,7 +196,7 @@ fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap)
             username: lockout.username.as_deref().unwrap_or(""),
         };
         (status, axum::Json(body)).into_response()
-    } else if let Some(template) = &hooks.template {
+    } else if let Some(template) = &responses.template {
         html(status, template(&context))
     } else if let Some(url) = &config.lockout_url {
         redirect(url, lockout.username.as_deref())
@@ -115,33 +217,6 @@ fn lockout_response(axes: &Axes, lockout: &Lockout, request_headers: &HeaderMap)
 /// What a client that skipped a required challenge is told.
 pub(crate) const CHALLENGE_MESSAGE: &str =
     "Challenge required: complete the challenge, then try again.";
-
-impl Axes {
-    /// The answer to an attempt that skipped the challenge its check asked
-    /// for (`challenge_after`): `403` with a JSON or HTML message, or the
-    /// bad-password answer in `lockout_response = "indistinguishable"`
-    /// mode. The same whatever the password was.
-    ///
-    /// ```
-    /// let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
-    /// let response = axes.challenge_response(&http::HeaderMap::new());
-    /// assert_eq!(response.status(), 403);
-    /// ```
-    pub fn challenge_response(&self, request_headers: &HeaderMap) -> Response {
-        let config = self.config();
-        if config.lockout_response == LockoutResponseMode::Indistinguishable {
-            return bad_credentials(config);
-        }
-        if wants_json(request_headers) {
-            let body = serde_json::json!({
-                "challenge_required": true,
-                "message": CHALLENGE_MESSAGE,
-            });
-            return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-        }
-        html(StatusCode::FORBIDDEN, escape_html(CHALLENGE_MESSAGE))
-    }
-}
 
 /// The application's answer to a bad password, as configured.
 fn bad_credentials(config: &AxesConfig) -> Response {
@@ -235,15 +310,6 @@ fn iso8601_duration(duration: Duration) -> String {
         out.push_str("T0S");
     }
     out
-}
-
-/// The answer when the store fails and `on_store_error` fails closed.
-pub(crate) fn store_unavailable() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Login is temporarily unavailable: the lockout store cannot be reached. Please try again later.",
-    )
-        .into_response()
 }
 
 #[cfg(test)]

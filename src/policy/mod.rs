@@ -63,11 +63,13 @@ impl LockoutReason {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
 /// use std::time::Duration;
-/// use axes::{Axes, AxesConfig, ClientInfo, Clock, LockoutReason, ManualClock, MemoryStore};
+/// use axes::{Axes, AxesConfig, ClientInfo, Clock, LockoutReason, ManualClock, MemoryStore, Report};
 /// let config = AxesConfig::builder().failure_limit(1).cooloff_time(Duration::from_secs(2)).build().unwrap();
 /// let clock = ManualClock::new();
 /// let axes = Axes::builder(config, MemoryStore::new()).clock(clock.clone()).build();
-/// let lockout = axes.login_failed(&ClientInfo::new("192.0.2.1".parse().unwrap())).await?.lockout.unwrap();
+/// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+/// let verdict = axes.attempt(client).report(Report::failed("alice")).await?;
+/// let lockout = verdict.lockout().unwrap().clone();
 /// assert_eq!(lockout.reason, LockoutReason::TooManyFailures);
 /// clock.advance(Duration::from_millis(500));
 /// assert_eq!(lockout.retry_after(clock.now()), Some(Duration::from_secs(2)), "1.5 s, rounded up");

@@ -2,12 +2,10 @@
 //! the per-request callables applied — and its arithmetic: how many of a
 //! counter's failures count at a time, and whether and until when it locks.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use super::{Counter, Window};
 use crate::config::{AxesConfig, LockoutTier};
-use crate::identity::LockoutGroup;
 
 /// The rules in force for one client: the configuration with the
 /// per-request callables applied.
@@ -20,7 +18,6 @@ pub(crate) struct Rules<'a> {
     pub cooloff: Option<Duration>,
     /// The lockout tiers, sorted by threshold.
     pub tiers: &'a [LockoutTier],
-    pub groups: Cow<'a, [LockoutGroup]>,
     /// `use_attempt_expiration` with a cool-off: each failure stops counting
     /// one cool-off after it happened.
     pub sliding: bool,
@@ -36,7 +33,6 @@ impl Rules<'_> {
             failure_limit: config.effective_failure_limit(),
             cooloff: config.cooloff_time,
             tiers: &config.lockout_tiers,
-            groups: Cow::Borrowed(&config.lockout_parameters),
             sliding: config.use_attempt_expiration && config.has_cooloff(),
             keep: config
                 .lockout_tiers

@@ -126,10 +126,11 @@ impl StoreError {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let axes = axes::Axes::new(axes::AxesConfig::default(), Counters::default());
 /// let client = axes::ClientInfo::new("192.0.2.1".parse().unwrap());
-/// for _ in 0..3 { axes.login_failed(&client).await.unwrap(); }
-/// assert!(axes.check(&client).await.unwrap().lockout().is_some());
+/// let failed = || axes::Report::failed(axes::Credentials::default());
+/// for _ in 0..3 { axes.attempt(client.clone()).report(failed()).await.unwrap(); }
+/// assert!(axes.attempt(client.clone()).check().await.unwrap().lockout().is_some());
 /// axes.reset(AttemptFilter::Ip(client.ip_address())).await.unwrap();
-/// assert!(axes.check(&client).await.unwrap().lockout().is_none());
+/// assert!(axes.attempt(client).check().await.unwrap().lockout().is_none());
 /// # }
 /// ```
 #[async_trait]

@@ -39,9 +39,9 @@ impl AccessAttempt {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore};
+    /// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore, Report};
     /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
-    /// axes.login_failed(&ClientInfo::new("192.0.2.1".parse()?).with_username("alice")).await?;
+    /// axes.attempt(ClientInfo::new("192.0.2.1".parse()?)).report(Report::failed("alice")).await?;
     /// let json = axes.attempts(AttemptFilter::All).await?[0].to_json();
     /// assert_eq!(json["username"], "alice");
     /// assert_eq!(json["failures"], 1);

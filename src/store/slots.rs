@@ -12,7 +12,7 @@ use crate::identity::LockoutKey;
 use crate::policy::Counter;
 
 /// Attempts in flight shared by every app server using a store: the
-/// capability [`Store::shared_slots`] answers.
+/// capability [`Store::shared_slots`](super::Store::shared_slots) answers.
 ///
 /// A slot is (key, owner, id): one attempt of one app server (the owner,
 /// an engine's random id) under one lockout key. A slot counts while its
@@ -30,7 +30,7 @@ use crate::policy::Counter;
 #[async_trait]
 pub trait SharedSlots: Send + Sync {
     /// One admission, in one round trip: reads the counters of `read` (as
-    /// [`Store::counters`]), takes the slots of [`SlotRequest::take`],
+    /// [`Store::counters`](super::Store::counters)), takes the slots of [`SlotRequest::take`],
     /// then counts the live slots under each key of
     /// [`SlotRequest::count`], this request's included.
     async fn admit(
@@ -71,7 +71,7 @@ pub trait SharedSlots: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// What a store tells its subscribers ([`Store::subscribe`]).
+/// What a store tells its subscribers ([`Store::subscribe`](super::Store::subscribe)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreEvent {

@@ -52,7 +52,7 @@ async fn fixture(db: &Path) {
     ] {
         let client = ClientInfo::new(ip.parse().unwrap()).with_username(username);
         for _ in 0..failures {
-            axes.login_failed(&client).await.unwrap();
+            crate::common::record_failure(&axes, &client).await;
         }
     }
 }
@@ -122,9 +122,15 @@ async fn a_reset_lifts_the_lockout_it_names() {
     let config = AxesConfig::from_toml_str("failure_limit = 2").unwrap();
     let axes = Axes::builder(config, axes.store().clone()).build();
     let client = ClientInfo::new("10.0.0.9".parse().unwrap()).with_username("mallory");
-    axes.login_failed(&client).await.unwrap();
-    assert!(axes.login_failed(&client).await.unwrap().lockout.is_some());
-    assert!(axes.check(&client).await.unwrap().lockout().is_some());
+    crate::common::record_failure(&axes, &client).await;
+    assert!(crate::common::record_failure(&axes, &client)
+        .await
+        .lockout
+        .is_some());
+    assert!(crate::common::check(&axes, &client)
+        .await
+        .lockout()
+        .is_some());
     assert_eq!(
         stdout(&db, &["reset-ip", "10.0.0.9"]),
         "1 attempts removed.\n"
@@ -133,7 +139,10 @@ async fn a_reset_lifts_the_lockout_it_names() {
     // `data_version`, looked at every 50 ms) and forgets the lockout it
     // cached.
     let lifted = crate::common::within(Duration::from_secs(1), || async {
-        axes.check(&client).await.unwrap().lockout().is_none()
+        crate::common::check(&axes, &client)
+            .await
+            .lockout()
+            .is_none()
     })
     .await;
     assert!(lifted.is_some(), "the lockout was lifted");
@@ -147,7 +156,10 @@ async fn log_resets_take_an_age_in_days() {
     for days in [3, 9, 27] {
         let axes = engine(&db, now - DAY * days).await;
         let client = ClientInfo::new("10.0.0.1".parse().unwrap());
-        axes.logged_in(&client, "jane.doe").await.unwrap();
+        axes.attempt(client)
+            .report(axes::Report::succeeded("jane.doe"))
+            .await
+            .unwrap();
     }
     assert_eq!(stdout(&db, &["reset-logs"]), "No logs found.\n");
     assert_eq!(
@@ -348,9 +360,12 @@ async fn support_issues_an_unlock_token_the_application_redeems() {
     let john = ClientInfo::new("10.0.0.2".parse().unwrap()).with_username("john.doe");
     let before = app().await;
     for _ in 0..3 {
-        before.login_failed(&john).await.unwrap();
+        crate::common::record_failure(&before, &john).await;
     }
-    assert!(before.check(&john).await.unwrap().lockout().is_some());
+    assert!(crate::common::check(&before, &john)
+        .await
+        .lockout()
+        .is_some());
     drop(before);
     let (ok, _, err) = axes_cli(&db, &["unlock-token", "john.doe"]);
     assert!(
@@ -361,7 +376,7 @@ async fn support_issues_an_unlock_token_the_application_redeems() {
     // The owner follows the link later, and the application redeems it.
     let app = app().await;
     assert_eq!(app.redeem_unlock(token.trim()).await.unwrap(), "john.doe");
-    assert!(app.check(&john).await.unwrap().lockout().is_none());
+    assert!(crate::common::check(&app, &john).await.lockout().is_none());
     let forged = stdout(
         &db,
         &["unlock-token", "john.doe", "--secret", "a guessed secret"],

@@ -106,8 +106,8 @@ async fn a_busy_refusal_says_what_it_is() {
         assert_eq!(app.login("192.0.2.45", "alice", "wrong").await, 403);
         // One slot left: an attempt in flight holds it, the next finds none.
         let client = ClientInfo::new("192.0.2.45".parse().unwrap());
-        let holding = app.axes.admit(&client).await.unwrap();
-        assert!(holding.decision().lockout().is_none(), "{name}");
+        let (holding, decision) = crate::common::admit(&app.axes, &client).await;
+        assert!(decision.lockout().is_none(), "{name}");
         let (status, headers, body) = app
             .exchange(
                 "192.0.2.45",
@@ -115,7 +115,7 @@ async fn a_busy_refusal_says_what_it_is() {
                 json!({"username": "alice", "password": "wonderland"}),
             )
             .await;
-        holding.release().await;
+        holding.finish().await;
         assert_eq!(status, 429, "{name}");
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["message"], axes::config::BUSY_MESSAGE, "{name}");
@@ -222,11 +222,11 @@ async fn a_reset_clears_the_slots_of_what_it_resets() {
     {
         let app = &apps[0];
         let client = ClientInfo::new("192.0.2.48".parse().unwrap());
-        let stuck = app.axes.admit(&client).await.unwrap();
-        assert!(stuck.decision().lockout().is_none());
-        let busy = app.axes.admit(&client).await.unwrap();
+        let (stuck, decision) = crate::common::admit(&app.axes, &client).await;
+        assert!(decision.lockout().is_none());
+        let (_busy, busy) = crate::common::admit(&app.axes, &client).await;
         assert_eq!(
-            busy.decision().lockout().unwrap().reason,
+            busy.lockout().unwrap().reason,
             LockoutReason::TooManyInFlight,
             "{name}"
         );
@@ -235,8 +235,8 @@ async fn a_reset_clears_the_slots_of_what_it_resets() {
             .await
             .unwrap();
         assert_eq!(held(&apps, &ip_key("192.0.2.48")).await, 0, "{name}");
-        let next = apps[apps.len() - 1].axes.admit(&client).await.unwrap();
-        assert!(next.decision().lockout().is_none(), "{name}");
+        let (_next, next) = crate::common::admit(&apps[apps.len() - 1].axes, &client).await;
+        assert!(next.lockout().is_none(), "{name}");
         drop(stuck);
     }
 }

@@ -22,6 +22,16 @@ fn app_with(toml: &str, build: impl FnOnce(axes::AxesBuilder) -> axes::AxesBuild
     App::with_axes(axes, clock)
 }
 
+/// An app whose layers `shape` makes.
+fn layered(toml: &str, shape: impl Fn(axes::AxesLayer) -> axes::AxesLayer) -> App {
+    let clock = ManualClock::new();
+    let config = AxesConfig::from_toml_str(toml).unwrap();
+    let axes = Axes::builder(config, MemoryStore::new())
+        .clock(clock.clone())
+        .build();
+    App::with_layers(axes, clock, shape)
+}
+
 async fn fail(app: &App, ip: &str, username: &str) -> u16 {
     app.login(ip, username, "wrong-password").await.as_u16()
 }
@@ -66,8 +76,8 @@ async fn tiers_escalate_while_failures_keep_coming() {
     // Failures reported during the lockout (here through the engine) escalate.
     let client = ClientInfo::new(IP.parse().unwrap()).with_username("alice");
     app.clock.advance(Duration::from_millis(500));
-    app.axes.login_failed(&client).await.unwrap();
-    let outcome = app.axes.login_failed(&client).await.unwrap();
+    crate::common::record_failure(&app.axes, &client).await;
+    let outcome = crate::common::record_failure(&app.axes, &client).await;
     assert_eq!(outcome.failures, 5);
     assert_eq!(
         outcome.lockout.unwrap().cooloff,
@@ -291,8 +301,8 @@ async fn html_clients_get_the_configured_messages() {
 
 #[tokio::test]
 async fn template_and_callable_shape_the_response() {
-    let app = app_with("failure_limit = 1\nhttp_response_code = 403", |b| {
-        b.lockout_template(|ctx| {
+    let app = layered("failure_limit = 1\nhttp_response_code = 403", |layer| {
+        layer.lockout_template(|ctx| {
             format!(
                 "<p>{} after {} failures</p>",
                 ctx.message, ctx.lockout.failures
@@ -315,10 +325,10 @@ async fn template_and_callable_shape_the_response() {
     let json_answer = app.send(json_request(IP, "/login", json!({}))).await;
     assert_eq!(json_answer.headers()["content-type"], "application/json");
 
-    let app = app_with(
+    let app = layered(
         "failure_limit = 1\nenable_retry_after_header = true\ncooloff_time = \"1m\"",
-        |b| {
-            b.lockout_callable(|ctx| {
+        |layer| {
+            layer.lockout_callable(|ctx| {
                 (StatusCode::IM_A_TEAPOT, format!("{:?}", ctx.lockout.reason)).into_response()
             })
         },

@@ -23,7 +23,12 @@ pub(super) fn check(axes: &Axes, headers: &HeaderMap, token: &str) -> Result<(),
         return Ok(());
     }
     let bound = cookie(headers, COOKIE).unwrap_or("");
-    if !bound.is_empty() && axes.secret().verify(PURPOSE, &[bound.as_bytes()], token) {
+    if !bound.is_empty()
+        && axes
+            .engine
+            .secret()
+            .verify(PURPOSE, &[bound.as_bytes()], token)
+    {
         Ok(())
     } else {
         Err("reset refused: the request carries neither Origin nor Sec-Fetch-Site, and no valid CSRF token; reset from the admin's pages")
@@ -71,6 +76,7 @@ impl Binding {
             }
         };
         let token = axes
+            .engine
             .secret()
             .sign(PURPOSE, &[bound.as_bytes()])
             .unwrap_or_default();

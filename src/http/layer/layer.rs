@@ -1,7 +1,11 @@
+use std::sync::Arc;
+
+use axum::response::Response;
 use tower_layer::Layer;
 
 use super::AxesService;
 use crate::engine::Axes;
+use crate::http::response::{LockoutContext, Responses};
 
 /// Applies [`AxesService`] to a login route: see the [module docs](crate::layer).
 ///
@@ -16,15 +20,21 @@ use crate::engine::Axes;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct AxesLayer {
-    axes: Axes,
+    responses: Responses,
     check_before_dispatch: bool,
 }
 
 impl AxesLayer {
     /// A layer that checks clients before dispatch and records reports.
+    ///
+    /// ```
+    /// # let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+    /// let layer = axes::AxesLayer::new(axes);
+    /// # drop(layer);
+    /// ```
     pub fn new(axes: Axes) -> Self {
         Self {
-            axes,
+            responses: Responses::new(axes),
             check_before_dispatch: true,
         }
     }
@@ -41,12 +51,52 @@ impl AxesLayer {
         self.check_before_dispatch = check;
         self
     }
+
+    /// Replaces the lockout response entirely (django-axes'
+    /// `AXES_LOCKOUT_CALLABLE`); no `Retry-After` is added to it.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// # let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+    /// let layer = axes::AxesLayer::new(axes).lockout_callable(|ctx| {
+    ///     (ctx.status, format!("locked after {} failures", ctx.lockout.failures)).into_response()
+    /// });
+    /// # drop(layer);
+    /// ```
+    pub fn lockout_callable<F>(mut self, callable: F) -> Self
+    where
+        F: Fn(&LockoutContext<'_>) -> Response + Send + Sync + 'static,
+    {
+        self.responses.callable = Some(Arc::new(callable));
+        self
+    }
+
+    /// Renders the HTML body of the lockout response (django-axes'
+    /// `AXES_LOCKOUT_TEMPLATE`); status and headers stay axes' own.
+    ///
+    /// ```
+    /// # let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+    /// let layer = axes::AxesLayer::new(axes)
+    ///     .lockout_template(|ctx| format!("<h1>Locked</h1><p>{}</p>", ctx.message));
+    /// # drop(layer);
+    /// ```
+    pub fn lockout_template<F>(mut self, template: F) -> Self
+    where
+        F: Fn(&LockoutContext<'_>) -> String + Send + Sync + 'static,
+    {
+        self.responses.template = Some(Arc::new(template));
+        self
+    }
 }
 
 impl<S> Layer<S> for AxesLayer {
     type Service = AxesService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AxesService::new(inner, self.axes.clone(), self.check_before_dispatch)
+        AxesService::new(
+            inner,
+            Arc::new(self.responses.clone()),
+            self.check_before_dispatch,
+        )
     }
 }

@@ -3,12 +3,23 @@
 //! Before the handler runs, the service resolves the client (TCP peer IP
 //! from [`ConnectInfo`](axum::extract::ConnectInfo), user agent, path, and
 //! the username read from a JSON or form body, buffered up to
-//! `max_body_bytes` and handed to the handler unchanged) and refuses a
-//! locked-out or blacklisted client with the lockout response. After the
-//! handler returns, it records what the handler reported through
+//! `max_body_bytes` and handed to the handler unchanged), begins its
+//! [`Attempt`](crate::engine::Attempt) and refuses a locked-out or
+//! blacklisted client with the lockout response. After the handler
+//! returns, it reports what the handler said through
 //! [`AxesReport`](crate::AxesReport); when that failure reached the limit the
 //! lockout response replaces the handler's response, as django-axes answers
-//! the attempt that reaches the limit.
+//! the attempt that reaches the limit. Every decision is the engine's; the
+//! layer's own early answers are the [rejections](LayerRejection).
+//!
+//! # Other frameworks
+//!
+//! The service wraps any `tower::Service` over `http::Request<B>` whose
+//! body can be rebuilt after buffering (`B: From<Bytes>`: axum's `Body`,
+//! `http_body_util::Full<Bytes>`, …), so hyper and tonic services work as
+//! axum routes do. The peer address is read from axum's `ConnectInfo`, or
+//! from a `SocketAddr` in the request extensions; a handler finds its
+//! report with [`AxesReport::from_extensions`](crate::AxesReport::from_extensions).
 //!
 //! # Deployment
 //!
@@ -42,9 +53,14 @@ mod body;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
+mod rejection;
 mod request;
 mod service;
 
 pub use future::ResponseFuture;
 pub use layer::AxesLayer;
+pub use rejection::{
+    BodyTimeout, BodyTooLarge, BodyUnreadable, LayerRejection, MissingClientAddress,
+    StoreUnavailable,
+};
 pub use service::AxesService;

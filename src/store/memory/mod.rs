@@ -45,10 +45,10 @@ pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use axes::{Axes, AxesConfig, ClientInfo, MemoryStore};
+/// use axes::{Axes, AxesConfig, ClientInfo, MemoryStore, Report};
 /// let axes = Axes::new(AxesConfig::default(), MemoryStore::with_max_bytes(8 << 20));
 /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
-/// axes.login_failed(&client).await.unwrap();
+/// axes.attempt(client).report(Report::failed("alice")).await.unwrap();
 /// assert_eq!(axes.attempts(axes::AttemptFilter::All).await.unwrap()[0].failures, 1);
 /// # }
 /// ```

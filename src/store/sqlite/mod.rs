@@ -38,12 +38,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use axes::{Axes, AxesConfig, ClientInfo, SqliteStore};
+/// use axes::{Axes, AxesConfig, ClientInfo, Report, SqliteStore};
 /// let dir = tempfile::tempdir()?;
 /// let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
 /// let axes = Axes::new(AxesConfig::default(), SqliteStore::connect(&url).await?);
 /// let client = ClientInfo::new("192.0.2.1".parse()?);
-/// axes.login_failed(&client).await?;
+/// axes.attempt(client).report(Report::failed("alice")).await?;
 /// assert_eq!(axes.attempts(axes::AttemptFilter::All).await?.len(), 1);
 /// # Ok(()) }
 /// ```

@@ -67,6 +67,17 @@ impl App {
     }
 
     pub fn with_axes(axes: Axes, clock: ManualClock) -> Self {
+        Self::with_layers(axes, clock, |layer| layer)
+    }
+
+    /// An app whose layers `shape` makes from the plain one (the lockout
+    /// response hooks, say).
+    pub fn with_layers(
+        axes: Axes,
+        clock: ManualClock,
+        shape: impl Fn(AxesLayer) -> AxesLayer,
+    ) -> Self {
+        let layer = || shape(AxesLayer::new(axes.clone()));
         let handler_calls = Arc::new(AtomicUsize::new(0));
         let state = AppState {
             users: Arc::new(
@@ -82,30 +93,19 @@ impl App {
         let router = Router::new()
             .route(
                 "/login",
-                post(login)
-                    .get(|| async { "login page" })
-                    .layer(AxesLayer::new(axes.clone())),
+                post(login).get(|| async { "login page" }).layer(layer()),
             )
             .route(
                 "/logout",
-                post(logout).layer(AxesLayer::new(axes.clone()).check_before_dispatch(false)),
+                post(logout).layer(layer().check_before_dispatch(false)),
             )
-            .route("/echo", post(echo).layer(AxesLayer::new(axes.clone())))
-            .route("/slow", post(slow).layer(AxesLayer::new(axes.clone())))
-            .route(
-                "/slow-login",
-                post(slow_login).layer(AxesLayer::new(axes.clone())),
-            )
-            .route("/custom", post(custom).layer(AxesLayer::new(axes.clone())))
-            .route(
-                "/custom-admit",
-                post(custom_admit).layer(AxesLayer::new(axes.clone())),
-            )
-            .route("/panic", post(panics).layer(AxesLayer::new(axes.clone())))
-            .route(
-                "/challenge-login",
-                post(challenge_login).layer(AxesLayer::new(axes.clone())),
-            )
+            .route("/echo", post(echo).layer(layer()))
+            .route("/slow", post(slow).layer(layer()))
+            .route("/slow-login", post(slow_login).layer(layer()))
+            .route("/custom", post(custom).layer(layer()))
+            .route("/custom-admit", post(custom_admit).layer(layer()))
+            .route("/panic", post(panics).layer(layer()))
+            .route("/challenge-login", post(challenge_login).layer(layer()))
             .route("/unlock", post(unlock))
             .route("/unguarded", post(|_report: AxesReport| async { "never" }))
             .layer(axum::Extension(axes.clone()))
@@ -684,4 +684,39 @@ where
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+}
+
+/// A failure reported for `client` through the engine alone, after its
+/// check (as a handler reports one): the verdict. Its slots are given back.
+pub async fn report_failure(axes: &Axes, client: &axes::ClientInfo) -> axes::Verdict {
+    let mut attempt = axes.attempt(client.clone());
+    attempt.admit().await.unwrap();
+    let verdict = attempt
+        .report(axes::Report::failed(Credentials::default()))
+        .await
+        .unwrap();
+    attempt.finish().await;
+    verdict
+}
+
+/// What recording a failure for `client` did (see [`report_failure`]).
+pub async fn record_failure(axes: &Axes, client: &axes::ClientInfo) -> axes::FailureOutcome {
+    report_failure(axes, client)
+        .await
+        .failure()
+        .cloned()
+        .expect("a failure recorded, or refused as made during a lockout")
+}
+
+/// The check of `client` through the engine alone.
+pub async fn check(axes: &Axes, client: &axes::ClientInfo) -> axes::Decision {
+    axes.attempt(client.clone()).check().await.unwrap()
+}
+
+/// `client` admitted through the engine alone: the attempt, holding its
+/// slots until finished, and the decision.
+pub async fn admit(axes: &Axes, client: &axes::ClientInfo) -> (axes::Attempt, axes::Decision) {
+    let mut attempt = axes.attempt(client.clone());
+    let decision = attempt.admit().await.unwrap();
+    (attempt, decision)
 }

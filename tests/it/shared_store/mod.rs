@@ -125,7 +125,7 @@ macro_rules! shared_store_tests {
                     .map(|i| {
                         let axes = engines[i % 2].clone();
                         let client = client.clone();
-                        tokio::spawn(async move { axes.login_failed(&client).await })
+                        tokio::spawn(async move { axes.attempt((*client).clone()).report(axes::Report::failed(axes::Credentials::default())).await })
                     })
                     .collect();
                 for task in tasks {
@@ -135,7 +135,7 @@ macro_rules! shared_store_tests {
                 }
                 let attempts = engines[0].attempts(AttemptFilter::All).await.unwrap();
                 assert_eq!(attempts[0].failures, 1000);
-                let outcome = engines[1].login_failed(&client).await.unwrap();
+                let outcome = engines[1].attempt((*client).clone()).report(axes::Report::failed(axes::Credentials::default())).await.unwrap().failure().cloned().unwrap();
                 assert_eq!(outcome.failures, 1001);
             }
 
