@@ -27,12 +27,12 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::axes::Engine;
 use super::decision::Decision;
 use super::error::AxesError;
 use super::flight::{Flight, Headroom};
 use super::in_flight::Ticket;
 use super::prepare::{Prepared, ReadKeys};
+use super::state::Engine;
 use crate::config::DuringLockout;
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
 use crate::policy::{Listing, Lockout, LockoutReason};
@@ -147,7 +147,8 @@ impl Engine {
                 .await;
         }
         let gates = &self.gates;
-        let deadline = Instant::now() + config.in_flight_wait;
+        // Read when it first waits: most admissions never do.
+        let mut deadline = None;
         // First come, first served: behind those already waiting.
         let mut ticket: Option<Ticket> = match gates.queued(&new) {
             Some(key) => match self.join(key) {
@@ -162,7 +163,9 @@ impl Engine {
         let mut try_first = ticket.is_none();
         loop {
             if let Some(waiting) = ticket.as_ref().filter(|_| !try_first) {
-                let left = deadline.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                let deadline = *deadline.get_or_insert(now + config.in_flight_wait);
+                let left = deadline.saturating_duration_since(now);
                 if left.is_zero() {
                     let key = waiting.key().clone();
                     return Ok(self.busy(client, prepared, &key, failures));

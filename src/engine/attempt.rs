@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use super::axes::Engine;
 use super::decision::{Answer, Decision, Outcome, Report, Verdict};
 use super::error::AxesError;
 use super::flight::{Flight, Headroom};
 use super::prepare::Prepared;
+use super::state::Engine;
 use crate::config::OnStoreError;
 use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
 
@@ -119,8 +119,6 @@ impl Attempt {
     pub fn request(&self) -> Option<&RequestInfo> {
         self.input.request.as_deref()
     }
-
-    /// The attempt as the callables see it.
 
     /// Makes what the engine makes of the attempt, once, the first time it
     /// is needed (the username callable first, then the others).

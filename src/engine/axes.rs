@@ -1,29 +1,19 @@
-//! [`Axes`], the engine's handle, and [`Engine`], what it shares: the
-//! policy, the store, the clock, the event stream, and the state of the
-//! attempts in flight in this process.
+//! [`Axes`]: the engine's handle — begin an attempt, resolve a request's
+//! client, read the policy, the store, the time, and subscribe to events.
+//! The operator's API is in `operator`, the constructors in `builder`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::attempt::Attempt;
-use super::builder::AxesBuilder;
-use super::error::AxesError;
 use super::events::AxesEvent;
-use super::hooks::Hooks;
-use super::in_flight::Gates;
-use super::keeper::{Keeper, Order};
-use super::lock_cache::LockCache;
-use crate::clock::Clock;
+use super::state::Engine;
 use crate::config::AxesConfig;
 use crate::identity::{ClientInfo, ProxyConfig, RequestInfo};
-use crate::log_limit::Every;
-use crate::policy::Lockout;
-use crate::secret::Secret;
-use crate::store::{Store, TimedStore};
+use crate::store::Store;
 
 /// The engine: begins login attempts, resets and lists them, and
 /// broadcasts [`AxesEvent`]s. Cheap to clone (an `Arc` inside); usable with
@@ -57,36 +47,6 @@ pub struct Axes {
     pub(crate) engine: Arc<Engine>,
 }
 
-/// What every handle and attempt of one engine shares.
-pub(crate) struct Engine {
-    pub(super) config: AxesConfig,
-    pub(super) proxies: ProxyConfig,
-    pub(super) hooks: Hooks,
-    pub(super) store: TimedStore,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) events: broadcast::Sender<AxesEvent>,
-    /// Signs `device_cookie` tokens and draws each lockout's jitter.
-    pub(super) secret: Secret,
-    /// When expired entries were last purged (ms).
-    pub(super) last_purge_ms: AtomicI64,
-    /// Attempts in flight in this process, and those waiting for a slot.
-    pub(super) gates: Arc<Gates>,
-    /// The slots held on a store that shares them.
-    pub(super) keeper: Option<Arc<Keeper>>,
-    /// The keeper's orders, until the background task takes them.
-    pub(super) orders: Mutex<Option<mpsc::UnboundedReceiver<Order>>>,
-    /// Whether the background task was started.
-    pub(super) background: AtomicBool,
-    /// The lockouts seen lately, to refuse a locked client from memory.
-    pub(super) locks: LockCache,
-    /// How long attempts hold their slots, on average lately (µs).
-    pub(super) hold_micros: AtomicU64,
-    /// Refusals, summarised in one log line a minute.
-    pub(super) refusals: Every,
-    /// Store failures, logged at most once every ten seconds.
-    pub(super) store_failures: Every,
-}
-
 impl fmt::Debug for Axes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Axes")
@@ -95,37 +55,7 @@ impl fmt::Debug for Axes {
     }
 }
 
-impl fmt::Debug for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Engine").finish_non_exhaustive()
-    }
-}
-
 impl Axes {
-    /// An engine on `store`, with the system clock.
-    ///
-    /// ```
-    /// let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
-    /// assert_eq!(axes.config().failure_limit, 3);
-    /// ```
-    pub fn new(config: AxesConfig, store: impl Store) -> Self {
-        Self::builder(config, store).build()
-    }
-
-    /// A builder on `store` (an `Arc<dyn Store>` shared with other handles
-    /// works too), for a custom clock, the callables, the secret or the
-    /// event capacity.
-    ///
-    /// ```
-    /// let axes = axes::Axes::builder(axes::AxesConfig::default(), axes::MemoryStore::new())
-    ///     .secret("shared by the app servers")
-    ///     .build();
-    /// # drop(axes);
-    /// ```
-    pub fn builder(config: AxesConfig, store: impl Store) -> AxesBuilder {
-        AxesBuilder::new(config, shared(store))
-    }
-
     /// The policy in force.
     ///
     /// ```
@@ -220,87 +150,5 @@ impl Axes {
     /// ```
     pub fn attempt(&self, client: ClientInfo) -> Attempt {
         Attempt::new(self.engine.clone(), client)
-    }
-}
-
-impl Engine {
-    /// The policy in force.
-    pub(crate) fn config(&self) -> &AxesConfig {
-        &self.config
-    }
-
-    /// The store, each call bounded by `store_timeout`: what the engine's
-    /// steps call.
-    pub(crate) fn timed_store(&self) -> &TimedStore {
-        &self.store
-    }
-
-    /// The current time (see [`Axes::now`]).
-    pub(crate) fn now(&self) -> SystemTime {
-        let now = self.clock.now();
-        match self.store.inner().clock_offset_ms() {
-            0 => now,
-            ahead if ahead > 0 => now + Duration::from_millis(ahead.unsigned_abs()),
-            behind => now
-                .checked_sub(Duration::from_millis(behind.unsigned_abs()))
-                .unwrap_or(now),
-        }
-    }
-
-    /// The slots held on a store that shares them.
-    pub(crate) fn keeper(&self) -> Option<&Keeper> {
-        self.keeper.as_deref()
-    }
-
-    /// The engine's secret (device cookies, jitter, the admin's CSRF tokens).
-    pub(crate) fn secret(&self) -> &Secret {
-        &self.secret
-    }
-
-    /// The callables and response hooks set on the builder.
-    pub(crate) fn hooks(&self) -> &Hooks {
-        &self.hooks
-    }
-
-    /// Counts an attempt refused with `lockout`: a debug line each, and at
-    /// the default level one summary line a minute at most.
-    pub(crate) fn note_refusal(&self, client: &ClientInfo, lockout: &Lockout) {
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "login attempt refused");
-        if let Some(refused) = self.refusals.tick(self.now()) {
-            tracing::info!(target: "axes", refused, "login attempts refused (at most one such line a minute)");
-        }
-    }
-
-    /// Logs a store failure: at most one line every ten seconds, with how
-    /// many failed since the last one.
-    pub(crate) fn note_store_failure(&self, error: &AxesError, action: &str) {
-        if let Some(failures) = self.store_failures.tick(self.now()) {
-            tracing::error!(target: "axes", %error, failures, "store failed; {action}");
-        }
-    }
-
-    /// Sends the event `event` makes to the subscribers; with none, the
-    /// event is not made.
-    pub(crate) fn emit(&self, event: impl FnOnce() -> AxesEvent) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(event());
-        }
-    }
-}
-
-/// `store` behind one `Arc`: a store given as an `Arc<dyn Store>` already
-/// is used as it is, not wrapped in another (each layer costs a dynamic call).
-fn shared(store: impl Store) -> Arc<dyn Store> {
-    let mut store = Some(store);
-    if let Some(shared) =
-        (&mut store as &mut dyn std::any::Any).downcast_mut::<Option<Arc<dyn Store>>>()
-    {
-        if let Some(shared) = shared.take() {
-            return shared;
-        }
-    }
-    match store {
-        Some(store) => Arc::new(store),
-        None => unreachable!("taken only when it was an Arc<dyn Store>"),
     }
 }

@@ -24,8 +24,8 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use super::axes::Engine;
 use super::keeper::{Order, ORPHAN_RECHECK};
+use super::state::Engine;
 use crate::identity::LockoutKey;
 use crate::store::{Slot, Slots, StoreEvent};
 

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 
-use super::axes::{Axes, Engine};
+use super::axes::Axes;
 use super::events::DEFAULT_EVENT_CAPACITY;
 use super::hooks::Hooks;
 use super::keeper::Keeper;
 use super::lock_cache::LockCache;
+use super::state::Engine;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{config_warnings, AxesConfig};
 use crate::identity::{LockoutGroup, LoginAttempt, RequestInfo};
@@ -49,8 +50,34 @@ impl fmt::Debug for AxesBuilder {
     }
 }
 
+impl Axes {
+    /// An engine on `store`, with the system clock.
+    ///
+    /// ```
+    /// let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+    /// assert_eq!(axes.config().failure_limit, 3);
+    /// ```
+    pub fn new(config: AxesConfig, store: impl Store) -> Self {
+        Self::builder(config, store).build()
+    }
+
+    /// A builder on `store` (an `Arc<dyn Store>` shared with other handles
+    /// works too), for a custom clock, the callables, the secret or the
+    /// event capacity.
+    ///
+    /// ```
+    /// let axes = axes::Axes::builder(axes::AxesConfig::default(), axes::MemoryStore::new())
+    ///     .secret("shared by the app servers")
+    ///     .build();
+    /// # drop(axes);
+    /// ```
+    pub fn builder(config: AxesConfig, store: impl Store) -> AxesBuilder {
+        AxesBuilder::new(config, shared(store))
+    }
+}
+
 impl AxesBuilder {
-    pub(crate) fn new(config: AxesConfig, store: Arc<dyn Store>) -> Self {
+    fn new(config: AxesConfig, store: Arc<dyn Store>) -> Self {
         Self {
             config,
             store,
@@ -253,5 +280,22 @@ impl AxesBuilder {
         });
         Engine::start_background(&engine);
         Axes { engine }
+    }
+}
+
+/// `store` behind one `Arc`: a store given as an `Arc<dyn Store>` already
+/// is used as it is, not wrapped in another (each layer costs a dynamic call).
+fn shared(store: impl Store) -> Arc<dyn Store> {
+    let mut store = Some(store);
+    if let Some(shared) =
+        (&mut store as &mut dyn std::any::Any).downcast_mut::<Option<Arc<dyn Store>>>()
+    {
+        if let Some(shared) = shared.take() {
+            return shared;
+        }
+    }
+    match store {
+        Some(store) => Arc::new(store),
+        None => unreachable!("taken only when it was an Arc<dyn Store>"),
     }
 }

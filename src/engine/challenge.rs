@@ -2,9 +2,9 @@
 //! `challenge_attempts` further attempts. Failed challenges are failures,
 //! recorded as any other.
 
-use super::axes::Engine;
 use super::error::AxesError;
 use super::prepare::Prepared;
+use super::state::Engine;
 use crate::policy::challenge;
 use crate::store::FailureRecord;
 

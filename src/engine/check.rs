@@ -3,12 +3,12 @@
 //! failure counts' standing, extended by escalation and the detectors,
 //! unless the client is trusted despite a username lockout.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use super::axes::Engine;
 use super::decision::Decision;
 use super::error::AxesError;
 use super::prepare::{Prepared, ReadKeys};
+use super::state::Engine;
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
 use crate::policy::escalation::Escalation;
 use crate::policy::{self, challenge, detectors, trust, Counter, Listing, Lockout, Standing};
@@ -94,6 +94,7 @@ impl Engine {
             &counters,
             (read.histories(), &histories),
             (read.detectors(), &detector_counters),
+            now,
         );
         let decision = match lockout.or_else(|| {
             detectors::lockout(
@@ -147,6 +148,7 @@ impl Engine {
         counters: &[Option<Counter>],
         (history_keys, histories): (&[LockoutKey], &[Option<Counter>]),
         (detector_keys, detector_counters): (&[LockoutKey], &[Option<Counter>]),
+        now: SystemTime,
     ) {
         let config = self.config();
         let hooks = self.hooks();
@@ -158,7 +160,6 @@ impl Engine {
         }
         let Prepared { client, keys, .. } = prepared;
         let rules = &prepared.rules(config);
-        let now = self.now();
         let escalation = Escalation {
             config,
             rules,

@@ -8,12 +8,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::axes::Engine;
 use super::decision::FailureOutcome;
 use super::error::AxesError;
 use super::events::AxesEvent;
 use super::flight::Flight;
 use super::prepare::Prepared;
+use super::state::Engine;
 use crate::config::{AxesConfig, DuringLockout};
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt, RequestInfo};
 use crate::policy::{
@@ -352,6 +352,7 @@ impl Engine {
             &read,
             (&history_keys, &before.histories),
             (&written.tripped, &written.tripped_counters),
+            now,
         );
         let lockout = self
             .lockout_of(

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::axes::Engine;
 use super::decision::Decision;
 use super::in_flight::{Held, Ticket};
+use super::state::Engine;
 use crate::identity::LockoutKey;
 use crate::store::Slot;
 

@@ -5,9 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime};
 
-use super::axes::Engine;
 use super::decision::Decision;
 use super::error::AxesError;
+use super::state::Engine;
 use crate::identity::ClientInfo;
 use crate::policy::Lockout;
 use crate::store::{AccessAttempt, AttemptFilter};

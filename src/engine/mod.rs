@@ -41,6 +41,7 @@ mod lockouts;
 mod operator;
 mod prepare;
 mod reset;
+mod state;
 mod success;
 mod unlock;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::header;
 
-use super::axes::Engine;
+use super::state::Engine;
 use crate::config::AxesConfig;
 use crate::identity::{ipv6_prefix, ClientInfo, Credentials, LockoutKey, LoginAttempt};
 use crate::identity::{RequestInfo, UsernameNormalization, UNKNOWN};

@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::axes::Engine;
 use super::error::AxesError;
 use super::events::AxesEvent;
+use super::state::Engine;
 use crate::clock::to_millis;
 use crate::identity::{LockoutGroup, LockoutKey, LockoutParameter, Scope};
 use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Reset};

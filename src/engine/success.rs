@@ -2,10 +2,10 @@
 //! (`user_logged_out`): the access log entry, and the attempt's slots
 //! given back with it.
 
-use super::axes::Engine;
 use super::error::AxesError;
 use super::events::AxesEvent;
 use super::flight::Flight;
+use super::state::Engine;
 use crate::identity::{session_hash, LoginAttempt};
 use crate::policy::trust;
 use crate::store::{AccessLog, AttemptFilter, Slot, Slots};

@@ -20,9 +20,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::Mac as _;
 
-use super::axes::Engine;
 use super::error::AxesError;
 use super::events::AxesEvent;
+use super::state::Engine;
 use crate::clock::{from_millis, to_millis};
 use crate::identity::{ClientInfo, LockoutKey};
 use crate::secret::Secret;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{AccessAttempt, AttemptFilter, Slots};
+use super::records::{AccessAttempt, AttemptFilter};
+use super::slots::Slots;
 use crate::identity::{ClientInfo, LockoutKey};
 use crate::policy::{Counter, Window};
 
@@ -216,4 +217,37 @@ fn cut(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+impl AccessAttempt {
+    /// The record the first failure of `failure.client` creates.
+    pub fn first(failure: &FailureRecord<'_>) -> Self {
+        let client = failure.client;
+        Self {
+            username: client.username().map(str::to_owned),
+            ip_address: Some(client.ip_address()),
+            user_agent: client.user_agent().to_owned(),
+            path_info: client.path().to_owned(),
+            http_accept: client.http_accept().to_owned(),
+            get_data: failure.get_data.to_owned(),
+            post_data: failure.post_data.to_owned(),
+            failures: 1,
+            attempt_time: failure.at,
+        }
+    }
+
+    /// Applies a later failure of the same client: bumps (or restarts) the
+    /// count and keeps the latest request's details.
+    pub fn bump(&mut self, failure: &FailureRecord<'_>) {
+        self.failures = if failure.continues(self.failures, self.attempt_time) {
+            self.failures + 1
+        } else {
+            1
+        };
+        self.attempt_time = self.attempt_time.max(failure.at);
+        self.path_info = failure.client.path().to_owned();
+        self.http_accept = failure.client.http_accept().to_owned();
+        self.get_data = failure.get_data.to_owned();
+        self.post_data = failure.post_data.to_owned();
+    }
 }

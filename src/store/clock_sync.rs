@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::clock::to_millis;
 
 /// How often the offset is measured again.

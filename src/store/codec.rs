@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 pub use crate::clock::{from_millis, to_millis};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Failure times as SQL stores keep them: milliseconds, comma-separated.
 ///

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{MemoryStore, Store, StoreError};
+use super::contract::Store;
+use super::error::StoreError;
+use super::memory::MemoryStore;
 
 /// Opens the store `url` names, with its migrations applied:
 ///

@@ -23,6 +23,7 @@ mod clock_sync;
 pub mod codec;
 mod connect;
 mod contract;
+mod error;
 mod memory;
 #[cfg(any(feature = "postgres", feature = "redis"))]
 mod notice;
@@ -52,7 +53,8 @@ pub use self::sqlite::SqliteStore;
 pub use crate::policy::{Counter, Window};
 pub use changes::{FailureRecord, Reset};
 pub use connect::connect;
-pub use contract::{AccessLogs, AttemptRecords, FailureLogs, Store, StoreError};
+pub use contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+pub use error::StoreError;
 pub use memory::{MemoryStore, DEFAULT_MAX_BYTES};
 pub use records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, FilterError};
 pub use slots::{Admitted, SharedSlots, Slot, SlotRequest, Slots, StoreEvent};

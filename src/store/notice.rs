@@ -11,7 +11,7 @@ use std::future::Future;
 
 use tokio::sync::{broadcast, oneshot};
 
-use super::StoreEvent;
+use super::slots::StoreEvent;
 
 /// How many events a slow subscriber may fall behind.
 const CAPACITY: usize = 1024;

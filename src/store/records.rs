@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use super::FailureRecord;
 use crate::identity::ClientInfo;
 
 /// A stored attempt record: the failures of one (username, IP, user agent)
@@ -56,37 +55,6 @@ impl AccessAttempt {
             "failures": self.failures,
             "attempt_time": humantime::format_rfc3339_seconds(self.attempt_time).to_string(),
         })
-    }
-
-    /// The record the first failure of `failure.client` creates.
-    pub fn first(failure: &FailureRecord<'_>) -> Self {
-        let client = failure.client;
-        Self {
-            username: client.username().map(str::to_owned),
-            ip_address: Some(client.ip_address()),
-            user_agent: client.user_agent().to_owned(),
-            path_info: client.path().to_owned(),
-            http_accept: client.http_accept().to_owned(),
-            get_data: failure.get_data.to_owned(),
-            post_data: failure.post_data.to_owned(),
-            failures: 1,
-            attempt_time: failure.at,
-        }
-    }
-
-    /// Applies a later failure of the same client: bumps (or restarts) the
-    /// count and keeps the latest request's details.
-    pub fn bump(&mut self, failure: &FailureRecord<'_>) {
-        self.failures = if failure.continues(self.failures, self.attempt_time) {
-            self.failures + 1
-        } else {
-            1
-        };
-        self.attempt_time = self.attempt_time.max(failure.at);
-        self.path_info = failure.client.path().to_owned();
-        self.http_accept = failure.client.http_accept().to_owned();
-        self.get_data = failure.get_data.to_owned();
-        self.post_data = failure.post_data.to_owned();
     }
 }
 

@@ -7,11 +7,12 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use super::{
-    AccessLogs, AttemptRecords, Counter, FailureLogs, FailureRecord, Reset, SharedSlots, Store,
-    StoreError, StoreEvent,
-};
+use super::changes::{FailureRecord, Reset};
+use super::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+use super::error::StoreError;
+use super::slots::{SharedSlots, StoreEvent};
 use crate::identity::LockoutKey;
+use crate::policy::Counter;
 
 #[async_trait]
 impl<S: Store + ?Sized> Store for Arc<S> {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{AccessLog, StoreError};
+use super::error::StoreError;
+use super::records::AccessLog;
 use crate::identity::LockoutKey;
 use crate::policy::Counter;
 

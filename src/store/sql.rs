@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::AttemptFilter;
+use super::records::AttemptFilter;
 
 /// The columns of an attempt record, in the order the stores read them.
 pub(crate) const ATTEMPT_COLUMNS: &str =

@@ -12,11 +12,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, Admitted, AttemptFilter, Counter, FailureRecord,
-    Reset, SharedSlots, SlotRequest, Slots, Store, StoreError,
-};
+use super::changes::{FailureRecord, Reset};
+use super::contract::Store;
+use super::error::StoreError;
+use super::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+use super::slots::{Admitted, SharedSlots, SlotRequest, Slots};
 use crate::identity::LockoutKey;
+use crate::policy::Counter;
 
 /// A store whose each call fails with [`StoreError::Timeout`] after
 /// `timeout`.

@@ -9,6 +9,7 @@ mod shared_store;
 
 mod admin;
 mod attacks;
+mod attempts;
 mod beyond;
 mod bypass;
 #[cfg(feature = "cli")]

@@ -37,6 +37,10 @@ pub(crate) async fn fields(content_type: Option<&str>, body: &Bytes) -> Vec<(Str
 
 /// The boundary of a `multipart/form-data` content type.
 fn multipart_boundary(content_type: &str) -> Option<String> {
+    let head = content_type.trim_start().get(..10)?;
+    if !head.eq_ignore_ascii_case("multipart/") {
+        return None;
+    }
     let mime: mime::Mime = content_type.parse().ok()?;
     (mime.type_() == mime::MULTIPART && mime.subtype() == mime::FORM_DATA)
         .then(|| mime.get_param(mime::BOUNDARY).map(|b| b.to_string()))

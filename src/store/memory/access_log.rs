@@ -20,7 +20,7 @@ use std::time::SystemTime;
 use hashbrown::Equivalent;
 
 use super::budget;
-use crate::store::AccessLog;
+use crate::store::records::AccessLog;
 
 #[derive(Debug, Default)]
 pub(crate) struct AccessLogBuffer<S = RandomState> {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::budget::{self, Lifetime};
-use crate::store::{AccessAttempt, AttemptFilter};
+use crate::store::records::{AccessAttempt, AttemptFilter};
 
 /// An attempt record, how long it matters, and what it costs.
 #[derive(Debug)]

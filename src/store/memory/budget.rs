@@ -5,7 +5,8 @@ use std::mem::size_of;
 use std::time::SystemTime;
 
 use crate::identity::LockoutKey;
-use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, Counter};
+use crate::policy::Counter;
+use crate::store::records::{AccessAttempt, AccessFailureLog, AccessLog};
 
 /// What a map slot and its allocations cost beyond their contents, about.
 const SLOT: usize = 64;

@@ -16,12 +16,14 @@ use tokio::sync::broadcast;
 use self::access_log::AccessLogBuffer;
 use self::attempts::AttemptIndex;
 use self::budget::Lifetime;
-use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
-    FailureLogs, FailureRecord, Reset, Store, StoreError, StoreEvent,
-};
+use super::changes::{FailureRecord, Reset};
+use super::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+use super::error::StoreError;
+use super::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+use super::slots::StoreEvent;
 use crate::identity::LockoutKey;
 use crate::log_limit::Every;
+use crate::policy::Counter;
 
 /// The default memory budget of a [`MemoryStore`] (64 MiB).
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;

@@ -4,9 +4,10 @@ use std::time::SystemTime;
 
 use super::{execute, locked, PostgresStore};
 use crate::store::codec::{from_millis, to_millis};
+use crate::store::error::StoreError;
+use crate::store::records::{AccessFailureLog, AccessLog, AttemptFilter};
 use crate::store::sql;
 use crate::store::sql::db_count;
-use crate::store::{AccessFailureLog, AccessLog, AttemptFilter, StoreError};
 
 impl PostgresStore {
     pub(super) async fn insert_login(&self, entry: &AccessLog) -> Result<(), StoreError> {

@@ -24,15 +24,17 @@ use sqlx::PgPool;
 
 use tokio::sync::broadcast;
 
+use super::changes::{FailureRecord, Reset};
 use super::clock_sync::{ClockSync, StoreTime};
 use super::codec::to_millis;
+use super::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+use super::error::StoreError;
 use super::notice::Notifications;
+use super::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+use super::slots::{SharedSlots, StoreEvent};
 use super::sql::{self, db_count, numbered, ATTEMPT_COLUMNS};
-use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
-    FailureLogs, FailureRecord, Reset, SharedSlots, Store, StoreError, StoreEvent,
-};
 use crate::identity::LockoutKey;
+use crate::policy::Counter;
 use rows::{attempt_from_row, counter_from_row, get};
 
 /// How long a call waits for a pooled connection before it fails: a stalled

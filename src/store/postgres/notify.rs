@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::store::notice::{parse, Notifications};
-use crate::store::StoreEvent;
+use crate::store::slots::StoreEvent;
 
 /// How long the listener waits between tries to connect again.
 const RETRY: Duration = Duration::from_millis(250);

@@ -11,8 +11,9 @@ use sqlx::{PgConnection, PgExecutor};
 use super::rows::{attempt_from_row, get};
 use super::{PgQuery, KEY_ORDER};
 use crate::identity::LockoutKey;
+use crate::store::changes::Reset;
+use crate::store::error::StoreError;
 use crate::store::sql::db_count;
-use crate::store::{Reset, StoreError};
 
 /// `column IN (…)` over the rows of `table` that match `condition`, locked
 /// first in `order` (which may end in `OFFSET`): for statements that change

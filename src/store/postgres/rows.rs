@@ -3,9 +3,11 @@
 
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
+use crate::policy::Counter;
 use crate::store::codec::{decode_times, from_millis};
+use crate::store::error::StoreError;
+use crate::store::records::{AccessAttempt, AccessFailureLog, AccessLog};
 use crate::store::sql::{count, parse_ip};
-use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, Counter, StoreError};
 
 /// A type read from a column.
 pub(crate) trait Column<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}

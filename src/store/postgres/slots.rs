@@ -13,8 +13,10 @@ use super::rows::{counter_from_row, get};
 use super::{count_of, encode, execute, fetch, millis, retry_conflicts, PostgresStore};
 use crate::identity::LockoutKey;
 use crate::store::codec::to_millis;
+use crate::store::error::StoreError;
+use crate::store::records::AccessLog;
+use crate::store::slots::{Admitted, SharedSlots, Slot, SlotRequest, Slots};
 use crate::store::sql::db_count;
-use crate::store::{AccessLog, Admitted, SharedSlots, Slot, SlotRequest, Slots, StoreError};
 
 /// The keys and ids of `slots`, as the functions take them.
 pub(super) fn keys_and_ids(slots: &[Slot]) -> (Vec<String>, Vec<i64>) {

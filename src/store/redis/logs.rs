@@ -10,7 +10,8 @@ use ::redis::AsyncCommands;
 use super::scripts::{PURGE_ACCESS_LOGS, RECORD_FAILURE_LOG};
 use super::{backend, field, ip, number, part, RedisStore};
 use crate::store::codec::{from_millis, to_millis};
-use crate::store::{AccessFailureLog, AccessLog, AttemptFilter, StoreError};
+use crate::store::error::StoreError;
+use crate::store::records::{AccessFailureLog, AccessLog, AttemptFilter};
 
 impl RedisStore {
     pub(super) async fn close_sessions(

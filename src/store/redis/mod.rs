@@ -10,14 +10,16 @@ use ::redis::{AsyncCommands, Script, ScriptInvocation};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+use super::changes::{FailureRecord, Reset};
 use super::clock_sync::{ClockSync, StoreTime};
 use super::codec::{decode_times, from_millis, to_millis};
+use super::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+use super::error::StoreError;
 use super::notice::{Notifications, RESET as RESET_PAYLOAD};
-use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
-    FailureLogs, FailureRecord, Reset, SharedSlots, Store, StoreError, StoreEvent,
-};
+use super::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+use super::slots::{SharedSlots, StoreEvent};
 use crate::identity::LockoutKey;
+use crate::policy::Counter;
 
 /// How long Redis may take to answer one command.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);

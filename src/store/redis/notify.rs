@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::store::notice::{parse, Notifications};
-use crate::store::StoreEvent;
+use crate::store::slots::StoreEvent;
 
 /// How long the subscription waits between tries to subscribe again.
 const RETRY: Duration = Duration::from_millis(250);

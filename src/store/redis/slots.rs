@@ -11,9 +11,12 @@ use async_trait::async_trait;
 use super::scripts::{ADMIT, RECORD_SUCCESS, RELEASE, SWEEP, WAIT_FOR};
 use super::{backend, ms, part, RedisStore};
 use crate::identity::LockoutKey;
+use crate::policy::Counter;
 use crate::store::codec::{decode_times, from_millis, to_millis};
+use crate::store::error::StoreError;
 use crate::store::notice::tag_hex;
-use crate::store::{AccessLog, Admitted, Counter, SharedSlots, SlotRequest, Slots, StoreError};
+use crate::store::records::AccessLog;
+use crate::store::slots::{Admitted, SharedSlots, SlotRequest, Slots};
 
 impl RedisStore {
     /// Adds the keys and arguments of `slots` given back, as the scripts'

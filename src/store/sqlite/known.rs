@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 
 /// Beyond this many keys the set is dropped and every check reads.
 const MAX_KEYS: usize = 4_000_000;

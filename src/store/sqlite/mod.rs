@@ -15,11 +15,13 @@ use tokio::sync::broadcast;
 
 use self::known::KnownKeys;
 use self::writer::Writer;
-use super::{
-    AccessAttempt, AccessFailureLog, AccessLog, AccessLogs, AttemptFilter, AttemptRecords, Counter,
-    FailureLogs, FailureRecord, Reset, Store, StoreError, StoreEvent, Window,
-};
+use super::changes::{FailureRecord, Reset};
+use super::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+use super::error::StoreError;
+use super::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+use super::slots::StoreEvent;
 use crate::identity::{ClientInfo, LockoutKey};
+use crate::policy::{Counter, Window};
 
 /// How long a connection waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -12,12 +12,13 @@ use std::time::SystemTime;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
+use crate::policy::Counter;
 use crate::store::changes::CountersOf;
+use crate::store::changes::FailureRecord;
 use crate::store::codec::{decode_times, encode_times, from_millis, to_millis};
+use crate::store::error::StoreError;
+use crate::store::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
 use crate::store::sql::{self, db_count, parse_ip, question_marks, ATTEMPT_COLUMNS};
-use crate::store::{
-    AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter, Counter, FailureRecord, StoreError,
-};
 
 fn backend(error: rusqlite::Error) -> StoreError {
     StoreError::backend(error)

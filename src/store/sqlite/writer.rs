@@ -30,7 +30,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{broadcast, oneshot};
 
 use super::known::KnownKeys;
-use crate::store::{StoreError, StoreEvent};
+use crate::store::error::StoreError;
+use crate::store::slots::StoreEvent;
 
 /// How often an idle writer looks for another connection's writes.
 pub(super) const STALE_AFTER: Duration = Duration::from_millis(50);

@@ -31,9 +31,10 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::identity::{ClientInfo, LockoutGroup, LockoutKey, LockoutParameter::*};
-use crate::store::{
-    AccessAttempt, AccessLogs, AttemptFilter, AttemptRecords, FailureLogs, Reset, Store, StoreError,
-};
+use crate::store::changes::Reset;
+use crate::store::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
+use crate::store::error::StoreError;
+use crate::store::records::{AccessAttempt, AttemptFilter};
 
 /// A fixed time in whole milliseconds (SQL stores keep milliseconds).
 pub fn t(seconds: f64) -> SystemTime {
@@ -229,7 +230,7 @@ impl Xorshift {
 
 /// A random window: for ever, fixed, tiered, or sliding.
 pub fn random_window(rng: &mut Xorshift) -> crate::store::Window {
-    use crate::store::Window;
+    use crate::policy::Window;
     let seconds = |rng: &mut Xorshift| Duration::from_secs(1 + rng.below(20));
     match rng.below(4) {
         0 => Window::forever(),
