@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 
 use axes::{Axes, AxesConfig, AxesLayer, AxesReport};
 use axum::extract::Form;
+use axum::handler::Handler;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -152,7 +153,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route_layer(login_required!(Backend, login_url = "/login"))
         .route(
             "/login",
-            get(login_page).post(login).layer(AxesLayer::new(axes)),
+            get(login_page).post(login.layer(AxesLayer::new(axes))),
         )
         .layer(auth);
     let bind = std::env::var("AXES_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());

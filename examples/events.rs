@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use axes::{Axes, AxesConfig, AxesEvent, AxesLayer, AxesReport, LockoutParameter};
 use axum::extract::{Query, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -251,7 +252,7 @@ async fn main() -> Result<(), Error> {
     ));
     let shown = outbox.clone();
     let app = Router::new()
-        .route("/login", post(login).layer(AxesLayer::new(axes.clone())))
+        .route("/login", post(login.layer(AxesLayer::new(axes.clone()))))
         .route("/unlock", get(unlock))
         .route(
             "/outbox",

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 
 use axes::{Axes, AxesConfig, AxesLayer, AxesReport};
 use axum::extract::Form;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -108,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             escape(context.message)
         )
     });
-    let app = Router::new().route("/login", get(show).post(submit).layer(layer));
+    let app = Router::new().route("/login", get(show).post(submit.layer(layer)));
     let bind = std::env::var("AXES_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on {}", listener.local_addr()?);

@@ -16,6 +16,7 @@
 use std::net::SocketAddr;
 
 use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -90,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let axes = Axes::builder(config, axes::store::connect(&url).await?)
         .username_callable(namespaced)
         .build();
-    let app = Router::new().route("/login", post(login).layer(AxesLayer::new(axes)));
+    let app = Router::new().route("/login", post(login.layer(AxesLayer::new(axes))));
     let bind = std::env::var("AXES_BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on {}", listener.local_addr()?);

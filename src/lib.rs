@@ -20,7 +20,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::net::SocketAddr;
-//! use axum::{http::StatusCode, routing::post, Json, Router};
+//! use axum::{handler::Handler, http::StatusCode, routing::post, Json, Router};
 //! use axes::{Axes, AxesConfig, AxesLayer, AxesReport, Credentials, MemoryStore};
 //!
 //! async fn login(report: AxesReport, Json(body): Json<serde_json::Value>) -> StatusCode {
@@ -44,8 +44,7 @@
 //! "#)?;
 //! let axes = Axes::new(config, MemoryStore::new());
 //! let app = Router::new()
-//!     .route("/login", post(login))
-//!     .layer(AxesLayer::new(axes));
+//!     .route("/login", post(login.layer(AxesLayer::new(axes))));
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>());

@@ -216,7 +216,7 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
                         format!(
                             "{}\t{}\t{}\n",
                             ip_text(attempt.ip_address),
-                            attempt.username.as_deref().unwrap_or("None"),
+                            username_text(attempt.username.as_deref()),
                             attempt.failures
                         )
                     })
@@ -309,6 +309,13 @@ fn ip_text(ip: Option<IpAddr>) -> String {
     ip.map_or("None".to_owned(), |ip| ip.to_string())
 }
 
+/// A username as a table shows it: `None` when there is none, as
+/// django-axes prints it, and every character that could forge a row or
+/// rewrite the terminal made visible.
+fn username_text(username: Option<&str>) -> std::borrow::Cow<'_, str> {
+    username.map_or(std::borrow::Cow::Borrowed("None"), axes::identity::visible)
+}
+
 fn time_text(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
@@ -322,7 +329,7 @@ fn lockout_line(locked: &CurrentLockout, now: SystemTime) -> String {
     format!(
         "{}\t{}\t{}\t{}\t{}\t{until}\t{left}\n",
         ip_text(locked.attempt.ip_address),
-        locked.attempt.username.as_deref().unwrap_or("None"),
+        username_text(locked.attempt.username.as_deref()),
         locked.lockout.reason.as_str(),
         locked.lockout.failures,
         time_text(locked.since()),

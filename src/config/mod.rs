@@ -328,7 +328,7 @@ impl Default for AxesConfig {
             ipware_proxy_count: None,
             ipware_proxy_order: ProxyOrder::LeftMost,
             ipware_proxy_trusted_ips: Vec::new(),
-            ipv6_prefix_length: None,
+            ipv6_prefix_length: Some(64),
             trusted_client_window: None,
             device_cookie: None,
             spray_limit: None,

@@ -33,7 +33,7 @@ use super::flight::{Flight, Headroom};
 use super::in_flight::Ticket;
 use super::prepare::{Prepared, ReadKeys};
 use super::state::Engine;
-use crate::config::DuringLockout;
+use crate::config::{DuringLockout, LockoutResponseMode};
 use crate::identity::{ClientInfo, LockoutKey, LoginAttempt};
 use crate::policy::{Listing, Lockout, LockoutReason};
 use crate::store::{Admitted, Slot, SlotRequest};
@@ -90,7 +90,13 @@ impl Engine {
                     .attempts_left(decision.failures(), decision.lockout().is_some()),
                 failure_limit: rules.failure_limit,
                 cooloff: rules.cooloff,
-                challenge: decision.challenge_required(),
+                // What a locked attempt is told of a challenge is what an
+                // open one near its limit is, in the mode that hides which.
+                challenge: decision.challenge_required()
+                    || (decision.lockout().is_some()
+                        && self.config().challenge_after.is_some()
+                        && self.config().lockout_response
+                            == LockoutResponseMode::Indistinguishable),
             });
         }
         Ok(decision)

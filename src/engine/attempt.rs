@@ -15,8 +15,9 @@ use super::error::AxesError;
 use super::flight::{Flight, Headroom};
 use super::prepare::Prepared;
 use super::state::Engine;
-use crate::config::OnStoreError;
+use crate::config::{DuringLockout, OnStoreError};
 use crate::identity::{ClientInfo, Credentials, LoginAttempt, RequestInfo};
+use crate::policy::Lockout;
 
 /// One login attempt: the client, the request it came in, what the engine
 /// made of it (prepared once: every per-attempt callable runs once) and
@@ -48,6 +49,9 @@ pub struct Attempt {
     prepared: Option<Prepared>,
     /// Its slots in flight and what its checks found.
     flight: Flight,
+    /// The lockout its latest admission refused it with: it stays refused
+    /// whatever it reports (a success is no login).
+    refused: Option<Lockout>,
 }
 
 /// What the attempt was given: the client (its username as the request
@@ -84,6 +88,7 @@ impl Attempt {
                 session_id: None,
             },
             prepared: None,
+            refused: None,
         }
     }
 
@@ -212,8 +217,11 @@ impl Attempt {
         let login = self.input.login();
         let prepared = self.prepared.as_ref().expect("prepared");
         let admitted = self.engine.admit(&mut self.flight, &login, prepared).await;
-        if let Ok(Decision::LockedOut(lockout)) = &admitted {
-            self.engine.note_refusal(&self.input.client, lockout);
+        if let Ok(decision) = &admitted {
+            self.refused = decision.lockout().cloned();
+            if let Some(lockout) = &self.refused {
+                self.engine.note_refusal(&self.input.client, lockout);
+            }
         }
         self.or_open(admitted, "admitting", || Decision::Allowed { failures: 0 })
     }
@@ -360,19 +368,15 @@ impl Attempt {
         }
         let login = self.input.login();
         let prepared = self.prepared.as_ref().expect("named");
-        Ok(
-            match self
-                .engine
-                .admit(&mut self.flight, &login, prepared)
-                .await?
-            {
-                Decision::LockedOut(lockout) => {
-                    self.engine.note_refusal(&self.input.client, &lockout);
-                    Some(Answer::Refused(lockout))
-                }
-                _ => None,
-            },
-        )
+        let decision = self
+            .engine
+            .admit(&mut self.flight, &login, prepared)
+            .await?;
+        self.refused = decision.lockout().cloned();
+        Ok(self.refused.clone().map(|lockout| {
+            self.engine.note_refusal(&self.input.client, &lockout);
+            Answer::Refused(lockout)
+        }))
     }
 
     /// A failure of `credentials`' username, once its lockout is checked.
@@ -387,7 +391,17 @@ impl Attempt {
         if let Some(refused) = self.check_named(&credentials).await? {
             return Ok(Verdict::of(refused));
         }
+        let during = self
+            .engine
+            .config()
+            .reset_cool_off_on_failure_during_lockout;
+        if let (Some(lockout), DuringLockout::RecordAll) = (&self.refused, during) {
+            // Its admission recorded its refusal as a failure already.
+            return Ok(Verdict::of(Answer::Refused(lockout.clone())));
+        }
+        let refused = self.refused.is_some();
         let unpassed = match outcome_challenge {
+            _ if refused => false,
             Some(Some(true)) => {
                 self.pass_if_challenged().await?;
                 false
@@ -431,6 +445,10 @@ impl Attempt {
         if let Some(refused) = self.check_named(&credentials).await? {
             return Ok(Verdict::of(refused));
         }
+        if let Some(lockout) = &self.refused {
+            // Refused at admission: the password was right, but it is no login.
+            return Ok(Verdict::of(Answer::Refused(lockout.clone())));
+        }
         if challenge == Some(false) || (self.challenge_required() && challenge.is_none()) {
             // The right password, but not the challenge: answered as the
             // wrong one would be.
@@ -452,7 +470,7 @@ impl Attempt {
     /// Records the challenge passed, if the latest check asked for one (a
     /// pass nobody asked for buys nothing).
     async fn pass_if_challenged(&mut self) -> Result<(), AxesError> {
-        if self.challenge_required() {
+        if self.challenge_required() && self.refused.is_none() {
             self.prepare();
             let prepared = self.prepared.as_ref().expect("prepared");
             self.engine.record_pass(prepared).await?;

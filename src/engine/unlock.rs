@@ -173,7 +173,7 @@ impl Engine {
             .await
             .map_err(AxesError::from)?;
         self.announce_reset().await;
-        tracing::info!(target: "axes", username = %sealed.username, "username unlocked by its owner's token");
+        tracing::info!(target: "axes", username = ?sealed.username, "username unlocked by its owner's token");
         self.emit(|| AxesEvent::Unlocked {
             username: sealed.username.clone(),
             at: now,

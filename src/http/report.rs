@@ -76,7 +76,7 @@ pub(crate) struct TakenBack {
 /// The last report of a request wins.
 ///
 /// ```
-/// use axum::{http::StatusCode, routing::post, Json, Router};
+/// use axum::{handler::Handler, http::StatusCode, routing::post, Json, Router};
 /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
 ///
 /// #[derive(serde::Deserialize)]
@@ -94,8 +94,7 @@ pub(crate) struct TakenBack {
 ///
 /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
 /// let app: Router = Router::new()
-///     .route("/login", post(login))
-///     .layer(AxesLayer::new(axes));
+///     .route("/login", post(login.layer(AxesLayer::new(axes))));
 /// ```
 #[derive(Clone)]
 pub struct AxesReport {
@@ -231,7 +230,7 @@ impl AxesReport {
     /// nothing of its counts.
     ///
     /// ```
-    /// use axum::{http::StatusCode, routing::post, Json, Router};
+    /// use axum::{handler::Handler, http::StatusCode, routing::post, Json, Router};
     /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
     ///
     /// #[derive(serde::Deserialize)]
@@ -251,8 +250,7 @@ impl AxesReport {
     ///
     /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
     /// let app: Router = Router::new()
-    ///     .route("/login", post(login))
-    ///     .layer(AxesLayer::new(axes));
+    ///     .route("/login", post(login.layer(AxesLayer::new(axes))));
     /// ```
     pub fn attempts_left(&self) -> Option<u64> {
         let shared = &self.shared;
@@ -273,7 +271,7 @@ impl AxesReport {
     /// password was. After [`admit`](Self::admit), the admitted username's.
     ///
     /// ```
-    /// use axum::{http::StatusCode, routing::post, Json, Router};
+    /// use axum::{handler::Handler, http::StatusCode, routing::post, Json, Router};
     /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
     ///
     /// #[derive(serde::Deserialize)]
@@ -303,8 +301,7 @@ impl AxesReport {
     /// let config = AxesConfig::builder().failure_limit(10).challenge_after(Some(3)).build().unwrap();
     /// let axes = Axes::new(config, MemoryStore::new());
     /// let app: Router = Router::new()
-    ///     .route("/login", post(login))
-    ///     .layer(AxesLayer::new(axes));
+    ///     .route("/login", post(login.layer(AxesLayer::new(axes))));
     /// ```
     pub fn challenge_required(&self) -> bool {
         locked(&self.shared.headroom).is_some_and(|headroom| headroom.challenge)
@@ -358,7 +355,7 @@ impl AxesReport {
     /// [`challenge_required`](Self::challenge_required) after the call.
     ///
     /// ```
-    /// use axum::{http::StatusCode, response::{IntoResponse, Response}, routing::post, Json, Router};
+    /// use axum::{handler::Handler, http::StatusCode, response::{IntoResponse, Response}, routing::post, Json, Router};
     /// use axes::{Axes, AxesConfig, AxesLayer, AxesReport, MemoryStore};
     ///
     /// #[derive(serde::Deserialize)]
@@ -380,8 +377,7 @@ impl AxesReport {
     ///
     /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
     /// let app: Router = Router::new()
-    ///     .route("/login", post(login))
-    ///     .layer(AxesLayer::new(axes));
+    ///     .route("/login", post(login.layer(AxesLayer::new(axes))));
     /// ```
     pub async fn admit(&self, username: impl AsRef<str>) -> Result<(), AxesRefusal> {
         let shared = &self.shared;

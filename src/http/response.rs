@@ -88,6 +88,12 @@ impl Responses {
         lockout_response(self, lockout, request_headers)
     }
 
+    /// Whether lockouts are hidden (`lockout_response = "indistinguishable"`):
+    /// no answer may tell a locked key from an open one.
+    pub fn hide_lockouts(&self) -> bool {
+        self.axes.config().lockout_response == LockoutResponseMode::Indistinguishable
+    }
+
     /// The answer to a reported attempt: the handler's `response` (with the
     /// trusted-device cookie a success earned), or the lockout or the
     /// challenge instead, as the engine's `verdict` says.
@@ -97,6 +103,10 @@ impl Responses {
         mut response: Response,
         headers: &HeaderMap,
     ) -> Response {
+        if self.hide_lockouts() && (verdict.failure().is_some() || verdict.lockout().is_some()) {
+            // Locked or not, a failure is answered as a wrong password.
+            return bad_credentials(self.axes.config());
+        }
         match verdict.answer() {
             Answer::Refused(lockout) => self.lockout(lockout, headers),
             Answer::Challenge => self.challenge(headers),

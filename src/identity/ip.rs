@@ -30,6 +30,8 @@ use http::HeaderMap;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::rank::{rank, Rank};
+
 /// Which end of a forwarding chain the client is read from when neither a
 /// proxy count nor trusted proxies are configured (`AXES_IPWARE_PROXY_ORDER`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,15 +168,25 @@ impl ProxyConfig {
         }
     }
 
-    /// The client address: from the first source in precedence order that
-    /// is present (a header that is absent passes on to the next source),
-    /// else the TCP peer — never "no address".
+    /// The client address, else the TCP peer — never "no address".
     ///
-    /// A header that is present decides, even when it is partly malformed:
-    /// handing the decision to the next source would let a client that
-    /// spoils one header choose its address with another.
+    /// With trusted proxies or a proxy count, from the first source in
+    /// precedence order that is present (a header that is absent passes on
+    /// to the next source). A header that is present decides, even when it
+    /// is partly malformed: handing the decision to the next source would
+    /// let a client that spoils one header choose its address with another.
+    ///
+    /// Without them, every header is the client's own word, and it is read
+    /// as django-ipware reads it: a header with an entry that is not an
+    /// address is malformed as a whole and passes on to the next source; in
+    /// a chain, the first public address is the client, else the best
+    /// ranked one (private, link-local, loopback; the earliest on ties);
+    /// and a later source's public address beats an earlier one's private.
     pub fn client_ip(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
         let peer = peer.to_canonical();
+        if self.trusted.is_empty() && self.proxy_count.is_none() {
+            return self.best_believed(headers, peer);
+        }
         for source in &self.sources {
             let chain = match source {
                 Source::Peer => return peer,
@@ -186,6 +198,39 @@ impl ProxyConfig {
             }
         }
         peer
+    }
+
+    /// The client without proxy settings (see [`client_ip`](Self::client_ip)).
+    fn best_believed(&self, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+        let mut best: Option<(Rank, IpAddr)> = None;
+        for source in &self.sources {
+            let mut chain = match source {
+                Source::Peer => vec![peer],
+                Source::Chain(name) => match strict_chain(headers, name, |entry| entry) {
+                    Some(chain) => chain,
+                    None => continue,
+                },
+                Source::Forwarded => {
+                    match strict_chain(headers, &http::header::FORWARDED, forwarded_for) {
+                        Some(chain) => chain,
+                        None => continue,
+                    }
+                }
+            };
+            if self.order == ProxyOrder::RightMost {
+                chain.reverse();
+            }
+            for ip in chain {
+                let rank = rank(ip);
+                if rank == Rank::Public {
+                    return ip;
+                }
+                if rank > best.map_or(Rank::Rejected, |(rank, _)| rank) {
+                    best = Some((rank, ip));
+                }
+            }
+        }
+        best.map_or(peer, |(_, ip)| ip)
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
@@ -281,6 +326,39 @@ fn chain_hops(headers: &HeaderMap, name: &http::HeaderName) -> Option<Vec<Hop>> 
         }
     }
     (present && !hops.is_empty()).then_some(hops)
+}
+
+/// The addresses of every `name` header, in order, each entry read by
+/// `entry` first; `None` when the header is absent, blank, or malformed —
+/// an entry that is empty or not an address (as django-ipware's strict
+/// reading: a malformed header is not believed at all).
+fn strict_chain(
+    headers: &HeaderMap,
+    name: &http::HeaderName,
+    entry: impl Fn(&str) -> &str,
+) -> Option<Vec<IpAddr>> {
+    let mut chain = Vec::new();
+    for value in headers.get_all(name) {
+        let text = value.to_str().ok()?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        for part in text.split(',') {
+            chain.push(parse_entry(entry(part.trim()))?);
+        }
+    }
+    (!chain.is_empty()).then_some(chain)
+}
+
+/// The `for=` value of one `Forwarded` element (empty without one).
+fn forwarded_for(element: &str) -> &str {
+    element
+        .split(';')
+        .find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("for").then(|| value.trim())
+        })
+        .unwrap_or("")
 }
 
 /// The `for=` node of every `Forwarded` element, in order (an element
@@ -432,9 +510,45 @@ mod tests {
             http::HeaderValue::from_bytes(b"\xff1.2.3.4").unwrap(),
         );
         assert_eq!(p.client_ip(&h, peer), peer);
-        // Left-most, the first address wins over garbage after it.
-        let h = headers(&[("x-forwarded-for", "garbage, 203.0.113.1, 198.51.100.2")]);
-        assert_eq!(p.client_ip(&h, peer), ip("203.0.113.1"));
+        // Without proxy settings, as django-ipware: one entry that is not an
+        // address spoils the whole header, and the next source decides.
+        for spoiled in [
+            "garbage, 203.0.113.1",
+            "203.0.113.1, , 198.51.100.2",
+            "203.0.113.1,",
+        ] {
+            let h = headers(&[("x-forwarded-for", spoiled)]);
+            assert_eq!(p.client_ip(&h, peer), peer, "{spoiled:?}");
+        }
+    }
+
+    #[test]
+    fn without_proxy_settings_the_first_public_address_wins() {
+        let p = proxies(XFF_FIRST);
+        let peer = ip("127.0.0.2");
+        let h = headers(&[("x-forwarded-for", "10.0.0.1, 177.139.233.139")]);
+        assert_eq!(p.client_ip(&h, peer), ip("177.139.233.139"));
+        let h = headers(&[("x-forwarded-for", "10.0.0.1, 198.51.100.2")]);
+        assert_eq!(
+            p.client_ip(&h, peer),
+            ip("10.0.0.1"),
+            "the earliest private"
+        );
+        let h = headers(&[("x-forwarded-for", "127.0.0.9, 169.254.0.1")]);
+        assert_eq!(
+            p.client_ip(&h, peer),
+            ip("169.254.0.1"),
+            "link-local over loopback"
+        );
+        let h = headers(&[("x-forwarded-for", "0.0.0.0, 224.0.0.1")]);
+        assert_eq!(p.client_ip(&h, peer), peer, "never a rejected address");
+        // A later source's public address beats an earlier one's private.
+        let p = proxies(r#"ipware_meta_precedence_order = ["X-Forwarded-For", "X-Real-IP"]"#);
+        let h = headers(&[
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-real-ip", "177.139.233.139"),
+        ]);
+        assert_eq!(p.client_ip(&h, peer), ip("177.139.233.139"));
     }
 
     #[test]

@@ -12,7 +12,9 @@ mod credentials;
 mod ip;
 mod key;
 mod normalize;
+mod rank;
 mod request;
+mod visible;
 
 pub use attempt::LoginAttempt;
 pub(crate) use client::truncate_bytes;
@@ -23,3 +25,4 @@ pub use ip::{IpMatcher, ProxyConfig, ProxyOrder};
 pub use key::{LockoutGroup, LockoutKey, LockoutParameter, Scope, UnknownParameter};
 pub use normalize::{ipv6_prefix, UsernameNormalization};
 pub use request::{cookie, session_hash, RequestInfo};
+pub use visible::visible;

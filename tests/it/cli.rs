@@ -389,3 +389,64 @@ async fn support_issues_an_unlock_token_the_application_redeems() {
         "a token sealed with another secret is refused"
     );
 }
+
+/// Usernames a client chose to write into the operator's terminal — a
+/// forged row, a screen clear and recolour, a right-to-left override —
+/// sent as failed logins to the demo server until they lock, then listed
+/// by `list-attempts`, `list-attempts --locked` and `lockouts`: each
+/// prints one row per record, every control or format character made
+/// visible, and no byte that a terminal would act on.
+#[tokio::test]
+async fn client_chosen_usernames_cannot_write_into_the_operators_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("axes.sqlite3");
+    let url = format!("sqlite://{}", db.display());
+    let config = dir.path().join("axes.toml");
+    std::fs::write(
+        &config,
+        "failure_limit = 2\nlockout_parameters = [\"username\"]",
+    )
+    .unwrap();
+    let hostile = [
+        "mallory\n10.66.66.66\tforged-admin\t999",
+        "\u{1b}[2J\u{1b}[31mFAKE",
+        "eve\r\u{202e}nimda\u{7f}\u{9b}",
+    ];
+    {
+        let demo = crate::common::process::Demo::start(&url, &config);
+        for name in hostile {
+            let body = serde_json::json!({"username": name, "password": "wrong"}).to_string();
+            assert_eq!(demo.post("127.0.0.1", "/login", &body).await, 403);
+            assert_eq!(demo.post("127.0.0.1", "/login", &body).await, 429);
+        }
+    }
+    let config_arg = config.to_str().unwrap();
+    for args in [
+        &["list-attempts"][..],
+        &["list-attempts", "--locked", "--config", config_arg],
+        &["lockouts", "--config", config_arg],
+    ] {
+        let out = stdout(&db, args);
+        assert_eq!(
+            out.lines().count(),
+            hostile.len(),
+            "one row per record: {out:?}"
+        );
+        assert!(
+            !out.chars()
+                .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202e}'),
+            "{args:?} printed a byte a terminal acts on: {out:?}"
+        );
+        assert!(
+            out.contains(r"mallory\n10.66.66.66\tforged-admin\t999"),
+            "{out}"
+        );
+        assert!(out.contains(r"\u{1b}[2J\u{1b}[31mFAKE"), "{out}");
+        assert!(out.contains(r"eve\r\u{202e}nimda\u{7f}\u{9b}"), "{out}");
+        // The forged row is no row: no line starts with its address.
+        assert!(
+            !out.lines().any(|line| line.starts_with("10.66.66.66")),
+            "{out}"
+        );
+    }
+}

@@ -629,3 +629,146 @@ async fn an_operator_lifts_a_lockout_in_a_browser() {
         .await;
     assert!(browser.source().await.contains("0 found."));
 }
+
+/// A SQLite file that is not axes' own — a table with an axes name that no
+/// axes migration made, or an application's own sqlx migrations — stops
+/// the demo server with a message, and the file is left byte for byte as
+/// it was: not switched to WAL, no migrations table added. A file with
+/// only the application's own tables takes axes' schema beside them.
+#[test]
+fn a_database_that_is_not_axes_own_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "").unwrap();
+    let start = |db: &std::path::Path| {
+        Command::new(example_binary("json_login"))
+            .env("AXES_BIND", "127.0.0.1:0")
+            .env("AXES_DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("AXES_CONFIG", &config)
+            .output()
+            .unwrap()
+    };
+    let clashes = [
+        ("axes_attempts", "CREATE TABLE axes_attempts (id INTEGER PRIMARY KEY, note TEXT)"),
+        (
+            "migration 20240101",
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL); \
+             INSERT INTO _sqlx_migrations VALUES (20240101, 'users', CURRENT_TIMESTAMP, 1, x'00', 1)",
+        ),
+    ];
+    for (named, schema) in clashes {
+        let db = dir
+            .path()
+            .join(format!("{}.sqlite3", named.replace(' ', "_")));
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch(schema)
+            .unwrap();
+        let before = std::fs::read(&db).unwrap();
+        let output = start(&db);
+        assert!(!output.status.success(), "{named}: refused");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("not axes' own") && stderr.contains(named),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "{named}: the file is unchanged"
+        );
+        assert!(!dir.path().join(format!("{}-wal", db.display())).exists());
+    }
+    // An application's own tables, and axes' beside them.
+    let db = dir.path().join("app.sqlite3");
+    let app = rusqlite::Connection::open(&db).unwrap();
+    app.execute_batch("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('alice')")
+        .unwrap();
+    drop(app);
+    drop(crate::common::process::Demo::start(
+        &format!("sqlite://{}", db.display()),
+        &config,
+    ));
+    let app = rusqlite::Connection::open(&db).unwrap();
+    let name: String = app
+        .query_row("SELECT name FROM users", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(name, "alice");
+    let axes_tables: i64 = app
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'axes\\_%' ESCAPE '\\'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(axes_tables >= 4);
+}
+
+/// The admin's own door is guarded by axes: wrong tokens from one address
+/// — as Bearer, as Basic, as the cookie — are counted, the fifth locks the
+/// address out (the right token from it is refused too, while the lockout
+/// lasts), another address still gets in, and requests that give no token
+/// at all (a browser's first) are not counted. The JSON API is private:
+/// `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+#[tokio::test]
+async fn the_demo_admin_door_locks_a_guessing_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("axes.toml");
+    std::fs::write(&config, "").unwrap();
+    let token = "correct-horse-battery";
+    let demo = Demo::start_with("memory:", &config, &[("AXES_DEMO_ADMIN_TOKEN", token)]);
+    let page = |from: &str, credential: &str| {
+        let request = format!(
+            "GET /admin/api/lockouts HTTP/1.1\r\nhost: demo\r\n{credential}connection: close\r\n\r\n"
+        );
+        let from = from.to_owned();
+        let addr = demo.addr;
+        async move {
+            exchange(addr, Some(&from), &request)
+                .await
+                .expect("an answer")
+        }
+    };
+    let right = format!("authorization: Bearer {token}\r\n");
+    for _ in 0..20 {
+        assert_eq!(
+            page("127.0.0.20", "").await.status,
+            401,
+            "no token: not counted"
+        );
+    }
+    let answer = page("127.0.0.20", &right).await;
+    assert_eq!(answer.status, 200);
+    let head = answer.head.to_ascii_lowercase();
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+
+    let guesses = [
+        "authorization: Bearer guess-1\r\n",
+        // admin:guess-2
+        "authorization: Basic YWRtaW46Z3Vlc3MtMg==\r\n",
+        "cookie: axes_demo_admin=guess-3\r\n",
+        "authorization: Bearer guess-4\r\n",
+    ];
+    for guess in guesses {
+        assert_eq!(page("127.0.0.21", guess).await.status, 401, "{guess:?}");
+    }
+    let fifth = page("127.0.0.21", "authorization: Bearer guess-5\r\n").await;
+    assert_eq!(fifth.status, 429, "the fifth wrong token locks the address");
+    for _ in 0..300 {
+        let guess = page("127.0.0.21", "authorization: Bearer guess-n\r\n").await;
+        assert_eq!(guess.status, 429);
+    }
+    assert_eq!(
+        page("127.0.0.21", &right).await.status,
+        429,
+        "locked: even the right token"
+    );
+    assert_eq!(
+        page("127.0.0.22", &right).await.status,
+        200,
+        "another address"
+    );
+}

@@ -45,7 +45,7 @@ async fn addresses_rotated_inside_one_ipv6_64_are_locked_as_one() {
 
 #[tokio::test]
 async fn without_prefix_grouping_each_ipv6_address_counts_alone() {
-    let app = App::new("failure_limit = 2");
+    let app = App::new("failure_limit = 2\nipv6_prefix_length = 128");
     for i in 0..5u32 {
         let ip = format!("2001:db8:1:2::{i:x}");
         assert_eq!(app.login(&ip, "alice", "wrong").await, 403);
@@ -701,4 +701,106 @@ async fn engines_with_one_secret_agree_on_every_jittered_unlock_time() {
         differs |= retry_after(&other, ip).await != locked;
     }
     assert!(differs, "another secret draws other delays");
+}
+
+/// With `lockout_response = "indistinguishable"`, no request a client can
+/// send to a wrapped route tells a locked username from an open one —
+/// served over TCP, the layer on the whole method router (its 405 fallback
+/// included): every method, bodies that are malformed, partial or too
+/// long, missing and empty fields, and the wrong password. Each probe is
+/// sent for alice (locked) and for a username never tried (open); status,
+/// headers (but `date`) and body must be the same.
+#[tokio::test]
+async fn indistinguishable_mode_answers_every_probe_alike() {
+    let app = App::new(
+        "lockout_parameters = [\"username\"]\nfailure_limit = 3\nlockout_response = \"indistinguishable\"",
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let send = |method: &str, content_type: &str, body: String| {
+        let request = format!(
+            "{method} /login HTTP/1.1\r\nhost: probe\r\ncontent-type: {content_type}\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        async move {
+            let answer = crate::common::process::exchange(addr, Some("127.0.0.7"), &request)
+                .await
+                .expect("an answer");
+            let head: Vec<String> = answer
+                .head
+                .lines()
+                .filter(|line| !line.to_ascii_lowercase().starts_with("date:"))
+                .map(str::to_owned)
+                .collect();
+            (head, answer.body)
+        }
+    };
+    let json = "application/json";
+    let wrong = |user: &str| json!({"username": user, "password": "wrong"}).to_string();
+    for _ in 0..3 {
+        send("POST", json, wrong("alice")).await;
+    }
+    assert_eq!(
+        app.login("192.0.2.99", "alice", "wonderland").await,
+        403,
+        "alice is locked: the right password is a wrong one"
+    );
+    let long = "p".repeat(4000);
+    /// A probe: its method, its content type, its body for a username.
+    type Probe<'a> = (&'a str, &'a str, Box<dyn Fn(&str) -> String>);
+    let probes: Vec<Probe> = vec![
+        ("POST", json, Box::new(wrong)),
+        (
+            "POST",
+            json,
+            Box::new(|u| json!({"username": u}).to_string()),
+        ),
+        (
+            "POST",
+            json,
+            Box::new(|u| json!({"username": u, "password": ""}).to_string()),
+        ),
+        (
+            "POST",
+            json,
+            Box::new(move |u| json!({"username": u, "password": long}).to_string()),
+        ),
+        (
+            "POST",
+            json,
+            Box::new(|u| format!(r#"{{"username": "{u}", "password": "#)),
+        ),
+        ("POST", json, Box::new(|u| json!([u]).to_string())),
+        (
+            "POST",
+            "application/x-www-form-urlencoded",
+            Box::new(|u| format!("username={u}&password=x")),
+        ),
+        ("POST", "text/plain", Box::new(|u| format!("username={u}"))),
+        ("GET", json, Box::new(wrong)),
+        ("HEAD", json, Box::new(wrong)),
+        ("PUT", json, Box::new(wrong)),
+        ("OPTIONS", json, Box::new(wrong)),
+        (
+            "DELETE",
+            json,
+            Box::new(|u| json!({"username": u}).to_string()),
+        ),
+        ("PATCH", json, Box::new(wrong)),
+    ];
+    for (n, (method, content_type, body)) in probes.iter().enumerate() {
+        let open = format!("carol{n}");
+        let locked = send(method, content_type, body("alice")).await;
+        let unlocked = send(method, content_type, body(&open)).await;
+        assert_eq!(locked, unlocked, "probe {n}: {method} {content_type}");
+    }
 }

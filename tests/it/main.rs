@@ -19,6 +19,7 @@ mod demo_server;
 mod examples;
 mod faults;
 mod fuzz_requests;
+mod ipv6;
 mod layer_defenses;
 mod layer_input;
 mod layer_parity;

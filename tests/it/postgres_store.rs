@@ -303,3 +303,55 @@ mod vanished_instance {
         drop(tx);
     }
 }
+
+/// A schema with a table bearing an axes name that no axes migration made
+/// is refused, and nothing is added to it (no migrations table, no axes
+/// table); a schema with only an application's own tables takes axes'.
+#[tokio::test]
+async fn a_schema_that_is_not_axes_own_is_refused_unchanged() {
+    let Some(url) = url() else {
+        return;
+    };
+    let schema = schema();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        format!("CREATE SCHEMA {schema}"),
+        format!("CREATE TABLE {schema}.axes_attempts (id BIGINT PRIMARY KEY, note TEXT)"),
+        format!("CREATE TABLE {schema}.users (name TEXT)"),
+    ] {
+        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+    }
+    let tables = |schema: String| async move {
+        let mut conn = sqlx::PgConnection::connect(&self::url()?).await.ok()?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT tablename::TEXT FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+        )
+        .bind(schema)
+        .fetch_all(&mut conn)
+        .await
+        .ok()?;
+        Some(names)
+    };
+    let error = PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("axes_attempts"), "{error}");
+    assert_eq!(
+        tables(schema.clone()).await.unwrap(),
+        ["axes_attempts", "users"]
+    );
+
+    sqlx::query(&format!("DROP TABLE {schema}.axes_attempts"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .expect("an application's own tables are fine");
+    let after = tables(schema.clone()).await.unwrap();
+    assert!(after.contains(&"users".to_owned()) && after.contains(&"axes_attempts".to_owned()));
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}

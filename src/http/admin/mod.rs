@@ -88,9 +88,13 @@ pub fn router(axes: Axes) -> Router {
         .route("/failure-logs", get(failure_logs))
         .route("/reset", post(reset))
         .route("/reset-lockouts", post(reset_lockouts))
-        .route("/api/lockouts", get(api::lockouts))
-        .route("/api/attempts", get(api::attempts))
-        .route("/api/reset", post(api::reset))
+        .merge(
+            Router::new()
+                .route("/api/lockouts", get(api::lockouts))
+                .route("/api/attempts", get(api::attempts))
+                .route("/api/reset", post(api::reset))
+                .layer(axum::middleware::map_response(api::private)),
+        )
         .with_state(axes)
 }
 

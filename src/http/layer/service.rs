@@ -114,6 +114,10 @@ where
         .with_shared_request(info.clone());
     if check_before_dispatch {
         match attempt.admit().await {
+            // In the mode that hides a lockout, a refused attempt reaches
+            // the handler too; whatever it reports is answered as a wrong
+            // password (see `Responses::answer`).
+            Ok(Decision::LockedOut(_)) if responses.hide_lockouts() => {}
             Ok(Decision::LockedOut(lockout)) => {
                 let quota = attempt
                     .headroom()

@@ -149,6 +149,7 @@ impl PostgresStore {
         if let Some(schema) = schema {
             create_schema(&pool, schema).await?;
         }
+        check_schema(&pool).await?;
         let store = Self::new(pool);
         store.migrate().await?;
         store
@@ -215,6 +216,30 @@ impl PostgresStore {
 }
 
 /// Creates `schema` unless it exists (then no `CREATE` privilege is needed).
+/// Whether the schema in use can take axes' migrations without changing
+/// what is not axes' own: without a migrations table, no table there may
+/// bear an axes name. (With one, the migrations refuse versions that are
+/// not axes' before they apply anything.)
+async fn check_schema(pool: &PgPool) -> Result<(), StoreError> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::TEXT FROM pg_class \
+         WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'u', 'p') \
+         AND (relname = '_sqlx_migrations' OR relname LIKE 'axes\\_%')",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::backend)?;
+    if tables.iter().any(|t| t == "_sqlx_migrations") {
+        return Ok(());
+    }
+    match tables.first() {
+        Some(table) => Err(StoreError::Migration(
+            format!("the schema is not axes' own: it has a table `{table}` no axes migration made; nothing was changed").into(),
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
     let exists = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
     let exists: bool = sqlx::query_scalar(exists)

@@ -69,6 +69,12 @@ impl SqliteStore {
             .map_err(StoreError::backend)?
             .create_if_missing(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            let path = options.get_filename().to_owned();
+            tokio::task::spawn_blocking(move || check_schema(&path))
+                .await
+                .map_err(StoreError::backend)??;
+        }
         let options = options
             .journal_mode(if in_memory {
                 SqliteJournalMode::Memory
@@ -113,6 +119,68 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// The tables axes' migrations make.
+const TABLES: [&str; 5] = [
+    "axes_counters",
+    "axes_attempts",
+    "axes_access_logs",
+    "axes_failure_logs",
+    "axes_in_flight",
+];
+
+/// Whether the file at `path` can take axes' schema, read only, before
+/// anything is written to it (not even the switch to WAL): it is new, or
+/// its tables are axes' own — its migrations table names axes' migrations
+/// alone, or, without one, no table bears an axes name. An application's
+/// own tables beside them are fine.
+fn check_schema(path: &std::path::Path) -> Result<(), StoreError> {
+    use rusqlite::{Connection, OpenFlags};
+    if std::fs::metadata(path).map_or(true, |meta| meta.len() == 0) {
+        return Ok(());
+    }
+    let clash = |why: String| {
+        let message = format!(
+            "{} is not axes' own database: {why}; nothing was changed",
+            path.display()
+        );
+        StoreError::Migration(message.into())
+    };
+    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(StoreError::backend)?;
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
+        .map_err(StoreError::backend)?;
+    if !tables.iter().any(|t| t == "_sqlx_migrations") {
+        return match tables.iter().find(|t| TABLES.contains(&t.as_str())) {
+            Some(table) => Err(clash(format!(
+                "it has a table `{table}` no axes migration made"
+            ))),
+            None => Ok(()),
+        };
+    }
+    let ours = sqlx::migrate!("./migrations/sqlite");
+    let applied: Vec<(i64, Vec<u8>)> = db
+        .prepare("SELECT version, checksum FROM _sqlx_migrations")
+        .and_then(|mut query| {
+            query
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+        .map_err(StoreError::backend)?;
+    for (version, checksum) in applied {
+        let known = ours
+            .iter()
+            .any(|m| m.version == version && *m.checksum == *checksum);
+        if !known {
+            return Err(clash(format!(
+                "its migration {version} is not one of axes'"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn encode(keys: &[LockoutKey]) -> Vec<String> {

@@ -53,8 +53,8 @@ impl Process {
             None => Command::new(&binary),
         };
         let mut child = command
-            .envs(env.iter().copied())
             .env("AXES_BIND", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
