@@ -2,7 +2,7 @@
 //! each lockout's jitter, so app servers given the same secret agree on
 //! both.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// The engine's key (see [`AxesBuilder::secret`](crate::AxesBuilder::secret)).
@@ -24,7 +24,7 @@ impl Secret {
     /// 32 random bytes from the operating system.
     pub fn random() -> Self {
         let mut bytes = vec![0; 32];
-        if let Err(error) = getrandom::getrandom(&mut bytes) {
+        if let Err(error) = getrandom::fill(&mut bytes) {
             // An empty key signs nothing: no device is trusted, no lockout
             // is jittered.
             tracing::error!(target: "axes", %error, "no randomness for the engine's secret; device cookies and jitter are off");
@@ -68,6 +68,6 @@ impl Secret {
 /// `count` random bytes from the operating system, in hex.
 pub(crate) fn random_hex(count: usize) -> Option<String> {
     let mut bytes = vec![0; count];
-    getrandom::getrandom(&mut bytes).ok()?;
+    getrandom::fill(&mut bytes).ok()?;
     Some(crate::hex::encode(&bytes))
 }

@@ -100,7 +100,7 @@ impl Engine {
             .first()
             .map_or(now + lifetime, |counter| counter.last_failure);
         let mut nonce = [0; NONCE_BYTES];
-        getrandom::getrandom(&mut nonce).map_err(|_| UnlockError::NoSecret)?;
+        getrandom::fill(&mut nonce).map_err(|_| UnlockError::NoSecret)?;
         let sealed = Sealed {
             nonce,
             issued_ms: to_millis(now),
@@ -214,7 +214,7 @@ fn bookkeeping_client(username: &str) -> ClientInfo {
 /// The sealing key: derived from the engine's secret, for this purpose only.
 fn token_key(secret: &Secret) -> Option<Key> {
     let derived = secret.mac("axes unlock token key", &[])?.finalize();
-    Some(*Key::from_slice(&derived.into_bytes()))
+    Key::try_from(derived.into_bytes().as_slice()).ok()
 }
 
 fn seal(key: &Key, sealed: &Sealed) -> String {
@@ -227,7 +227,8 @@ fn seal(key: &Key, sealed: &Sealed) -> String {
         msg: &plain,
         aad: BOUND_TO,
     };
-    let Ok(ciphertext) = cipher.encrypt(Nonce::from_slice(&sealed.nonce), payload) else {
+    let nonce = Nonce::from(sealed.nonce);
+    let Ok(ciphertext) = cipher.encrypt(&nonce, payload) else {
         unreachable!("sealing a message of bounded length cannot fail")
     };
     let mut token = Vec::with_capacity(1 + NONCE_BYTES + ciphertext.len());
@@ -253,7 +254,9 @@ fn open(key: &Key, token: &str) -> Option<Sealed> {
         msg: ciphertext,
         aad: BOUND_TO,
     };
-    let plain = cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?;
+    let plain = cipher
+        .decrypt(&Nonce::try_from(nonce).ok()?, payload)
+        .ok()?;
     if plain.len() < 16 {
         return None;
     }

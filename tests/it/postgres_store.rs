@@ -51,7 +51,9 @@ async fn sweep_old_schemas(url: &str) {
         let started = name.split('_').nth(3).and_then(|n| n.parse::<u128>().ok());
         if started.is_some_and(|started| started < cutoff) {
             let drop = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-            let _ = sqlx::query(&drop).execute(&mut conn).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await;
         }
     }
     let _ = conn.close().await;
@@ -319,7 +321,10 @@ async fn a_schema_that_is_not_axes_own_is_refused_unchanged() {
         format!("CREATE TABLE {schema}.axes_attempts (id BIGINT PRIMARY KEY, note TEXT)"),
         format!("CREATE TABLE {schema}.users (name TEXT)"),
     ] {
-        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
     let tables = |schema: String| async move {
         let mut conn = sqlx::PgConnection::connect(&self::url()?).await.ok()?;
@@ -341,16 +346,18 @@ async fn a_schema_that_is_not_axes_own_is_refused_unchanged() {
         ["axes_attempts", "users"]
     );
 
-    sqlx::query(&format!("DROP TABLE {schema}.axes_attempts"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP TABLE {schema}.axes_attempts"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     PostgresStore::connect_with_schema(&url, &schema)
         .await
         .expect("an application's own tables are fine");
     let after = tables(schema.clone()).await.unwrap();
     assert!(after.contains(&"users".to_owned()) && after.contains(&"axes_attempts".to_owned()));
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&mut conn)
         .await
         .unwrap();

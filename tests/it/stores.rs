@@ -113,7 +113,7 @@ mod sqlite_persistence {
                 .record_failure(FailureRecord::new(&k, &alice, t(0.0), &Window::forever()))
                 .await
                 .unwrap();
-            store.pool().close().await;
+            drop(store);
         }
         let store = SqliteStore::connect(&url).await.unwrap();
         store.migrate().await.unwrap();

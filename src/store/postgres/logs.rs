@@ -38,7 +38,7 @@ impl PostgresStore {
             "UPDATE axes_access_logs SET logout_time_ms = $1 WHERE {}",
             locked("axes_access_logs", "id", open, "id")
         );
-        let query = sqlx::query(&statement)
+        let query = sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
             .bind(to_millis(at))
             .bind(username)
             .bind(session_hash);
@@ -98,7 +98,7 @@ impl PostgresStore {
         .bind(entry.locked_out);
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
         execute(insert, &mut *tx).await?;
-        let query = sqlx::query(&cap)
+        let query = sqlx::query(sqlx::AssertSqlSafe(cap.clone()))
             .bind(&entry.username)
             .bind(db_count(per_user_limit));
         execute(query, &mut *tx).await?;

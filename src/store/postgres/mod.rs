@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow, Postgres};
 use sqlx::query::Query;
+use sqlx::AssertSqlSafe;
 use sqlx::PgPool;
 
 use tokio::sync::broadcast;
@@ -251,7 +252,7 @@ async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
         return Ok(());
     }
     let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
-    match sqlx::query(&create).execute(pool).await {
+    match sqlx::query(AssertSqlSafe(create)).execute(pool).await {
         // `IF NOT EXISTS` is not atomic: a process creating the schema at the
         // same moment makes this one fail on the catalog's unique index.
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(()),
@@ -321,7 +322,7 @@ impl PostgresStore {
         if all {
             let every = locked("axes_counters", "lockout_key", "TRUE", KEY_ORDER);
             let statement = format!("DELETE FROM axes_counters WHERE {every}");
-            execute(sqlx::query(&statement), &mut *tx).await?;
+            execute(sqlx::query(AssertSqlSafe(statement)), &mut *tx).await?;
             execute(sqlx::query("DELETE FROM axes_slots"), &mut *tx).await?;
         } else {
             take_off_counters(&mut tx, &rows, reset).await?;
@@ -345,7 +346,11 @@ impl PostgresStore {
         );
         let encoded = encode(keys);
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-        let deleted = execute(sqlx::query(&statement).bind(&encoded), &mut *tx).await?;
+        let deleted = execute(
+            sqlx::query(AssertSqlSafe(statement)).bind(&encoded),
+            &mut *tx,
+        )
+        .await?;
         let slots = "DELETE FROM axes_slots WHERE lockout_key = ANY($1)";
         execute(sqlx::query(slots).bind(&encoded), &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
@@ -374,8 +379,8 @@ impl PostgresStore {
                          WHERE i.lease_until_ms < axes_now_ms() - 3600000 \
                          AND NOT EXISTS (SELECT 1 FROM axes_slots AS s WHERE s.instance = i.instance)";
         let mut tx = self.pool.begin().await.map_err(StoreError::backend)?;
-        let removed = execute(sqlx::query(&attempts).bind(before), &mut *tx).await?;
-        execute(sqlx::query(&counters).bind(before), &mut *tx).await?;
+        let removed = execute(sqlx::query(AssertSqlSafe(attempts)).bind(before), &mut *tx).await?;
+        execute(sqlx::query(AssertSqlSafe(counters)).bind(before), &mut *tx).await?;
         execute(sqlx::query(instances), &mut *tx).await?;
         execute(sqlx::query(waiting), &mut *tx).await?;
         tx.commit().await.map_err(StoreError::backend)?;
@@ -405,7 +410,11 @@ impl PostgresStore {
     ) -> Result<u64, StoreError> {
         let condition = locked(table, "id", "attempt_time_ms < $1", order);
         let statement = format!("DELETE FROM {table} WHERE {condition}");
-        execute(sqlx::query(&statement).bind(to_millis(before)), &self.pool).await
+        execute(
+            sqlx::query(AssertSqlSafe(statement)).bind(to_millis(before)),
+            &self.pool,
+        )
+        .await
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use sqlx::postgres::PgRow;
+use sqlx::AssertSqlSafe;
 use sqlx::{PgConnection, PgExecutor};
 
 use super::rows::{attempt_from_row, get};
@@ -83,9 +84,10 @@ pub(super) async fn fetch<'c>(
 
 /// `statement` with the values of a filter condition bound.
 pub(super) fn filtered<'q>(statement: &'q str, binds: &'q [String]) -> PgQuery<'q> {
-    binds
-        .iter()
-        .fold(sqlx::query(statement), |query, value| query.bind(value))
+    binds.iter().fold(
+        sqlx::query(AssertSqlSafe(statement.to_owned())),
+        |query, value| query.bind(value),
+    )
 }
 
 pub(super) fn encode(keys: &[LockoutKey]) -> Vec<String> {
@@ -134,7 +136,7 @@ pub(super) async fn take_off_counters(
     let lock = format!(
         "SELECT 1 FROM axes_counters WHERE lockout_key = ANY($1) ORDER BY {KEY_ORDER} FOR UPDATE"
     );
-    execute(sqlx::query(&lock).bind(&keys), &mut *conn).await?;
+    execute(sqlx::query(AssertSqlSafe(lock)).bind(&keys), &mut *conn).await?;
     for statement in [
         "DELETE FROM axes_counters AS c USING UNNEST($1::text[], $2::bigint[]) AS d(k, n) \
          WHERE c.lockout_key = d.k AND c.failures <= d.n",

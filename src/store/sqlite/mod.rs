@@ -1,16 +1,14 @@
 //! [`SqliteStore`]: the embedded default store.
 
 mod known;
+mod migrate;
 mod ops;
 mod writer;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
 use tokio::sync::broadcast;
 
 use self::known::KnownKeys;
@@ -51,8 +49,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// For the migrations, and for code of the application's own.
-    pool: SqlitePool,
+    /// The database's file name (a shared in-memory one's name).
+    filename: Arc<str>,
+    in_memory: bool,
     writer: Arc<Writer>,
     /// The keys that may have a counter: a check of any other reads nothing.
     known: Arc<KnownKeys>,
@@ -65,40 +64,25 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://PATH`,
     /// or `sqlite::memory:`) and applies the migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::backend)?
-            .create_if_missing(true);
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let (filename, in_memory) = database(url)?;
         if !in_memory {
-            let path = options.get_filename().to_owned();
-            tokio::task::spawn_blocking(move || check_schema(&path))
+            let path = std::path::PathBuf::from(&filename);
+            tokio::task::spawn_blocking(move || migrate::check_schema(&path))
                 .await
                 .map_err(StoreError::backend)??;
         }
-        let options = options
-            .journal_mode(if in_memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 2 })
-            .connect_with(options.clone())
-            .await
-            .map_err(StoreError::backend)?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migration(Box::new(e)))?;
-        let filename = options.get_filename().to_string_lossy().into_owned();
         let known = Arc::new(KnownKeys::default());
         let (events, _) = broadcast::channel(16);
-        let writer = Writer::open(&filename, in_memory, known.clone(), events.clone())?;
+        let opened = (filename.clone(), known.clone(), events.clone());
+        let writer = tokio::task::spawn_blocking(move || {
+            let (filename, known, events) = opened;
+            Writer::open(&filename, in_memory, known, events)
+        })
+        .await
+        .map_err(StoreError::backend)??;
         Ok(Self {
-            pool,
+            filename: Arc::from(filename),
+            in_memory,
             events,
             writer: Arc::new(writer),
             known,
@@ -107,80 +91,67 @@ impl SqliteStore {
 
     /// Applies the schema migrations; running it again changes nothing
     /// ([`connect`](Self::connect) runs them).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::StoreError> {
+    /// let store = axes::SqliteStore::connect("sqlite::memory:").await?;
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migration(Box::new(e)))
+        self.writer.write(migrate::migrate).await
     }
 
-    /// A connection pool on the same database, for the application's own
-    /// queries.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// A new connection to the same database, for the application's own
+    /// queries (on a file; an in-memory store has no other connection).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
+    /// let store = axes::SqliteStore::connect(&url).await?;
+    /// let connection = store.connection()?;
+    /// let counters: i64 = connection.query_row("SELECT count(*) FROM axes_counters", [], |row| row.get(0))?;
+    /// assert_eq!(counters, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn connection(&self) -> Result<rusqlite::Connection, StoreError> {
+        if self.in_memory {
+            return Err(StoreError::InvalidUrl(
+                "an in-memory SQLite store has no other connection".to_owned(),
+            ));
+        }
+        let connection =
+            rusqlite::Connection::open(&*self.filename).map_err(StoreError::backend)?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(StoreError::backend)?;
+        Ok(connection)
     }
 }
 
-/// The tables axes' migrations make.
-const TABLES: [&str; 5] = [
-    "axes_counters",
-    "axes_attempts",
-    "axes_access_logs",
-    "axes_failure_logs",
-    "axes_in_flight",
-];
-
-/// Whether the file at `path` can take axes' schema, read only, before
-/// anything is written to it (not even the switch to WAL): it is new, or
-/// its tables are axes' own — its migrations table names axes' migrations
-/// alone, or, without one, no table bears an axes name. An application's
-/// own tables beside them are fine.
-fn check_schema(path: &std::path::Path) -> Result<(), StoreError> {
-    use rusqlite::{Connection, OpenFlags};
-    if std::fs::metadata(path).map_or(true, |meta| meta.len() == 0) {
-        return Ok(());
+/// The database `url` names (`sqlite://PATH`, `sqlite:PATH`,
+/// `sqlite::memory:`, a `?mode=memory` one): its file name for SQLite (a
+/// shared in-memory one's name), and whether it is in memory.
+fn database(url: &str) -> Result<(String, bool), StoreError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static MEMORY: AtomicU64 = AtomicU64::new(0);
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::InvalidUrl(format!("not a SQLite URL: {url}")))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory =
+        path.is_empty() || path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory");
+    if in_memory {
+        let n = MEMORY.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        return Ok((
+            format!("file:axes-memory-{pid}-{n}?mode=memory&cache=shared"),
+            true,
+        ));
     }
-    let clash = |why: String| {
-        let message = format!(
-            "{} is not axes' own database: {why}; nothing was changed",
-            path.display()
-        );
-        StoreError::Migration(message.into())
-    };
-    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(StoreError::backend)?;
-    let tables: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
-        .map_err(StoreError::backend)?;
-    if !tables.iter().any(|t| t == "_sqlx_migrations") {
-        return match tables.iter().find(|t| TABLES.contains(&t.as_str())) {
-            Some(table) => Err(clash(format!(
-                "it has a table `{table}` no axes migration made"
-            ))),
-            None => Ok(()),
-        };
-    }
-    let ours = sqlx::migrate!("./migrations/sqlite");
-    let applied: Vec<(i64, Vec<u8>)> = db
-        .prepare("SELECT version, checksum FROM _sqlx_migrations")
-        .and_then(|mut query| {
-            query
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect()
-        })
-        .map_err(StoreError::backend)?;
-    for (version, checksum) in applied {
-        let known = ours
-            .iter()
-            .any(|m| m.version == version && *m.checksum == *checksum);
-        if !known {
-            return Err(clash(format!(
-                "its migration {version} is not one of axes'"
-            )));
-        }
-    }
-    Ok(())
+    Ok((path.to_owned(), false))
 }
 
 fn encode(keys: &[LockoutKey]) -> Vec<String> {

@@ -128,8 +128,8 @@ impl Writer {
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(StoreError::backend)?;
         if !in_memory {
-            // WAL, as the migrations left it, synced at each commit: a
-            // batch is answered once it is on disk.
+            // WAL, synced at each commit: a batch is answered once it is
+            // on disk.
             connection
                 .pragma_update(None, "journal_mode", "WAL")
                 .map_err(StoreError::backend)?;
@@ -138,6 +138,7 @@ impl Writer {
                 .map_err(StoreError::backend)?;
         }
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        super::migrate::migrate(&connection)?;
         known.rebuild(&connection)?;
         let version = data_version(&connection);
         let (jobs, queue) = mpsc::channel();
