@@ -162,14 +162,7 @@ lockout_parameters = ["ip_address"]
 /// that gives none (a browser's first, before it asks) is not counted.
 async fn admin_only(token: &str, request: Request, next: Next) -> Response {
     use base64::Engine as _;
-    let cookie = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix("axes_demo_admin="))
-        .map(str::to_owned);
+    let cookie = axes::identity::cookie(request.headers(), "axes_demo_admin").map(str::to_owned);
     let given = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -1,6 +1,7 @@
 //! The trusted-device cookie (`device_cookie`): the `Set-Cookie` header the
 //! layer adds to every successful login.
 
+use cookie::{Cookie, SameSite};
 use http::HeaderValue;
 
 use crate::config::AxesConfig;
@@ -13,9 +14,12 @@ pub(crate) fn device_cookie(config: &AxesConfig, token: &str) -> Option<HeaderVa
     let (Some(name), Some(window)) = (&config.device_cookie, config.trusted_client_window) else {
         return None;
     };
-    let cookie = format!(
-        "{name}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
-        window.as_secs()
-    );
-    HeaderValue::from_str(&cookie).ok()
+    let lasts = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+    let cookie = Cookie::build((name.as_str(), token))
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(lasts))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax);
+    HeaderValue::from_str(&cookie.to_string()).ok()
 }

@@ -94,16 +94,24 @@ impl RequestInfo {
     }
 }
 
-/// The value of cookie `name` in `headers`, if sent.
+/// The value of cookie `name` in `headers`, if sent (read by the `cookie`
+/// crate, as RFC 6265 writes it: quotes around a value are not part of it).
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("cookie", "a=1; axes_device=\"xyz\"".parse().unwrap());
+/// assert_eq!(axes::identity::cookie(&headers, "axes_device"), Some("xyz"));
+/// ```
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'))
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|found| found.name() == name)
+        .and_then(|found| found.value_raw())
+        .map(|value| value.trim_matches('"'))
 }
 
 /// SHA-256 (hex) of a session id — never the id itself, which is a secret

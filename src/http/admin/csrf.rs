@@ -71,8 +71,12 @@ impl Binding {
             None => {
                 let value = crate::secret::random_hex(32).unwrap_or_default();
                 let path = if base.is_empty() { "/" } else { base };
-                let cookie = format!("{COOKIE}={value}; Path={path}; HttpOnly; SameSite=Strict");
-                (value, HeaderValue::from_str(&cookie).ok())
+                let cookie = cookie::Cookie::build((COOKIE, value.as_str()))
+                    .path(path)
+                    .http_only(true)
+                    .same_site(cookie::SameSite::Strict);
+                let header = HeaderValue::from_str(&cookie.to_string()).ok();
+                (value, header)
             }
         };
         let token = axes
