@@ -114,6 +114,8 @@ impl AxesConfigBuilder {
         warn_attempts_left: Option<u32>,
         /// See [`AxesConfig::ratelimit_headers`].
         ratelimit_headers: bool,
+        /// See [`AxesConfig::log_in_clear`].
+        log_in_clear: bool,
         /// See [`AxesConfig::challenge_after`].
         challenge_after: Option<u32>,
         /// See [`AxesConfig::challenge_attempts`].

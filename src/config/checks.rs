@@ -114,8 +114,44 @@ pub fn config_warnings(config: &AxesConfig) -> Vec<ConfigWarning> {
             &["lock_out_at_failure"],
             "failures are counted but nobody is ever locked out",
         ));
+    } else if let Some(warning) = account_cap(config) {
+        warnings.push(warning);
     }
     warnings
+}
+
+/// NIST SP 800-63B-4 caps the consecutive failed attempts on one account
+/// at 100: a warning when nothing bounds them per account — no lockout
+/// group counts by `username` — or the cool-offs forgive failures without
+/// end (no `max_temporary_lockouts`), or the bound is above 100.
+fn account_cap(config: &AxesConfig) -> Option<ConfigWarning> {
+    let per_account = config
+        .lockout_parameters
+        .iter()
+        .any(|group| group.contains(LockoutParameter::Username));
+    if !per_account {
+        return Some(warning(
+            &["lockout_parameters"],
+            "no entry counts by username: failed attempts on one account are not capped (NIST SP 800-63B-4 caps them at 100); add \"username\" (with trusted_client_window or device_cookie, so its owner is not locked out with the attacker)",
+        ));
+    }
+    let limit = u64::from(config.effective_failure_limit());
+    let cap = match (config.has_cooloff(), config.max_temporary_lockouts) {
+        (false, _) => Some(limit),
+        (true, Some(temporary)) => Some(limit * (u64::from(temporary) + 1)),
+        (true, None) => None,
+    };
+    match cap {
+        Some(cap) if cap <= 100 => None,
+        Some(cap) => Some(warning(
+            &["failure_limit", "max_temporary_lockouts"],
+            format!("up to {cap} consecutive failed attempts on one account before it locks for good; NIST SP 800-63B-4 caps them at 100"),
+        )),
+        None => Some(warning(
+            &["cooloff_time", "max_temporary_lockouts"],
+            "each cool-off forgives an account's failures, without end: set max_temporary_lockouts so that at most 100 consecutive failures are allowed (NIST SP 800-63B-4)",
+        )),
+    }
 }
 
 /// Settings that contradict each other: errors when the configuration is

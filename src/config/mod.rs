@@ -281,6 +281,12 @@ pub struct AxesConfig {
     /// limit, the attempts left and when they reset. Never sent in
     /// `lockout_response = "indistinguishable"` mode. Off by default.
     pub ratelimit_headers: bool,
+    /// Log lines name clients in clear. Off by default: as django-axes
+    /// since 6.1, the IP addresses and usernames `sensitive_parameters`
+    /// names are masked in logs — each a stable pseudonym (a keyed hash
+    /// under the engine's secret, the same on every app server sharing
+    /// it), so a client's lines can be followed without naming it.
+    pub log_in_clear: bool,
     /// From this many failures (below `failure_limit`), the check asks for
     /// a challenge — a CAPTCHA, a second factor — instead of letting the
     /// client try: the handler learns it through
@@ -353,6 +359,7 @@ impl Default for AxesConfig {
             on_store_error: OnStoreError::FailClosed,
             warn_attempts_left: None,
             ratelimit_headers: false,
+            log_in_clear: false,
             challenge_after: None,
             challenge_attempts: DEFAULT_CHALLENGE_ATTEMPTS,
             unlock_token_lifetime: DEFAULT_UNLOCK_TOKEN_LIFETIME,

@@ -45,6 +45,11 @@ pub enum LockoutResponseMode {
     /// counts or `Retry-After`, so a locked account cannot be told from a
     /// wrong password, nor an existing user from a missing one.
     Indistinguishable,
+    /// An RFC 9457 problem document (`application/problem+json`) of type
+    /// `quota-exceeded` (the RateLimit draft's), naming the policy it
+    /// violated, for every client: the message, the counts, the
+    /// username and `retry-after` as members; `Retry-After` as enabled.
+    Problem,
 }
 
 /// Password-spray detection (`spray_limit`): an IP that fails for more than

@@ -97,6 +97,12 @@ impl Engine {
                         && self.config().challenge_after.is_some()
                         && self.config().lockout_response
                             == LockoutResponseMode::Indistinguishable),
+                partition: self.config().ratelimit_headers.then(|| {
+                    prepared
+                        .keys
+                        .iter()
+                        .fold(0u64, |tag, key| tag.rotate_left(7) ^ key.wake_tag())
+                }),
             });
         }
         Ok(decision)

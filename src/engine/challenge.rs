@@ -23,7 +23,7 @@ impl Engine {
             .locking(1, self.retention(&window));
         self.timed_store().record_failure(record).await?;
         let client = &prepared.client;
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "challenge passed");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), "challenge passed");
         #[cfg(feature = "metrics")]
         crate::metrics::challenge("passed");
         Ok(())

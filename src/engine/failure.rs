@@ -121,7 +121,7 @@ impl Engine {
         if *listing != Listing::Whitelisted && !keys.is_empty() {
             return None;
         }
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure not recorded: exempt or no lockout parameter applies");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), "failure not recorded: exempt or no lockout parameter applies");
         self.emit(|| AxesEvent::LoginFailed {
             client: client.clone(),
             failures: 0,
@@ -172,7 +172,7 @@ impl Engine {
             )
             .await?;
         Ok(lockout.map(|lockout| {
-            tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), "failure during lockout not recorded");
+            tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), "failure during lockout not recorded");
             FailureOutcome {
                 recorded: false,
                 failures: lockout.failures,
@@ -387,7 +387,7 @@ impl Engine {
         failures: u64,
     ) {
         let now = self.now();
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures, locked = lockout.is_some(), "login failure recorded");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), failures, locked = lockout.is_some(), "login failure recorded");
         #[cfg(feature = "metrics")]
         crate::metrics::attempt("failure");
         self.emit(|| AxesEvent::LoginFailed {
@@ -409,7 +409,7 @@ impl Engine {
                 .flatten()
                 .any(|c| c.failures == 1);
         if began {
-            tracing::warn!(target: "axes", ip = %client.ip_address(), username = ?client.username(), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
+            tracing::warn!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
             #[cfg(feature = "metrics")]
             crate::metrics::lockout(lockout.reason);
             self.emit(|| AxesEvent::LockedOut {
@@ -434,7 +434,7 @@ impl Engine {
         if left == 0 || left > u64::from(warn) {
             return;
         }
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), attempts_left = left, "client approaching its lockout");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), attempts_left = left, "client approaching its lockout");
         self.emit(|| AxesEvent::ApproachingLimit {
             username: client.username().map(str::to_owned),
             ip_address: client.ip_address(),

@@ -49,6 +49,9 @@ pub(crate) struct Headroom {
     pub cooloff: Option<Duration>,
     /// Whether it must pass a challenge first.
     pub challenge: bool,
+    /// Which quota partition it falls in: a hash of its lockout keys (the
+    /// `RateLimit` headers' `pk`), with `ratelimit_headers`.
+    pub partition: Option<u64>,
 }
 
 impl Flight {

@@ -185,6 +185,34 @@ impl Axes {
         self.engine.redeem_unlock(token).await
     }
 
+    /// Lifts `username`'s lockouts, as its owner's unlock token would —
+    /// the username's own keys and every combination with it, their records
+    /// and histories — and none of an IP's or a user agent's alone: what an
+    /// application calls once the owner has proved who they are (a
+    /// completed password reset, say), letting them back in while the
+    /// attacker's address stays locked. Revokes the username's unlock
+    /// tokens; returns how many attempt records went.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+    /// use axes::{Axes, AxesConfig, ClientInfo, MemoryStore, Report};
+    /// let config = AxesConfig::from_toml_str(r#"lockout_parameters = ["ip_address", "username"]"#).unwrap();
+    /// let axes = Axes::new(config, MemoryStore::new());
+    /// let attacker = ClientInfo::new("203.0.113.9".parse().unwrap()).with_username("alice");
+    /// for _ in 0..3 {
+    ///     axes.attempt(attacker.clone()).report(Report::failed("alice")).await?;
+    /// }
+    /// let owner = ClientInfo::new("192.0.2.1".parse().unwrap()).with_username("alice");
+    /// assert!(axes.attempt(owner.clone()).check().await?.lockout().is_some());
+    /// axes.unlock("alice").await?; // the password was reset
+    /// assert!(axes.attempt(owner).check().await?.lockout().is_none());
+    /// assert!(axes.attempt(attacker).check().await?.lockout().is_some(), "the address stays locked");
+    /// # Ok(()) }
+    /// ```
+    pub async fn unlock(&self, username: &str) -> Result<u64, AxesError> {
+        self.engine.unlock(username).await
+    }
+
     /// How many attempts hold a slot under `key` now: on a store that
     /// shares attempts in flight, those of every app server using it.
     ///

@@ -26,7 +26,7 @@ impl Engine {
         let filter = self.checked_filter(filter)?;
         let removed = self.reset_counted(&filter, |_| true, every_key).await?;
         self.announce_reset().await;
-        tracing::info!(target: "axes", ?filter, removed, "attempts reset");
+        tracing::info!(target: "axes", ip = %filter.ip().map_or_else(|| "-".to_owned(), |ip| self.logged_ip(ip)), username = %self.logged_name(filter.username()), removed, "attempts reset");
         self.emit(|| AxesEvent::Reset {
             filter,
             removed,

@@ -99,10 +99,39 @@ impl Engine {
         &self.hooks
     }
 
+    /// How a log line names `ip`: in clear with `log_in_clear` or when
+    /// `sensitive_parameters` does not name `ip_address`, else masked.
+    pub(crate) fn logged_ip(&self, ip: std::net::IpAddr) -> String {
+        self.logged("ip_address", &ip.to_string())
+    }
+
+    /// How a log line names `username` (see [`logged_ip`](Self::logged_ip)).
+    pub(crate) fn logged_name(&self, username: Option<&str>) -> String {
+        username.map_or_else(|| "-".to_owned(), |name| self.logged("username", name))
+    }
+
+    /// `value` of the parameter `name`, as a log line shows it: escaped
+    /// (a client chose it), or a pseudonym, `~` and 8 hex digits of a keyed
+    /// hash under the engine's secret.
+    fn logged(&self, name: &str, value: &str) -> String {
+        let config = &self.config;
+        if config.log_in_clear || !config.sensitive_parameters.iter().any(|p| p == name) {
+            return format!("{value:?}");
+        }
+        let Some(mac) = self
+            .secret
+            .mac("axes log pseudonym", &[name.as_bytes(), value.as_bytes()])
+        else {
+            return "~".to_owned();
+        };
+        let digest = hmac::Mac::finalize(mac).into_bytes();
+        format!("~{}", crate::hex::encode(&digest[..4]))
+    }
+
     /// Counts an attempt refused with `lockout`: a debug line each, and at
     /// the default level one summary line a minute at most.
     pub(crate) fn note_refusal(&self, client: &ClientInfo, lockout: &Lockout) {
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username = ?client.username(), reason = ?lockout.reason, "login attempt refused");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), reason = ?lockout.reason, "login attempt refused");
         if let Some(refused) = self.refusals.tick(self.now()) {
             tracing::info!(target: "axes", refused, "login attempts refused (at most one such line a minute)");
         }

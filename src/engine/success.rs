@@ -57,7 +57,7 @@ impl Engine {
                     super::reset::every_key,
                 )
                 .await?;
-            tracing::debug!(target: "axes", ip = %client.ip_address(), username, removed, "reset on success");
+            tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(Some(username)), removed, "reset on success");
         }
         let owner = self.keeper().map_or("", |keeper| keeper.owner());
         let slots = (!back.is_empty()).then(|| Slots::new(owner, back));
@@ -76,7 +76,7 @@ impl Engine {
         self.timed_store()
             .record_success(entry.as_ref(), slots)
             .await?;
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username, "login succeeded");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(Some(username)), "login succeeded");
         #[cfg(feature = "metrics")]
         crate::metrics::attempt("success");
         self.emit(|| AxesEvent::LoggedIn {
@@ -110,7 +110,7 @@ impl Engine {
                 )
                 .await?;
         }
-        tracing::debug!(target: "axes", ip = %client.ip_address(), username, "logged out");
+        tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(username), "logged out");
         self.emit(|| AxesEvent::LoggedOut {
             client: client.clone(),
             username: username.map(str::to_owned),

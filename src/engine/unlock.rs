@@ -173,12 +173,29 @@ impl Engine {
             .await
             .map_err(AxesError::from)?;
         self.announce_reset().await;
-        tracing::info!(target: "axes", username = ?sealed.username, "username unlocked by its owner's token");
+        tracing::info!(target: "axes", username = %self.logged_name(Some(&sealed.username)), "username unlocked by its owner's token");
         self.emit(|| AxesEvent::Unlocked {
             username: sealed.username.clone(),
             at: now,
         });
         Ok(sealed.username)
+    }
+
+    /// Lifts `username`'s lockouts, as a redeemed token does, without one
+    /// (see [`Axes::unlock`](crate::Axes::unlock)); revokes its tokens.
+    pub(crate) async fn unlock(&self, username: &str) -> Result<u64, AxesError> {
+        let username = self.unlock_username(username)?;
+        let lifted = self.lift_username(&username).await?;
+        self.timed_store()
+            .delete_counters(&[LockoutKey::unlock_token(&username)])
+            .await?;
+        self.announce_reset().await;
+        tracing::info!(target: "axes", username = %self.logged_name(Some(&username)), lifted, "username unlocked");
+        self.emit(|| AxesEvent::Unlocked {
+            username: username.clone(),
+            at: self.now(),
+        });
+        Ok(lifted)
     }
 
     /// `username` as counted, refused when empty.

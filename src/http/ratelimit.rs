@@ -1,15 +1,21 @@
 //! The `RateLimit-Policy` and `RateLimit` headers of the IETF
-//! httpapi-ratelimit-headers draft (draft-ietf-httpapi-ratelimit-headers-10),
+//! httpapi-ratelimit-headers draft (draft-ietf-httpapi-ratelimit-headers-11),
 //! with `ratelimit_headers`: one policy, `"axes"`, whose quota `q` is the
 //! failure limit and whose window `w` the cool-off; `r` is the attempts
-//! left, `t` the seconds until they reset, when that is known.
+//! left, `t` the seconds until they reset, when that is known; `pk`, the
+//! partition key, a Byte Sequence that names the client's partition (a
+//! hash of its lockout keys: the same for every request counted together,
+//! and nothing of its address or username in clear).
 //!
 //! ```text
-//! RateLimit-Policy: "axes";q=5;w=900
-//! RateLimit: "axes";r=2;t=900
+//! RateLimit-Policy: "axes";q=5;w=900;pk=:dGFnc3RhZ3M=:
+//! RateLimit: "axes";r=2;t=900;pk=:dGFnc3RhZ3M=:
 //! ```
 
 use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -29,6 +35,7 @@ pub(crate) struct Quota {
     window: Option<Duration>,
     remaining: u64,
     reset: Option<Duration>,
+    partition: Option<u64>,
 }
 
 impl Quota {
@@ -39,6 +46,7 @@ impl Quota {
             window: headroom.cooloff,
             remaining: headroom.attempts_left?,
             reset: None,
+            partition: headroom.partition,
         })
     }
 
@@ -73,6 +81,7 @@ impl Quota {
             limit: headroom.failure_limit,
             window: headroom.cooloff,
             remaining: 0,
+            partition: headroom.partition,
             reset: lockout
                 .locked_until
                 .map(|until| until.duration_since(now).unwrap_or_default()),
@@ -104,6 +113,11 @@ impl Quota {
             // Rounded up: a client waiting `t` seconds finds the reset done.
             let secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
             state.push_str(&format!(";t={secs}"));
+        }
+        if let Some(partition) = self.partition {
+            let key = format!(";pk=:{}:", STANDARD.encode(partition.to_be_bytes()));
+            policy.push_str(&key);
+            state.push_str(&key);
         }
         for (name, value) in [(POLICY, policy), (RATELIMIT, state)] {
             if let Ok(value) = HeaderValue::from_str(&value) {

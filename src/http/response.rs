@@ -42,6 +42,12 @@ pub struct LockoutContext<'a> {
     pub retry_after: Option<Duration>,
     /// The status the response should carry (`http_response_code`).
     pub status: StatusCode,
+    /// The handler's own response, when the lockout answers an attempt the
+    /// handler ran (a failure that reached the limit), as django-axes 8.1
+    /// hands the view's response to its lockout callable: a site keeps its
+    /// own headers and cookies from it. `None` for an attempt refused
+    /// before the handler.
+    pub handler_response: Option<&'a Response>,
 }
 
 /// A custom lockout response (django-axes' `AXES_LOCKOUT_CALLABLE`).
@@ -85,7 +91,7 @@ impl Responses {
     /// to `lockout_url`; the message as HTML. With the status
     /// `http_response_code` and, if enabled, `Retry-After`.
     pub fn lockout(&self, lockout: &Lockout, request_headers: &HeaderMap) -> Response {
-        lockout_response(self, lockout, request_headers)
+        lockout_response(self, lockout, request_headers, None)
     }
 
     /// Whether lockouts are hidden (`lockout_response = "indistinguishable"`):
@@ -108,7 +114,7 @@ impl Responses {
             return bad_credentials(self.axes.config());
         }
         match verdict.answer() {
-            Answer::Refused(lockout) => self.lockout(lockout, headers),
+            Answer::Refused(lockout) => lockout_response(self, lockout, headers, Some(&response)),
             Answer::Challenge => self.challenge(headers),
             _ => {
                 let config = self.axes.config();
@@ -162,6 +168,7 @@ fn lockout_response(
     responses: &Responses,
     lockout: &Lockout,
     request_headers: &HeaderMap,
+    handler_response: Option<&Response>,
 ) -> Response {
     #[cfg(feature = "metrics")]
     crate::metrics::refusal(lockout.reason);
@@ -193,11 +200,14 @@ fn lockout_response(
         cooloff,
         retry_after: lockout.retry_after(now),
         status,
+        handler_response,
     };
     if let Some(callable) = &responses.callable {
         return callable(&context);
     }
-    let mut response = if wants_json(request_headers) {
+    let mut response = if config.lockout_response == LockoutResponseMode::Problem {
+        problem(lockout, message, status, &context)
+    } else if wants_json(request_headers) {
         let body = JsonLockout {
             cooloff_time: cooloff.map(iso8601_duration),
             failure_count: lockout.failures,
@@ -227,6 +237,42 @@ fn lockout_response(
 /// What a client that skipped a required challenge is told.
 pub(crate) const CHALLENGE_MESSAGE: &str =
     "Challenge required: complete the challenge, then try again.";
+
+/// The quota-exceeded problem type of the RateLimit draft.
+const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+/// `lockout` as an RFC 9457 problem document (`lockout_response =
+/// "problem"`): the RateLimit draft's `quota-exceeded` type, the policy
+/// violated, the message, the counts and the wait as members.
+fn problem(
+    lockout: &Lockout,
+    message: &str,
+    status: StatusCode,
+    context: &LockoutContext<'_>,
+) -> Response {
+    let policy = match lockout.reason {
+        LockoutReason::TooManyInFlight => "axes-in-flight",
+        _ => "axes",
+    };
+    let body = serde_json::json!({
+        "type": QUOTA_EXCEEDED,
+        "title": "Request cannot be satisfied as assigned quota has been exceeded",
+        "status": status.as_u16(),
+        "detail": message,
+        "violated-policies": [policy],
+        "reason": lockout.reason.as_str(),
+        "failure_count": lockout.failures,
+        "failure_limit": lockout.failure_limit,
+        "username": lockout.username,
+        "retry-after": context.retry_after.map(|wait| wait.as_secs()),
+    });
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
 
 /// The application's answer to a bad password, as configured.
 fn bad_credentials(config: &AxesConfig) -> Response {

@@ -110,6 +110,20 @@ impl AttemptFilter {
         }
     }
 
+    /// The IP address the filter names, if any.
+    ///
+    /// ```
+    /// let ip = "192.0.2.1".parse().unwrap();
+    /// assert_eq!(axes::AttemptFilter::IpOrUsername(ip, "alice".into()).ip(), Some(ip));
+    /// assert_eq!(axes::AttemptFilter::All.ip(), None);
+    /// ```
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Self::Ip(ip) | Self::IpAndUsername(ip, _) | Self::IpOrUsername(ip, _) => Some(*ip),
+            Self::All | Self::Username(_) => None,
+        }
+    }
+
     /// The username the filter names, if any.
     pub fn username(&self) -> Option<&str> {
         match self {

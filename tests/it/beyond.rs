@@ -342,28 +342,49 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A `RateLimit` or `RateLimit-Policy` value without its partition key,
+/// and the key, checked to be a Structured Fields Byte Sequence of 8 bytes.
+fn partitioned(value: Option<&str>) -> (String, String) {
+    let value = value.expect("the header");
+    let (rest, key) = value.split_once(";pk=").expect("a partition key");
+    let bytes = key
+        .strip_prefix(':')
+        .and_then(|k| k.strip_suffix(':'))
+        .expect("a Byte Sequence");
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(bytes)
+        .unwrap();
+    assert_eq!(decoded.len(), 8, "{value}");
+    (rest.to_owned(), key.to_owned())
+}
+
 #[tokio::test]
 async fn ratelimit_headers_follow_the_ietf_draft_when_asked_for() {
     let app = App::new("failure_limit = 3\ncooloff_time = \"15m\"\nratelimit_headers = true");
     let login = json!({"username": "alice", "password": "x"});
     let (status, headers, _) = app.exchange(ATTACKER, "/login", login.clone()).await;
     assert_eq!(status, 403);
+    let (policy, pk) = partitioned(header(&headers, "ratelimit-policy"));
+    assert_eq!(policy, "\"axes\";q=3;w=900");
     assert_eq!(
-        header(&headers, "ratelimit-policy"),
-        Some("\"axes\";q=3;w=900")
+        partitioned(header(&headers, "ratelimit")),
+        ("\"axes\";r=2;t=900".to_owned(), pk.clone())
     );
-    assert_eq!(header(&headers, "ratelimit"), Some("\"axes\";r=2;t=900"));
     app.exchange(ATTACKER, "/login", login.clone()).await;
     let (status, headers, _) = app.exchange(ATTACKER, "/login", login.clone()).await;
     assert_eq!(status, 429);
-    assert_eq!(header(&headers, "ratelimit"), Some("\"axes\";r=0;t=900"));
+    assert_eq!(
+        partitioned(header(&headers, "ratelimit")),
+        ("\"axes\";r=0;t=900".to_owned(), pk.clone())
+    );
     app.clock.advance(Duration::from_secs(300));
     let (status, headers, _) = app.exchange(ATTACKER, "/login", login.clone()).await;
     assert_eq!(status, 429);
     assert_eq!(
-        header(&headers, "ratelimit"),
-        Some("\"axes\";r=0;t=600"),
-        "the time left"
+        partitioned(header(&headers, "ratelimit")),
+        ("\"axes\";r=0;t=600".to_owned(), pk.clone()),
+        "the time left, in the same partition"
     );
     let (status, headers, _) = app
         .exchange(
@@ -373,7 +394,9 @@ async fn ratelimit_headers_follow_the_ietf_draft_when_asked_for() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "ratelimit"), Some("\"axes\";r=3"));
+    let (state, owner) = partitioned(header(&headers, "ratelimit"));
+    assert_eq!(state, "\"axes\";r=3");
+    assert_ne!(owner, pk, "another address is another partition");
 
     for policy in [
         "failure_limit = 3\ncooloff_time = \"15m\"",
@@ -681,4 +704,135 @@ fn settings_that_make_no_sense_name_their_key() {
         assert_eq!(error.key, key, "{toml}: {error}");
     }
     assert!(AxesConfig::from_toml_str("failure_limit = 5\nchallenge_after = 4").is_ok());
+}
+
+/// `lockout_response = "problem"`: the lockout is an RFC 9457 problem
+/// document of the RateLimit draft's `quota-exceeded` type, naming the
+/// policy it violated, for every client (a form post too), with
+/// `Retry-After` when enabled.
+#[tokio::test]
+async fn the_lockout_can_be_a_problem_document() {
+    let app = App::new(
+        "failure_limit = 2\ncooloff_time = \"15m\"\nenable_retry_after_header = true\nlockout_response = \"problem\"",
+    );
+    let login = json!({"username": "alice", "password": "x"});
+    assert_eq!(app.exchange(ATTACKER, "/login", login.clone()).await.0, 403);
+    let (status, headers, body) = app.exchange(ATTACKER, "/login", login.clone()).await;
+    assert_eq!(status, 429);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(header(&headers, "retry-after"), Some("900"));
+    let problem: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        problem["type"],
+        "https://iana.org/assignments/http-problem-types#quota-exceeded"
+    );
+    assert_eq!(problem["status"], 429);
+    assert_eq!(problem["violated-policies"], json!(["axes"]));
+    assert_eq!(problem["failure_count"], 2);
+    assert_eq!(problem["retry-after"], 900);
+    assert!(problem["title"].as_str().unwrap().contains("quota"));
+    let form = crate::common::raw_request(
+        ATTACKER,
+        "POST",
+        "/login",
+        "application/x-www-form-urlencoded",
+        "username=alice&password=x",
+    );
+    let answer = app.send(form).await;
+    assert_eq!(answer.status(), 429);
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
+}
+
+/// The lockout callable gets the handler's own response when the lockout
+/// answers an attempt the handler ran (django-axes 8.1): here it keeps the
+/// site's cookie and header; an attempt refused before the handler gets
+/// none.
+#[tokio::test]
+async fn the_lockout_callable_receives_the_handlers_response() {
+    use axum::response::IntoResponse;
+    async fn login(report: axes::AxesReport) -> axum::response::Response {
+        report.failed("alice");
+        let mut response = (axum::http::StatusCode::FORBIDDEN, "wrong password").into_response();
+        let headers = response.headers_mut();
+        headers.insert("set-cookie", "site=kept; Path=/".parse().unwrap());
+        headers.insert("x-site", "handler".parse().unwrap());
+        response
+    }
+    let config = AxesConfig::from_toml_str("failure_limit = 1").unwrap();
+    let layer = axes::AxesLayer::new(axes::Axes::new(config, axes::MemoryStore::new()))
+        .lockout_callable(|ctx| {
+            let mut response = (ctx.status, "locked").into_response();
+            match ctx.handler_response {
+                Some(handler) => {
+                    for name in ["set-cookie", "x-site"] {
+                        if let Some(value) = handler.headers().get(name) {
+                            response.headers_mut().insert(name, value.clone());
+                        }
+                    }
+                }
+                None => {
+                    response
+                        .headers_mut()
+                        .insert("x-site", "before the handler".parse().unwrap());
+                }
+            }
+            response
+        });
+    let app = axum::Router::new()
+        .route("/login", axum::routing::post(login))
+        .layer(layer)
+        .layer(axum::extract::connect_info::MockConnectInfo(
+            std::net::SocketAddr::from(([192, 0, 2, 1], 4000)),
+        ));
+    let request = || {
+        axum::http::Request::post("/login")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let locked = tower::ServiceExt::oneshot(app.clone(), request())
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 429);
+    assert_eq!(locked.headers()["set-cookie"], "site=kept; Path=/");
+    assert_eq!(locked.headers()["x-site"], "handler");
+    let refused = tower::ServiceExt::oneshot(app, request()).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-site"], "before the handler");
+}
+
+/// After a password reset, the owner is let back in: the application calls
+/// `Axes::unlock` for the username, which lifts the username's lockouts on
+/// every app server sharing the store, and not the attacker's address —
+/// over HTTP, on every store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_completed_password_reset_lets_the_owner_back_in() {
+    let policy = "lockout_parameters = [\"ip_address\", \"username\"]\nfailure_limit = 3";
+    for (name, apps) in crate::common::stores::app_servers(policy).await {
+        for _ in 0..3 {
+            apps[0].login(ATTACKER, "alice", "guess").await;
+        }
+        assert_eq!(
+            apps[0].login(OWNER, "alice", "wonderland").await,
+            429,
+            "{name}"
+        );
+        // The owner resets the password by mail; the application lifts the
+        // username's lockout (on the last app server).
+        apps[apps.len() - 1].axes.unlock("alice").await.unwrap();
+        assert_eq!(
+            apps[0]
+                .login_after_reset(OWNER, "alice", "wonderland")
+                .await,
+            200,
+            "{name}: the owner is let back in"
+        );
+        assert_eq!(
+            apps[0].login(ATTACKER, "bob", "builder").await,
+            429,
+            "{name}: the attacker's address stays locked"
+        );
+    }
 }

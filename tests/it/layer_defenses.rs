@@ -197,7 +197,37 @@ fn dangerous_settings_are_warned_about() {
     ] {
         assert!(keys.contains(&key), "{key}: {warnings:?}");
     }
-    assert!(axes::config::config_warnings(&AxesConfig::default()).is_empty());
+    // django-axes' default counts by address only: nothing caps the
+    // failures on one account, as NIST SP 800-63B-4 asks.
+    let default = axes::config::config_warnings(&AxesConfig::default());
+    assert_eq!(default.len(), 1, "{default:?}");
+    assert_eq!(default[0].keys, ["lockout_parameters"]);
+    assert!(default[0].message.contains("NIST SP 800-63B-4"));
+    let capped = |toml: &str| {
+        axes::config::config_warnings(&AxesConfig::from_toml_str(toml).unwrap())
+            .into_iter()
+            .filter(|w| w.message.contains("NIST"))
+            .count()
+    };
+    // An account's failures are capped: permanently at the limit, or after
+    // a bounded number of temporary lockouts.
+    assert_eq!(
+        capped(r#"lockout_parameters = ["ip_address", "username"]"#),
+        0
+    );
+    assert_eq!(
+        capped("lockout_parameters = [\"ip_address\", [\"username\", \"ip_address\"]]\ncooloff_time = \"15m\"\nmax_temporary_lockouts = 9\nfailure_limit = 10"),
+        0
+    );
+    // Cool-offs that forgive without end, or a cap above 100.
+    assert_eq!(
+        capped("lockout_parameters = [\"ip_address\", \"username\"]\ncooloff_time = \"15m\""),
+        1
+    );
+    assert_eq!(
+        capped("lockout_parameters = [\"ip_address\", \"username\"]\nfailure_limit = 101"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -803,4 +833,70 @@ async fn indistinguishable_mode_answers_every_probe_alike() {
         let unlocked = send(method, content_type, body(&open)).await;
         assert_eq!(locked, unlocked, "probe {n}: {method} {content_type}");
     }
+}
+
+/// Log lines name no client by default: the usernames and addresses
+/// `sensitive_parameters` names are stable pseudonyms (`~` and a keyed
+/// hash), the same client the same one; `log_in_clear = true` names them.
+#[test]
+fn log_lines_mask_clients_unless_asked_not_to() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logged = |policy: &str| {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("axes=debug")
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        let app = App::new(policy);
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                for _ in 0..3 {
+                    app.login("198.51.100.77", "alice", "wrong").await;
+                }
+                app.login("198.51.100.77", "alice", "wonderland").await;
+            });
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text
+    };
+    let masked = logged("failure_limit = 3");
+    assert!(masked.contains("client locked out"), "{masked}");
+    assert!(
+        !masked.contains("alice") && !masked.contains("198.51.100.77"),
+        "{masked}"
+    );
+    let pseudonyms: std::collections::BTreeSet<&str> = masked
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("username="))
+        .collect();
+    assert_eq!(
+        pseudonyms.len(),
+        1,
+        "one client, one pseudonym: {pseudonyms:?}"
+    );
+    assert!(pseudonyms
+        .iter()
+        .all(|p| p.starts_with('~') && p.len() == 9));
+    let clear = logged("failure_limit = 3\nlog_in_clear = true");
+    assert!(
+        clear.contains("\"alice\"") && clear.contains("198.51.100.77"),
+        "{clear}"
+    );
 }

@@ -52,6 +52,9 @@ impl Process {
             }
             None => Command::new(&binary),
         };
+        // A group of its own, killed whole: a wrapper (`faketime`) that forks
+        // the example must not leave it running.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .env("AXES_BIND", "127.0.0.1:0")
             .envs(env.iter().copied())
@@ -75,6 +78,8 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
