@@ -77,8 +77,8 @@ pub use http::{admin, layer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AxesConfig, ConfigError};
 pub use engine::{
-    Answer, Attempt, Axes, AxesBuilder, AxesError, AxesEvent, Decision, FailureOutcome, Outcome,
-    Report, UnlockError, Verdict,
+    Activity, ActivityCount, Answer, Attempt, Axes, AxesBuilder, AxesError, AxesEvent, Decision,
+    FailureOutcome, Outcome, RecentLockout, Report, UnlockError, Verdict,
 };
 pub use http::{
     AxesRefusal, AxesReport, LockoutCallable, LockoutContext, LockoutTemplate, MissingAxesLayer,
@@ -100,3 +100,18 @@ pub use store::{AttemptFilter, MemoryStore, Store, StoreError};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The engine guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/engine.md")]
+pub struct EngineGuideDoctests;
+
+/// The settings guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/settings.md")]
+pub struct SettingsGuideDoctests;
+
+/// The admin guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/admin.md")]
+pub struct AdminGuideDoctests;

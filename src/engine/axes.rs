@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use tokio::sync::broadcast;
 
+use super::activity::Activity;
 use super::attempt::Attempt;
 use super::events::AxesEvent;
 use super::state::Engine;
@@ -111,6 +112,18 @@ impl Axes {
     /// ```
     pub fn subscribe(&self) -> broadcast::Receiver<AxesEvent> {
         self.engine.events.subscribe()
+    }
+
+    /// What this process recorded lately: failures and lockouts a minute
+    /// over the last day, and the latest lockouts (see [`Activity`]). The
+    /// admin's chart and a client's lockout history, in any configuration.
+    ///
+    /// ```
+    /// let axes = axes::Axes::new(axes::AxesConfig::default(), axes::MemoryStore::new());
+    /// assert!(axes.activity().lockouts().is_empty());
+    /// ```
+    pub fn activity(&self) -> Activity {
+        self.engine.activity.snapshot()
     }
 
     /// The client a login request comes from, as the engine counts it: its

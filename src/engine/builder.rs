@@ -275,6 +275,7 @@ impl AxesBuilder {
             background: AtomicBool::new(false),
             locks: LockCache::new(events_for_cache),
             hold_micros: AtomicU64::new(0),
+            activity: super::activity::ActivityLog::new(),
             refusals: Every::new(Duration::from_secs(60)),
             store_failures: Every::new(Duration::from_secs(10)),
         });

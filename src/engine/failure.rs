@@ -397,6 +397,7 @@ impl Engine {
             at: now,
         });
         let Some(lockout) = lockout else {
+            self.activity.failure(now, client.ip_address(), None);
             self.warn_if_approaching(client, rules, failures);
             return;
         };
@@ -408,6 +409,8 @@ impl Engine {
                 .iter()
                 .flatten()
                 .any(|c| c.failures == 1);
+        self.activity
+            .failure(now, client.ip_address(), began.then_some(lockout));
         if began {
             tracing::warn!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), failures = lockout.failures, reason = ?lockout.reason, "client locked out");
             #[cfg(feature = "metrics")]

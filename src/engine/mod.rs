@@ -21,6 +21,7 @@
 //! nothing of HTTP but the request's types (`http`); the layer and the admin
 //! ([`crate::layer`], [`crate::admin`]) sit on top of it.
 
+mod activity;
 mod admission;
 mod attempt;
 mod axes;
@@ -45,6 +46,7 @@ mod state;
 mod success;
 mod unlock;
 
+pub use activity::{Activity, ActivityCount, RecentLockout, RECENT_LOCKOUTS};
 pub use attempt::Attempt;
 pub use axes::Axes;
 pub use builder::AxesBuilder;

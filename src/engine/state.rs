@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::activity::ActivityLog;
 use super::error::AxesError;
 use super::events::AxesEvent;
 use super::hooks::Hooks;
@@ -48,6 +49,8 @@ pub(crate) struct Engine {
     pub(super) locks: LockCache,
     /// How long attempts hold their slots, on average lately (µs).
     pub(super) hold_micros: AtomicU64,
+    /// Failures and lockouts lately, for the admin.
+    pub(super) activity: ActivityLog,
     /// Refusals, summarised in one log line a minute.
     pub(super) refusals: Every,
     /// Store failures, logged at most once every ten seconds.

@@ -71,7 +71,7 @@ async fn a_reset_lifts_the_lockout_and_says_so() {
     let router = admin(&app);
     let (_, page) = get(&router, "/admin/axes").await;
     assert!(
-        page.contains("action=\"/admin/axes/reset\""),
+        page.contains("action=\"/admin/axes/reset-selected\""),
         "links follow the mount point"
     );
     let response = router
@@ -178,7 +178,7 @@ async fn form_and_cookie(router: &Router, uri: &str) -> (String, String) {
         .to_owned();
     let page = body_text(response).await;
     let token = page
-        .split("name=csrf value=\"")
+        .split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("the reset form carries a CSRF token")
@@ -289,7 +289,7 @@ async fn the_lockouts_page_shows_who_is_locked_out_and_until_when() {
         page.contains("The last hour: 3 failures, 1 lockouts"),
         "{page}"
     );
-    assert!(page.contains("id=reset-all"), "a bulk reset");
+    assert!(page.contains("id=\"reset-all\""), "a bulk reset");
 }
 
 #[tokio::test]
@@ -365,9 +365,9 @@ async fn listings_page_newest_first() {
         "the newest first"
     );
     assert!(!first.contains(">user0<"));
-    assert!(first.contains("rel=next"));
+    assert!(first.contains("rel=\"next\""));
     let (_, second) = get(&router, "/admin/axes/lockouts?page=2").await;
-    assert!(second.contains(">user0<") && second.contains("rel=prev"));
+    assert!(second.contains(">user0<") && second.contains("rel=\"prev\""));
     assert_eq!(
         second.matches("<tr>").count(),
         1 + 5,
@@ -468,4 +468,269 @@ async fn a_browsers_own_form_with_origin_null_is_same_origin() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.login(IP, "alice", "wonderland").await, 200);
     // Without Sec-Fetch-Site, `Origin: null` is refused (the older test).
+}
+
+/// The order of `names` as they first appear on `page`.
+fn order_of<'a>(page: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let mut found: Vec<(usize, &str)> = names
+        .iter()
+        .filter_map(|name| page.find(&format!(">{name}<")).map(|at| (at, *name)))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, name)| name).collect()
+}
+
+#[tokio::test]
+async fn listings_sort_by_a_column_either_way() {
+    let app = App::new("failure_limit = 10");
+    let second = std::time::Duration::from_secs(1);
+    app.fail_n("192.0.2.1", "alice", 3).await;
+    app.clock.advance(second);
+    app.fail_n("192.0.2.2", "bob", 1).await;
+    app.clock.advance(second);
+    app.fail_n("192.0.2.3", "carol", 2).await;
+    let router = admin(&app);
+    let names = ["alice", "bob", "carol"];
+    let (_, page) = get(&router, "/admin/axes?sort=failures&dir=desc").await;
+    assert_eq!(order_of(&page, &names), ["alice", "carol", "bob"]);
+    assert!(page.contains("aria-sort=\"descending\""), "{page}");
+    // The sorted column's header now sorts the other way.
+    assert!(
+        page.contains("href=\"?sort=failures&amp;dir=asc\""),
+        "{page}"
+    );
+    let (_, page) = get(&router, "/admin/axes?sort=failures&dir=asc").await;
+    assert_eq!(order_of(&page, &names), ["bob", "carol", "alice"]);
+    let (_, page) = get(&router, "/admin/axes?sort=username&dir=asc").await;
+    assert_eq!(order_of(&page, &names), ["alice", "bob", "carol"]);
+    // A column that does not sort keeps the store's order, newest first.
+    let (status, page) = get(&router, "/admin/axes?sort=password&dir=asc").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(order_of(&page, &names), ["carol", "bob", "alice"]);
+}
+
+#[tokio::test]
+async fn filters_find_who_is_locked_now_by_reason_and_by_day() {
+    let app = App::new("failure_limit = 2");
+    app.fail_n(IP, "alice", 2).await;
+    app.fail_n("192.0.2.11", "bob", 1).await;
+    let router = admin(&app);
+    let (_, page) = get(&router, "/admin/axes?locked=yes").await;
+    assert!(
+        page.contains("1 found.") && page.contains(">alice<"),
+        "{page}"
+    );
+    let (_, page) = get(&router, "/admin/axes?locked=no").await;
+    assert!(
+        page.contains("1 found.") && page.contains(">bob<"),
+        "{page}"
+    );
+    let (_, page) = get(&router, "/admin/axes?reason=too_many_failures").await;
+    assert!(
+        page.contains("1 found.") && page.contains(">alice<"),
+        "{page}"
+    );
+    let (_, page) = get(&router, "/admin/axes/lockouts?reason=password_spray").await;
+    assert!(page.contains("0 found."), "{page}");
+
+    let day = |days_ahead: u64| {
+        let at = app.axes.now() + std::time::Duration::from_secs(days_ahead * 86_400);
+        humantime::format_rfc3339_seconds(at).to_string()[..10].to_owned()
+    };
+    let (today, tomorrow) = (day(0), day(1));
+    let (_, page) = get(&router, &format!("/admin/axes?from={today}&to={today}")).await;
+    assert!(page.contains("2 found."), "{page}");
+    let (_, page) = get(&router, &format!("/admin/axes/lockouts?from={tomorrow}")).await;
+    assert!(page.contains("0 found."), "{page}");
+    let (status, page) = get(&router, "/admin/axes/access-logs?to=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("`to`"), "{page}");
+}
+
+#[tokio::test]
+async fn times_read_relative_with_the_exact_time_on_hover() {
+    let app = App::new("failure_limit = 2");
+    app.fail_n(IP, "alice", 1).await;
+    let at = humantime::format_rfc3339_seconds(app.axes.now()).to_string();
+    app.clock.advance(std::time::Duration::from_secs(150));
+    let (_, page) = get(&admin(&app), "/admin/axes").await;
+    assert!(
+        page.contains(&format!(
+            "<time datetime=\"{at}\" title=\"{at}\">2 minutes ago</time>"
+        )),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_clients_page_shows_its_lockout_counters_history_and_logs() {
+    for toml in [
+        "failure_limit = 2",
+        "failure_limit = 2\nenable_access_failure_log = true",
+    ] {
+        let app = App::new(toml);
+        app.fail_n(IP, "alice", 2).await;
+        app.fail_n("192.0.2.11", "bob", 1).await;
+        let router = admin(&app);
+        let (status, page) = get(&router, "/admin/axes/client?username=alice").await;
+        assert_eq!(status, StatusCode::OK, "{toml}");
+        assert!(page.contains("<h1>Client alice</h1>"), "{page}");
+        let section = |id: &str| {
+            let start = page
+                .find(&format!("id=\"{id}\""))
+                .unwrap_or_else(|| panic!("{id}: {page}"));
+            let end = page[start..].find("</table>").unwrap() + start;
+            page[start..end].to_owned()
+        };
+        assert!(section("locked").contains("too_many_failures"));
+        assert!(section("counters").contains("<td class=\"n\">2</td>"));
+        assert!(
+            section("history").contains(">alice<"),
+            "lockout history in any configuration"
+        );
+        assert!(!page.contains(">bob<"), "only alice's records");
+        if toml.contains("failure_log") {
+            assert_eq!(section("failures").matches("<tr>").count(), 1 + 2);
+        } else {
+            assert!(page.contains("The failure log is off"), "{page}");
+        }
+        // Its reset button lifts the lockout, and the page says so.
+        let only = page
+            .split("id=\"reset-client\" name=\"only\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .replace("&amp;", "&");
+        let response = router
+            .clone()
+            .oneshot(
+                Request::post("/admin/axes/reset-selected")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("sec-fetch-site", "same-origin")
+                    .body(Body::from(
+                        form_urlencoded::Serializer::new(String::new())
+                            .append_pair("only", &only)
+                            .finish(),
+                    ))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.login(IP, "alice", "wonderland").await, 200, "{toml}");
+        let (_, page) = get(&router, "/admin/axes/client?username=alice").await;
+        assert!(page.contains("id=\"not-locked\""), "{page}");
+    }
+    let app = App::new("");
+    let (status, page) = get(&admin(&app), "/admin/axes/client").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("Name an IP address or a username"), "{page}");
+}
+
+fn selected(ip: &str, username: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("ip", ip)
+        .append_pair("username", username)
+        .finish()
+}
+
+async fn reset_selected(router: &Router, pairs: &[(&str, String)]) -> http::Response<Body> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    router
+        .clone()
+        .oneshot(
+            Request::post("/admin/axes/reset-selected")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", "https://admin.example")
+                .header("host", "admin.example")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_selected_rows_are_reset_together_and_only_they() {
+    let app = App::new("failure_limit = 1");
+    for (ip, name) in [
+        ("192.0.2.1", "alice"),
+        ("192.0.2.2", "bob"),
+        ("192.0.2.3", "carol"),
+    ] {
+        app.fail_n(ip, name, 1).await;
+    }
+    let router = admin(&app);
+    let (_, page) = get(&router, "/admin/axes/lockouts").await;
+    assert_eq!(page.matches("type=\"checkbox\" name=\"select\"").count(), 3);
+    assert!(page.contains("id=\"reset-selected\""));
+
+    let response = reset_selected(
+        &router,
+        &[
+            ("select", selected("192.0.2.1", "alice")),
+            ("select", selected("192.0.2.2", "bob")),
+            ("back", "lockouts".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        "/admin/axes/lockouts?message=2+reset%3A+2+attempts+removed."
+    );
+    assert_eq!(app.login("192.0.2.1", "alice", "wonderland").await, 200);
+    assert_eq!(app.login("192.0.2.2", "bob", "builder").await, 200);
+    assert_eq!(
+        app.login("192.0.2.3", "carol", "x").await,
+        429,
+        "not selected"
+    );
+
+    // A row's own button resets that row only, whatever else is ticked;
+    // a `back` that is not the admin's own page goes home instead.
+    let response = reset_selected(
+        &router,
+        &[
+            ("select", selected("192.0.2.9", "mallory")),
+            ("only", selected("192.0.2.3", "carol")),
+            ("back", "https://evil.example/".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        response.headers()["location"],
+        "/admin/axes?message=1+reset%3A+1+attempts+removed."
+    );
+    // A row of neither IP nor username never resets everything.
+    app.fail_n("192.0.2.4", "dave", 1).await;
+    let response = reset_selected(&router, &[("select", selected("", ""))]).await;
+    assert_eq!(
+        response.headers()["location"],
+        "/admin/axes?message=Select+the+rows+to+reset."
+    );
+    assert!(!app
+        .axes
+        .attempts(AttemptFilter::All)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn the_chart_needs_no_failure_log() {
+    let app = App::new("failure_limit = 2");
+    app.fail_n(IP, "alice", 2).await;
+    let (_, page) = get(&admin(&app), "/admin/axes/lockouts").await;
+    assert!(
+        page.contains("The last hour: 2 failures, 1 lockouts"),
+        "{page}"
+    );
+    assert!(
+        page.contains("The last day: 2 failures, 1 lockouts"),
+        "{page}"
+    );
+    assert!(page.contains("Seen by this server"), "{page}");
 }

@@ -572,62 +572,136 @@ impl Drop for Browser {
     }
 }
 
-/// In a real browser: a client locked out through the demo server shows
-/// on the admin's Lockouts page; a click on its reset lifts the lockout,
-/// and the client logs in again. Screenshots in `target/browser/`.
+/// In a real browser, the admin as an operator works it: a chart in the
+/// default configuration; sorting a listing by failures, both ways;
+/// filtering for who is locked now; a client's page with its lockout and
+/// history; ticking two lockouts and resetting them together, after which
+/// the client logs in; and the page at a phone's width in dark mode.
+/// Screenshots in `target/browser/` (CI keeps them as artifacts).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_lifts_a_lockout_in_a_browser() {
+async fn an_operator_works_the_admin_in_a_browser() {
     let Some(browser) = Browser::start().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("axes.toml");
-    std::fs::write(
-        &config,
-        "failure_limit = 2\ncooloff_time = \"30m\"\nenable_access_failure_log = true\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "failure_limit = 2\ncooloff_time = \"30m\"\n").unwrap();
     let url = format!("sqlite://{}", dir.path().join("axes.sqlite3").display());
     let demo = Demo::start_with(&url, &config, &[("AXES_DEMO_ADMIN_TOKEN", "browser-token")]);
-    let wrong = r#"{"username": "alice", "password": "wrong"}"#;
+    let wrong = |name: &str| format!(r#"{{"username": "{name}", "password": "wrong"}}"#);
+    demo.post("127.0.0.6", "/login", &wrong("alice")).await;
+    assert_eq!(demo.post("127.0.0.6", "/login", &wrong("alice")).await, 429);
+    demo.post("127.0.0.7", "/login", &wrong("bob")).await;
+    assert_eq!(demo.post("127.0.0.7", "/login", &wrong("bob")).await, 429);
+    assert_eq!(demo.post("127.0.0.8", "/login", &wrong("carol")).await, 403);
     let right = r#"{"username": "alice", "password": "wonderland"}"#;
-    demo.post("127.0.0.6", "/login", wrong).await;
-    assert_eq!(demo.post("127.0.0.6", "/login", wrong).await, 429);
     assert_eq!(demo.post("127.0.0.6", "/login", right).await, 429);
 
-    let port = demo.addr.port();
+    let admin = format!("http://127.0.0.1:{}/admin", demo.addr.port());
     // The token as a cookie of the demo's origin.
     browser
-        .open(&format!("http://127.0.0.1:{port}/login"))
+        .open(&format!("http://127.0.0.1:{}/login", demo.addr.port()))
         .await;
     let cookie =
         serde_json::json!({"cookie": {"name": "axes_demo_admin", "value": "browser-token"}});
     browser.command("POST", "/cookie", cookie).await;
-    browser
-        .open(&format!("http://127.0.0.1:{port}/admin/lockouts"))
-        .await;
+    browser.open(&format!("{admin}/lockouts")).await;
     let page = browser.source().await;
     assert!(
-        page.contains("<td>127.0.0.6</td>") && page.contains("<td>alice</td>"),
+        page.contains(">127.0.0.6<") && page.contains(">bob<"),
         "{page}"
     );
     assert!(
-        page.contains("too_many_failures") && page.contains("<svg"),
-        "{page}"
+        page.contains("The last hour: 5 failures, 2 lockouts"),
+        "the chart, without a failure log: {page}"
     );
     browser.screenshot("lockouts").await;
 
-    browser.click("form[action$='/admin/reset'] button").await;
-    let removed = "1 attempts removed.";
-    let page = browser.source_once(|page| page.contains(removed)).await;
-    assert!(page.contains(removed), "{page}");
-    browser.screenshot("after-reset").await;
+    // Sorting: by failures, most first, then fewest first.
+    let first_of = |page: &str| {
+        ["alice", "bob", "carol"]
+            .into_iter()
+            .min_by_key(|name| page.find(&format!(">{name}<")).unwrap_or(usize::MAX))
+            .unwrap()
+    };
+    browser.open(&admin).await;
+    browser.click("th a[data-sort='failures']").await;
+    let page = browser
+        .source_once(|p| p.contains("aria-sort=\"descending\""))
+        .await;
+    assert_ne!(first_of(&page), "carol", "{page}");
+    browser.click("th a[data-sort='failures']").await;
+    let page = browser
+        .source_once(|p| p.contains("aria-sort=\"ascending\""))
+        .await;
+    assert_eq!(first_of(&page), "carol", "{page}");
+    browser.screenshot("attempts-sorted").await;
+
+    // A filter: who is locked now.
+    browser
+        .click("select[name='locked'] option[value='yes']")
+        .await;
+    browser.click("form.search button").await;
+    let page = browser.source_once(|p| p.contains("2 found.")).await;
+    assert!(
+        page.contains("2 found.") && !page.contains(">carol<"),
+        "{page}"
+    );
+    browser.screenshot("attempts-locked-now").await;
+
+    // A client's page.
+    browser.click("a[href$='client?username=alice']").await;
+    let page = browser
+        .source_once(|p| p.contains("<h1>Client alice</h1>"))
+        .await;
+    assert!(page.contains("<h1>Client alice</h1>"), "{page}");
+    assert!(
+        page.contains("id=\"locked\"") && page.contains("id=\"history\""),
+        "{page}"
+    );
+    browser.screenshot("client").await;
+
+    // Two lockouts ticked and reset together.
+    browser.open(&format!("{admin}/lockouts")).await;
+    browser.click("input[name='select'][value*='alice']").await;
+    browser.click("input[name='select'][value*='bob']").await;
+    browser.click("#reset-selected").await;
+    let done = "2 reset: 2 attempts removed.";
+    let page = browser.source_once(|p| p.contains(done)).await;
+    assert!(page.contains(done) && page.contains("0 found."), "{page}");
+    browser.screenshot("after-bulk-reset").await;
     assert_eq!(demo.post("127.0.0.6", "/login", right).await, 200);
 
+    // A phone's width, in dark mode: nothing wider than the screen.
     browser
-        .open(&format!("http://127.0.0.1:{port}/admin/lockouts"))
+        .command(
+            "POST",
+            "/window/rect",
+            serde_json::json!({"width": 390, "height": 844}),
+        )
         .await;
-    assert!(browser.source().await.contains("0 found."));
+    let dark = serde_json::json!({"cmd": "Emulation.setEmulatedMedia",
+        "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}});
+    browser.command("POST", "/goog/cdp/execute", dark).await;
+    browser.open(&admin).await;
+    let script = |code: &str| serde_json::json!({"script": code, "args": []});
+    let fits = browser
+        .command(
+            "POST",
+            "/execute/sync",
+            script("return document.documentElement.scrollWidth <= window.innerWidth"),
+        )
+        .await;
+    assert_eq!(fits, serde_json::json!(true), "the page fits a phone");
+    let background = browser
+        .command(
+            "POST",
+            "/execute/sync",
+            script("return getComputedStyle(document.body).backgroundColor"),
+        )
+        .await;
+    assert_eq!(background, serde_json::json!("rgb(21, 21, 23)"), "dark");
+    browser.screenshot("phone-dark").await;
 }
 
 /// A SQLite file that is not axes' own — a table with an axes name that no

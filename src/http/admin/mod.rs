@@ -1,8 +1,15 @@
-//! The "Access Attempts" admin as a web UI: who is locked out now (with a
-//! chart of failures and lockouts over the last hour and day), attempt
-//! records, the access log and the failure log, with filters, paging, a
-//! reset button per row and a reset of a search's lockouts; and the same
-//! data and actions as JSON under `/api`.
+//! The "Access Attempts" admin as a web UI, after Django's admin: who is
+//! locked out now (with a chart of failures and lockouts over the last hour
+//! and day, in any configuration), attempt records, the access log and the
+//! failure log. Every listing has sortable columns, filters (IP, username,
+//! locked now, reason, a date range), paging, times relative to now with
+//! the exact time on hover, and — where records can be reset — a checkbox
+//! and a reset button per row, a reset of the selected rows and of every
+//! lockout a search finds. Each IP and username links to the page of that
+//! client: its lockout now, its counters, its lockout history, its logins
+//! and failures. The pages follow the browser's light or dark preference
+//! and fit a phone's width. The same data and actions are JSON under
+//! `/api`.
 //!
 //! [`router`] gives an axum [`Router`] to nest under a path of your choice.
 //! It has no authentication of its own: mount it behind the middleware that
@@ -16,7 +23,8 @@
 //! # drop(app);
 //! ```
 //!
-//! Every page is rendered on the server with every value HTML-escaped and
+//! Every page is rendered on the server from maud templates, which escape
+//! every value, and
 //! sent with a strict `Content-Security-Policy`, `X-Frame-Options: DENY`
 //! and `Cache-Control: no-store`. A reset is a `POST` that must come from
 //! the admin's own pages, as Django admin's are protected: a request a
@@ -28,27 +36,26 @@
 //! Usernames are taken exactly as typed: ` alice` never selects `alice`,
 //! and a username of only spaces is an error, never "no username".
 
-use std::future::Future;
-use std::net::IpAddr;
-
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, NestedPath, Query, State};
+use axum::extract::{FromRequestParts, NestedPath, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 
-use crate::engine::{Axes, AxesError, CurrentLockout};
-use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
+use crate::engine::{Axes, AxesError};
+use crate::store::AttemptFilter;
 
 mod api;
 mod chart;
+mod client;
 mod csrf;
+mod listings;
 mod page;
+mod search;
 
-use page::{time, Cell, Page};
+use search::Search;
 
 /// How many rows a page shows (newest first); `?page=2` shows the next.
 pub const PAGE_ROWS: usize = 100;
@@ -57,10 +64,12 @@ pub const PAGE_ROWS: usize = 100;
 ///
 /// | route | what |
 /// |---|---|
-/// | `GET /` | attempt records |
+/// | `GET /` | attempt records (`?ip=`, `?username=`, `?locked=yes\|no`, `?reason=`, `?from=`/`?to=` days, `?sort=`/`?dir=`, `?page=`) |
 /// | `GET /lockouts` | who is locked out now, and the chart |
 /// | `GET /access-logs`, `GET /failure-logs` | the logs |
+/// | `GET /client?ip=…&username=…` | one client: its lockout, counters, lockout history, logins and failures |
 /// | `POST /reset` | resets the records of a posted `ip` and/or `username` |
+/// | `POST /reset-selected` | resets each posted `select` (or the one `only`): a row's `ip` and `username`, form-encoded |
 /// | `POST /reset-lockouts` | resets every lockout a posted search finds |
 /// | `GET /api/lockouts`, `GET /api/attempts` | the same as JSON arrays (`?ip=`, `?username=`, `?page=`) |
 /// | `POST /api/reset` | `{"ip": …, "username": …}` (`Content-Type: application/json`); answers `{"removed": n}` |
@@ -82,11 +91,13 @@ pub const PAGE_ROWS: usize = 100;
 /// ```
 pub fn router(axes: Axes) -> Router {
     Router::new()
-        .route("/", get(attempts))
-        .route("/lockouts", get(lockouts))
-        .route("/access-logs", get(access_logs))
-        .route("/failure-logs", get(failure_logs))
+        .route("/", get(listings::attempts))
+        .route("/lockouts", get(listings::lockouts))
+        .route("/access-logs", get(listings::access_logs))
+        .route("/failure-logs", get(listings::failure_logs))
+        .route("/client", get(client::client))
         .route("/reset", post(reset))
+        .route("/reset-selected", post(reset_selected))
         .route("/reset-lockouts", post(reset_lockouts))
         .merge(
             Router::new()
@@ -109,230 +120,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Base {
         let nested = parts.extensions.get::<NestedPath>().map(NestedPath::as_str);
         Ok(Self(nested.unwrap_or("").trim_end_matches('/').to_owned()))
     }
-}
-
-/// The filter of a page, from its query string.
-#[derive(Debug, Default, Deserialize)]
-struct Search {
-    #[serde(default)]
-    ip: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    message: String,
-    /// The page of the listing, from 1.
-    #[serde(default)]
-    page: Option<usize>,
-}
-
-impl Search {
-    /// The page shown, from 1.
-    fn page(&self) -> usize {
-        self.page.unwrap_or(1).max(1)
-    }
-
-    /// The rows of `items` on the page shown.
-    fn paged<'i, T>(&self, items: &'i [T]) -> &'i [T] {
-        let start = (self.page() - 1).saturating_mul(PAGE_ROWS).min(items.len());
-        &items[start..(start + PAGE_ROWS).min(items.len())]
-    }
-
-    /// The query string of this search on `page`.
-    fn query(&self, page: usize) -> String {
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("ip", &self.ip)
-            .append_pair("username", &self.username)
-            .append_pair("page", &page.to_string())
-            .finish()
-    }
-
-    /// The store filter, or why the search is not one.
-    fn filter(&self) -> Result<AttemptFilter, String> {
-        let ip = match self.ip.trim() {
-            "" => None,
-            text => Some(
-                text.parse::<IpAddr>()
-                    .map_err(|_| format!("`{text}` is not an IP address"))?,
-            ),
-        };
-        // Exactly as typed: the engine refuses white space it would not
-        // count, and a username of only white space.
-        let username = Some(self.username.as_str())
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned);
-        Ok(AttemptFilter::of(ip, username))
-    }
-}
-
-async fn attempts(
-    State(axes): State<Axes>,
-    Base(base): Base,
-    headers: HeaderMap,
-    Query(search): Query<Search>,
-) -> Response {
-    let columns = [
-        "IP address",
-        "Username",
-        "User agent",
-        "Path",
-        "Failures",
-        "Last attempt",
-        "",
-    ];
-    let page = Page::new(&axes, &headers, &base, "Access attempts", &search);
-    let row = |a: &AccessAttempt| {
-        let ip = ip_text(a.ip_address);
-        let username = a.username.clone().unwrap_or_default();
-        vec![
-            Cell::Text(ip.clone()),
-            Cell::Text(username.clone()),
-            Cell::Text(a.user_agent.clone()),
-            Cell::Text(a.path_info.clone()),
-            Cell::Text(a.failures.to_string()),
-            Cell::Text(time(a.attempt_time)),
-            Cell::Reset { ip, username },
-        ]
-    };
-    listing(page, |filter| axes.attempts(filter), &columns, row).await
-}
-
-async fn lockouts(
-    State(axes): State<Axes>,
-    Base(base): Base,
-    headers: HeaderMap,
-    Query(search): Query<Search>,
-) -> Response {
-    let columns = [
-        "IP address",
-        "Username",
-        "Reason",
-        "Failures",
-        "Since",
-        "Until",
-        "Time left",
-        "",
-    ];
-    let page = Page::new(&axes, &headers, &base, "Lockouts", &search);
-    let now = axes.now();
-    let row = |locked: &CurrentLockout| {
-        let ip = ip_text(locked.attempt.ip_address);
-        let username = locked.attempt.username.clone().unwrap_or_default();
-        let (until, left) = match (locked.until(), locked.time_left(now)) {
-            (Some(until), Some(left)) => (
-                time(until),
-                humantime::format_duration(whole_seconds(left)).to_string(),
-            ),
-            _ => ("until reset".to_owned(), String::new()),
-        };
-        vec![
-            Cell::Text(ip.clone()),
-            Cell::Text(username.clone()),
-            Cell::Text(locked.lockout.reason.as_str().to_owned()),
-            Cell::Text(locked.lockout.failures.to_string()),
-            Cell::Text(time(locked.since())),
-            Cell::Text(until),
-            Cell::Text(left),
-            Cell::Reset { ip, username },
-        ]
-    };
-    let extra = chart::section(&axes).await;
-    listing(
-        page.with_extra(extra).with_bulk_reset(),
-        |filter| axes.lockouts(filter),
-        &columns,
-        row,
-    )
-    .await
-}
-
-/// `duration` to the second, for display.
-fn whole_seconds(duration: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_secs(duration.as_secs() + u64::from(duration.subsec_nanos() > 0))
-}
-
-async fn access_logs(
-    State(axes): State<Axes>,
-    Base(base): Base,
-    headers: HeaderMap,
-    Query(search): Query<Search>,
-) -> Response {
-    let columns = [
-        "IP address",
-        "Username",
-        "User agent",
-        "Path",
-        "Logged in",
-        "Logged out",
-    ];
-    let page = Page::new(&axes, &headers, &base, "Access logs", &search);
-    let row = |e: &AccessLog| {
-        vec![
-            Cell::Text(ip_text(e.ip_address)),
-            Cell::Text(e.username.clone()),
-            Cell::Text(e.user_agent.clone()),
-            Cell::Text(e.path_info.clone()),
-            Cell::Text(time(e.attempt_time)),
-            Cell::Text(e.logout_time.map(time).unwrap_or_default()),
-        ]
-    };
-    listing(page, |filter| axes.access_logs(filter), &columns, row).await
-}
-
-async fn failure_logs(
-    State(axes): State<Axes>,
-    Base(base): Base,
-    headers: HeaderMap,
-    Query(search): Query<Search>,
-) -> Response {
-    let columns = [
-        "IP address",
-        "Username",
-        "User agent",
-        "Path",
-        "Failed at",
-        "Locked out",
-    ];
-    let page = Page::new(&axes, &headers, &base, "Failure logs", &search);
-    let row = |e: &AccessFailureLog| {
-        vec![
-            Cell::Text(ip_text(e.ip_address)),
-            Cell::Text(e.username.clone().unwrap_or_default()),
-            Cell::Text(e.user_agent.clone()),
-            Cell::Text(e.path_info.clone()),
-            Cell::Text(time(e.attempt_time)),
-            Cell::Text(if e.locked_out { "yes" } else { "no" }.to_owned()),
-        ]
-    };
-    listing(page, |filter| axes.failure_logs(filter), &columns, row).await
-}
-
-/// A page of what `fetch` finds for the page's search, a row each; the
-/// error, when the search is not one or the store fails.
-async fn listing<T, Fut>(
-    page: Page<'_>,
-    fetch: impl FnOnce(AttemptFilter) -> Fut,
-    columns: &[&str],
-    row: impl Fn(&T) -> Vec<Cell>,
-) -> Response
-where
-    Fut: Future<Output = Result<Vec<T>, AxesError>>,
-{
-    let found = match page.search.filter() {
-        Ok(filter) => fetch(filter).await.map_err(|e| e.to_string()),
-        Err(message) => Err(message),
-    };
-    match found {
-        Ok(items) => {
-            let shown = page.search.paged(&items);
-            page.table(columns, items.len(), shown.iter().map(row))
-        }
-        Err(message) => page.error(&message),
-    }
-}
-
-/// An address as the pages show it (empty when unknown).
-fn ip_text(ip: Option<IpAddr>) -> String {
-    ip.map(|ip| ip.to_string()).unwrap_or_default()
 }
 
 /// Resets the records of the posted `ip` and/or `username`, then goes back
@@ -383,6 +170,57 @@ async fn reset_lockouts(
         Err(message) => message,
     };
     back_with(&format!("{base}/lockouts"), &message)
+}
+
+/// Resets each selected row (the posted `select` values), or the one row
+/// whose button was pressed (`only`): each an IP and username as the row
+/// shows them. Then back to the page it came from, with what it did.
+async fn reset_selected(
+    State(axes): State<Axes>,
+    Base(base): Base,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut token = String::new();
+    let (mut selected, mut only) = (Vec::new(), None);
+    let mut back = home(&base).to_owned();
+    for (key, value) in form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            CSRF_FIELD => token = value.into_owned(),
+            "select" => selected.push(value.into_owned()),
+            "only" => only = Some(value.into_owned()),
+            // Back to a page of the admin's own, never elsewhere.
+            "back" if value == "lockouts" => back = format!("{base}/lockouts"),
+            _ => {}
+        }
+    }
+    if let Err(refusal) = csrf::check(&axes, &headers, &token) {
+        return (StatusCode::FORBIDDEN, refusal).into_response();
+    }
+    let targets = only.map_or(selected, |one| vec![one]);
+    let message = match reset_targets(&axes, &targets).await {
+        Ok((0, _)) => "Select the rows to reset.".to_owned(),
+        Ok((clients, removed)) => format!("{clients} reset: {removed} attempts removed."),
+        Err(error) => error,
+    };
+    back_with(&back, &message)
+}
+
+/// Resets each target (`ip=…&username=…`); how many there were and how
+/// many records the resets removed.
+async fn reset_targets(axes: &Axes, targets: &[String]) -> Result<(usize, u64), String> {
+    let mut removed = 0;
+    let mut reset = 0;
+    for target in targets {
+        let (search, _) = posted_search(target.as_bytes());
+        match search.filter()? {
+            // A row of neither names nothing: never a reset of everything.
+            AttemptFilter::All => continue,
+            filter => removed += axes.reset(filter).await.map_err(|e| e.to_string())?,
+        }
+        reset += 1;
+    }
+    Ok((reset, removed))
 }
 
 /// Resets the record of each lockout `filter` finds; how many lockouts
