@@ -78,7 +78,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AxesConfig, ConfigError};
 pub use engine::{
     Activity, ActivityCount, Answer, Attempt, Axes, AxesBuilder, AxesError, AxesEvent, Decision,
-    FailureOutcome, Outcome, RecentLockout, Report, UnlockError, Verdict,
+    Erased, FailureOutcome, Outcome, RecentLockout, Report, UnlockError, Verdict,
 };
 pub use http::{
     AxesRefusal, AxesReport, LockoutCallable, LockoutContext, LockoutTemplate, MissingAxesLayer,

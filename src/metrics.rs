@@ -10,6 +10,7 @@
 //! | `axes_lockouts_total` | counter | `reason`: a lockout that began (as [`AxesEvent::LockedOut`](crate::AxesEvent::LockedOut)) |
 //! | `axes_challenges_total` | counter | `outcome`: `passed`, `failed`, or `skipped` (an outcome reported without the challenge asked for) |
 //! | `axes_unlocks_total` | counter | `outcome`: `redeemed`, or why a token was refused (`invalid`, `expired`, `used`, `revoked`; `error` when the store failed) |
+//! | `axes_breaker_tripped` | gauge | 1 while the site-wide breaker is tripped (as this server saw it), 0 once cleared |
 //! | `axes_store_errors_total` | counter | `operation`: a store call that failed or timed out |
 //! | `axes_store_call_seconds` | histogram | `operation`: how long each store call took |
 //!
@@ -35,6 +36,8 @@ pub const LOCKOUTS: &str = "axes_lockouts_total";
 pub const CHALLENGES: &str = "axes_challenges_total";
 /// Unlock tokens redeemed or refused, by `outcome`.
 pub const UNLOCKS: &str = "axes_unlocks_total";
+/// 1 while the site-wide breaker is tripped, 0 once cleared.
+pub const BREAKER_TRIPPED: &str = "axes_breaker_tripped";
 /// Store calls that failed, by `operation`.
 pub const STORE_ERRORS: &str = "axes_store_errors_total";
 /// Store call durations in seconds, by `operation`.
@@ -58,6 +61,11 @@ pub(crate) fn lockout(reason: LockoutReason) {
 /// Counts a challenge: `"passed"`, `"failed"` or `"skipped"`.
 pub(crate) fn challenge(outcome: &'static str) {
     metrics::counter!(CHALLENGES, "outcome" => outcome).increment(1);
+}
+
+/// Sets the breaker's gauge.
+pub(crate) fn breaker(tripped: bool) {
+    metrics::gauge!(BREAKER_TRIPPED).set(f64::from(u8::from(tripped)));
 }
 
 /// Counts an unlock token redeemed (`"redeemed"`) or refused (why).

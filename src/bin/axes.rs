@@ -12,6 +12,7 @@
 //! axes reset-logs --age 30           # axes_reset_logs (days, or "12h")
 //! axes reset-failure-logs --age 30   # axes_reset_failure_logs
 //! axes unlock-token alice            # a self-service unlock token (AXES_SECRET)
+//! axes erase --username alice        # everything stored of alice: records, logs
 //! ```
 //!
 //! The store comes from `--database-url` (or `AXES_DATABASE_URL`) and the
@@ -48,6 +49,11 @@ struct Cli {
     /// username normalization.
     #[arg(long, global = true, env = "AXES_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// The application's engine secret (the bytes it gives
+    /// `AxesBuilder::secret`): for `unlock-token`, and with
+    /// `private_usernames` to find users by name.
+    #[arg(long, global = true, env = "AXES_SECRET", hide_env_values = true)]
+    secret: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -102,16 +108,18 @@ enum Command {
         #[arg(long, default_value = "30", value_parser = parse_age)]
         age: Duration,
     },
+    /// Erases everything stored of the clients a search names (an IP,
+    /// a username, or both): their attempt records and counters (their
+    /// lockouts lifted), their access and failure log entries. A request
+    /// to erase someone's personal data.
+    Erase {
+        #[command(flatten)]
+        search: Search,
+    },
     /// Issues a self-service unlock token for a username, for support to
     /// send its owner: the application redeems it with
     /// `Axes::redeem_unlock`, once, within `unlock_token_lifetime`.
-    UnlockToken {
-        username: String,
-        /// The application's engine secret (the bytes it gives
-        /// `AxesBuilder::secret`).
-        #[arg(long, env = "AXES_SECRET", hide_env_values = true)]
-        secret: String,
-    },
+    UnlockToken { username: String },
 }
 
 /// Which records a listing covers.
@@ -177,9 +185,21 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
     };
     let migrating = matches!(cli.command, Command::Migrate);
     let store = open(&cli.database_url, migrating).await?;
+    let needs_secret = match &cli.command {
+        Command::UnlockToken { .. } => Some("unlock-token"),
+        _ if config.private_usernames => Some("private_usernames"),
+        _ => None,
+    };
     let mut builder = Axes::builder(config, store);
-    if let Command::UnlockToken { secret, .. } = &cli.command {
-        builder = builder.secret(secret.as_bytes());
+    match (&cli.secret, needs_secret) {
+        (Some(secret), _) => builder = builder.secret(secret.as_bytes()),
+        (None, Some(why)) => {
+            return Err(format!(
+                "{why} needs the application's secret: give --secret or AXES_SECRET"
+            )
+            .into())
+        }
+        (None, None) => {}
     }
     let axes = builder.build();
     let removed = |n: u64, what: &str| {
@@ -260,6 +280,13 @@ async fn run(cli: Cli) -> Result<String, Box<dyn std::error::Error>> {
         ),
         Command::ResetLogs { age } => removed(axes.reset_logs(age).await?, "logs"),
         Command::ResetFailureLogs { age } => removed(axes.reset_failure_logs(age).await?, "logs"),
+        Command::Erase { search } => {
+            let erased = axes.erase(search.filter()).await?;
+            format!(
+                "Erased {} attempts, {} access log entries, {} failure log entries.\n",
+                erased.attempts, erased.access_logs, erased.failure_logs
+            )
+        }
         Command::UnlockToken { username, .. } => {
             format!("{}\n", axes.unlock_token(&username).await?)
         }

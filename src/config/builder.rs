@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{
     AxesConfig, ConfigError, CooloffBackoff, DuringLockout, LockoutResponseMode, LockoutTier,
-    OnStoreError, SprayLimit,
+    OnStoreError, SiteBreaker, SprayLimit,
 };
 use crate::identity::{IpMatcher, LockoutGroup, ProxyOrder, UsernameNormalization};
 
@@ -122,6 +122,14 @@ impl AxesConfigBuilder {
         challenge_attempts: u32,
         /// See [`AxesConfig::unlock_token_lifetime`].
         unlock_token_lifetime: Duration,
+        /// See [`AxesConfig::second_factor_failure_limit`].
+        second_factor_failure_limit: u32,
+        /// See [`AxesConfig::second_factor_cooloff`].
+        second_factor_cooloff: Option<Duration>,
+        /// See [`AxesConfig::site_breaker`].
+        site_breaker: Option<SiteBreaker>,
+        /// See [`AxesConfig::private_usernames`].
+        private_usernames: bool,
     }
 
     /// See [`AxesConfig::device_cookie`].

@@ -33,7 +33,8 @@ mod validate;
 pub use builder::AxesConfigBuilder;
 pub use checks::{config_warnings, ConfigWarning};
 pub use parts::{
-    CooloffBackoff, DuringLockout, LockoutResponseMode, LockoutTier, OnStoreError, SprayLimit,
+    CooloffBackoff, DuringLockout, LockoutResponseMode, LockoutTier, OnStoreError, SiteBreaker,
+    SprayLimit,
 };
 
 /// django-axes' message for a lockout that ends on its own.
@@ -73,6 +74,9 @@ pub const DEFAULT_CHALLENGE_ATTEMPTS: u32 = 3;
 
 /// How long an unlock token can be redeemed by default (1 h).
 pub const DEFAULT_UNLOCK_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The default [`AxesConfig::second_factor_failure_limit`].
+pub const DEFAULT_SECOND_FACTOR_FAILURE_LIMIT: u32 = 5;
 
 /// How long a key's past lockouts are remembered by default (24 h).
 pub const DEFAULT_LOCKOUT_HISTORY: Duration = Duration::from_secs(24 * 3600);
@@ -300,6 +304,33 @@ pub struct AxesConfig {
     /// can be redeemed.
     #[serde(with = "humantime_serde")]
     pub unlock_token_lifetime: Duration,
+    /// A second factor's own budget: how many failed second factors (a
+    /// one-time code, a security key) in a row lock the username out of
+    /// its second factor, counted apart from password failures and by the
+    /// username alone (see [`Report::second_factor_failed`](crate::Report::second_factor_failed)).
+    /// `0` turns the budget off. Default 5.
+    pub second_factor_failure_limit: u32,
+    /// How long a second-factor lockout lasts after its last failure;
+    /// `None` (the default, as Keycloak's `maxSecondaryAuthFailures`):
+    /// until a reset of the username, or [`Axes::unlock`](crate::Axes::unlock).
+    #[serde(with = "humantime_serde")]
+    pub second_factor_cooloff: Option<Duration>,
+    /// A site-wide credential-stuffing breaker (OWASP ASVS 5.0 V2.1.3,
+    /// "limits per user and globally"): past a failure budget across every
+    /// key, every attempt from a client without trust (no device cookie
+    /// vouching for it, no login of it from that address within
+    /// `trusted_client_window`, or 30 days) must pass the challenge. It
+    /// locks no one out by itself, and clears by itself. Off by default.
+    pub site_breaker: Option<SiteBreaker>,
+    /// Store usernames as pseudonyms: `~` and 32 hex digits of a keyed
+    /// hash (HMAC-SHA256) under the engine's secret, in every counter,
+    /// record and log. The operator's listings (the admin, the command
+    /// line, [`Axes::attempts`](crate::Axes::attempts) and its kin) still
+    /// find a user by the name typed, and show the name where it was given
+    /// (a search by it), the pseudonym elsewhere. Give every app server and
+    /// the command line the same secret (`AXES_SECRET`): another secret
+    /// names other pseudonyms. Off by default.
+    pub private_usernames: bool,
 }
 
 impl Default for AxesConfig {
@@ -363,6 +394,10 @@ impl Default for AxesConfig {
             challenge_after: None,
             challenge_attempts: DEFAULT_CHALLENGE_ATTEMPTS,
             unlock_token_lifetime: DEFAULT_UNLOCK_TOKEN_LIFETIME,
+            second_factor_failure_limit: DEFAULT_SECOND_FACTOR_FAILURE_LIMIT,
+            second_factor_cooloff: None,
+            site_breaker: None,
+            private_usernames: false,
         }
     }
 }

@@ -71,6 +71,54 @@ pub struct SprayLimit {
     pub window: Duration,
 }
 
+/// The site-wide breaker (`site_breaker`): a failure budget across every
+/// key of the routes one engine guards. Past it, every attempt from a
+/// client without trust must pass the challenge; it clears by itself when
+/// the rate falls back. Give `failures_per_minute` (an absolute budget) or
+/// `baseline_multiple` (a multiple of the last hour's average a minute,
+/// never below `min_failures_per_minute`).
+///
+/// ```
+/// let config = axes::AxesConfig::from_toml_str(
+///     r#"site_breaker = { baseline_multiple = 10.0, min_failures_per_minute = 50 }"#,
+/// ).unwrap();
+/// let breaker = config.site_breaker.unwrap();
+/// assert_eq!(breaker.budget(0), 50, "never below the floor");
+/// assert_eq!(breaker.budget(600), 100, "ten times 10 a minute");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteBreaker {
+    /// Trips past this many failures a minute.
+    #[serde(default)]
+    pub failures_per_minute: Option<u64>,
+    /// Or: trips past this multiple of the last hour's failures a minute.
+    #[serde(default)]
+    pub baseline_multiple: Option<f64>,
+    /// With `baseline_multiple`: the budget is never below this many
+    /// failures a minute (default 30), so a quiet hour does not trip it.
+    #[serde(default = "SiteBreaker::default_floor")]
+    pub min_failures_per_minute: u64,
+}
+
+impl SiteBreaker {
+    fn default_floor() -> u64 {
+        30
+    }
+
+    /// The failures a minute it allows, given the last hour's failures.
+    pub fn budget(&self, last_hour: u64) -> u64 {
+        match (self.failures_per_minute, self.baseline_multiple) {
+            (Some(budget), _) => budget,
+            (None, Some(multiple)) => {
+                let baseline = last_hour as f64 / 60.0 * multiple;
+                (baseline.ceil() as u64).max(self.min_failures_per_minute)
+            }
+            (None, None) => u64::MAX,
+        }
+    }
+}
+
 /// Exponential growth of repeated lockouts (`cooloff_backoff`): the n-th
 /// lockout of a key within `lockout_history` lasts the cool-off times
 /// `factor^(n-1)`, at most `max`.

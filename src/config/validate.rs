@@ -263,6 +263,19 @@ impl AxesConfig {
     /// The defenses beyond django-axes: the warning, the challenge, unlock
     /// tokens.
     fn validate_beyond(&self) -> Result<(), ConfigError> {
+        if let Some(breaker) = &self.site_breaker {
+            let valid = match (breaker.failures_per_minute, breaker.baseline_multiple) {
+                (Some(budget), None) => budget > 0,
+                (None, Some(multiple)) => multiple.is_finite() && multiple > 1.0,
+                _ => false,
+            };
+            if !valid {
+                return Err(ConfigError::new(
+                    "site_breaker",
+                    "give failures_per_minute (at least 1) or baseline_multiple (above 1), not both",
+                ));
+            }
+        }
         if self.warn_attempts_left == Some(0) {
             return Err(ConfigError::new(
                 "warn_attempts_left",

@@ -100,6 +100,15 @@ impl ActivityLog {
         });
     }
 
+    /// Forgets the lockouts of the clients `filter` covers (an erasure);
+    /// the counts a minute name no one and stay.
+    pub(crate) fn forget(&self, filter: &crate::store::AttemptFilter) {
+        let mut recorded = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        recorded
+            .lockouts
+            .retain(|l| !filter.matches_parts(Some(l.ip_address), l.username.as_deref()));
+    }
+
     /// A copy of what was recorded.
     pub(crate) fn snapshot(&self) -> Activity {
         let recorded = self.inner.lock().unwrap_or_else(|e| e.into_inner());

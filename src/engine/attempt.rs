@@ -178,9 +178,10 @@ impl Attempt {
         let login = self.input.login();
         let prepared = self.prepared.as_ref().expect("prepared");
         let checked = self.engine.evaluate(&login, prepared).await;
-        self.or_open(checked.map(|(decision, _)| decision), "checking", || {
+        let decision = self.or_open(checked.map(|(decision, _)| decision), "checking", || {
             Decision::Allowed { failures: 0 }
-        })
+        })?;
+        Ok(decision.map_lockout(|lockout| self.shown(lockout)))
     }
 
     /// Admits the attempt before its password is verified: checks it, and
@@ -223,7 +224,8 @@ impl Attempt {
                 self.engine.note_refusal(&self.input.client, lockout);
             }
         }
-        self.or_open(admitted, "admitting", || Decision::Allowed { failures: 0 })
+        let decision = self.or_open(admitted, "admitting", || Decision::Allowed { failures: 0 })?;
+        Ok(decision.map_lockout(|lockout| self.shown(lockout)))
     }
 
     /// Admits the attempt of `username`, the one the handler verifies
@@ -306,7 +308,17 @@ impl Attempt {
     /// ```
     pub async fn report(&mut self, report: Report) -> Result<Verdict, AxesError> {
         let verdict = self.record(report).await;
-        self.or_open(verdict, "recording the outcome", Verdict::proceed)
+        let verdict = self.or_open(verdict, "recording the outcome", Verdict::proceed)?;
+        Ok(verdict.map_lockouts(|lockout| self.shown(lockout)))
+    }
+
+    /// A lockout as the client is told of it: with `private_usernames`,
+    /// naming the username as the request gave it, never its pseudonym.
+    fn shown(&self, mut lockout: Lockout) -> Lockout {
+        if self.engine.config().private_usernames && lockout.username.is_some() {
+            lockout.username = self.input.client.username().map(str::to_owned);
+        }
+        lockout
     }
 
     /// [`report`](Self::report), whatever the store does.
@@ -318,6 +330,15 @@ impl Attempt {
         match report.outcome {
             Some(Outcome::Failed(credentials)) => self.failed(credentials, Some(challenge)).await,
             Some(Outcome::Succeeded(username)) => self.succeeded(username, challenge).await,
+            Some(Outcome::SecondFactorPending(username)) => {
+                self.second_factor(username, SecondFactor::Pending).await
+            }
+            Some(Outcome::SecondFactorFailed(username)) => {
+                self.second_factor(username, SecondFactor::Failed).await
+            }
+            Some(Outcome::SecondFactorPassed(username)) => {
+                self.second_factor(username, SecondFactor::Passed).await
+            }
             Some(Outcome::LoggedOut(username)) => {
                 self.prepare();
                 self.engine
@@ -434,6 +455,22 @@ impl Attempt {
         })
     }
 
+    /// The refusal of an outcome of `credentials`' username: its lockout
+    /// (checked now, unless its keys were), or the attempt's refusal at
+    /// admission.
+    async fn refusal_of(
+        &mut self,
+        credentials: &Credentials,
+    ) -> Result<Option<Verdict>, AxesError> {
+        if let Some(refused) = self.check_named(credentials).await? {
+            return Ok(Some(Verdict::of(refused)));
+        }
+        Ok(self
+            .refused
+            .clone()
+            .map(|lockout| Verdict::of(Answer::Refused(lockout))))
+    }
+
     /// A success of `username`, once its lockout is checked, and its
     /// challenge if one was asked for.
     async fn succeeded(
@@ -442,12 +479,15 @@ impl Attempt {
         challenge: Option<bool>,
     ) -> Result<Verdict, AxesError> {
         let credentials = Credentials::from(username.as_str());
-        if let Some(refused) = self.check_named(&credentials).await? {
-            return Ok(Verdict::of(refused));
+        // Refused, the password was right, but it is no login.
+        if let Some(refused) = self.refusal_of(&credentials).await? {
+            return Ok(refused);
         }
-        if let Some(lockout) = &self.refused {
-            // Refused at admission: the password was right, but it is no login.
-            return Ok(Verdict::of(Answer::Refused(lockout.clone())));
+        if challenge.is_none() && self.challenge_required() && self.asked_by_breaker_only() {
+            // The site breaker raises the bar, it locks no one out: the
+            // right password without the challenge is asked for it again,
+            // and not counted.
+            return Ok(Verdict::of(Answer::Challenge));
         }
         if challenge == Some(false) || (self.challenge_required() && challenge.is_none()) {
             // The right password, but not the challenge: answered as the
@@ -465,6 +505,61 @@ impl Attempt {
             device_token: self.engine.device_token(&self.input.login(), &username),
             ..Verdict::proceed()
         })
+    }
+
+    /// A step of the second factor of `username`, once its lockout is
+    /// checked: pending records nothing; a failure counts against the
+    /// second factor's budget; a pass, unless the username is locked out
+    /// of its second factor, is the login's success.
+    async fn second_factor(
+        &mut self,
+        username: String,
+        step: SecondFactor,
+    ) -> Result<Verdict, AxesError> {
+        let credentials = Credentials::from(username.as_str());
+        if let Some(refused) = self.refusal_of(&credentials).await? {
+            return Ok(refused);
+        }
+        // As the username is counted (normalised, altered by its callable).
+        let counted = self
+            .prepared
+            .as_ref()
+            .and_then(|prepared| prepared.client.username())
+            .unwrap_or(&username)
+            .to_owned();
+        if !matches!(step, SecondFactor::Failed) {
+            // Locked out of its second factor, the username is refused
+            // at both steps, whatever it sent (a failure says so too).
+            if let Some(lockout) = self.engine.second_factor_lockout(&counted).await? {
+                self.engine.note_refusal(&self.input.client, &lockout);
+                return Ok(Verdict::of(Answer::Refused(lockout)));
+            }
+        }
+        match step {
+            SecondFactor::Pending => Ok(Verdict::proceed()),
+            SecondFactor::Failed => {
+                self.engine
+                    .second_factor_failed(&self.input.client, &counted)
+                    .await
+            }
+            SecondFactor::Passed => {
+                let verdict = self.succeeded(username, None).await?;
+                if *verdict.answer() == Answer::Proceed {
+                    self.engine.second_factor_passed(&counted).await?;
+                }
+                Ok(verdict)
+            }
+        }
+    }
+
+    /// Whether the challenge was asked for by the site breaker alone, not
+    /// by the client's own failures (`challenge_after`).
+    fn asked_by_breaker_only(&self) -> bool {
+        let failures = match &self.flight.admitted {
+            Some((decision, _)) => decision.failures(),
+            None => return false,
+        };
+        !crate::policy::challenge::required(self.engine.config(), failures)
     }
 
     /// Records the challenge passed, if the latest check asked for one (a
@@ -505,4 +600,11 @@ impl Attempt {
             }
         }
     }
+}
+
+/// A step of a second factor.
+enum SecondFactor {
+    Pending,
+    Failed,
+    Passed,
 }

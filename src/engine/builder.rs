@@ -259,6 +259,9 @@ impl AxesBuilder {
             }
             None => (None, None),
         };
+        if self.config.private_usernames && self.secret.is_none() {
+            tracing::error!(target: "axes", "private_usernames without a secret (AxesBuilder::secret): usernames get pseudonyms of this process only, so counts start afresh with each process and app servers do not count together");
+        }
         let events_for_cache = self.store.subscribe();
         let engine = Arc::new(Engine {
             proxies: self.config.proxies(),
@@ -276,6 +279,7 @@ impl AxesBuilder {
             locks: LockCache::new(events_for_cache),
             hold_micros: AtomicU64::new(0),
             activity: super::activity::ActivityLog::new(),
+            breaker: super::breaker::BreakerState::default(),
             refusals: Every::new(Duration::from_secs(60)),
             store_failures: Every::new(Duration::from_secs(10)),
         });

@@ -116,6 +116,11 @@ impl Engine {
                     failures: standing.failures,
                 }
             }
+            None if self.breaker_asks(client, login.request()).await? => {
+                Decision::ChallengeRequired {
+                    failures: standing.failures,
+                }
+            }
             None => Decision::Allowed {
                 failures: standing.failures,
             },
@@ -309,7 +314,7 @@ impl Engine {
     }
 
     /// Whether the request's device cookie vouches for `username`.
-    fn device_vouches(
+    pub(super) fn device_vouches(
         &self,
         request: Option<&RequestInfo>,
         username: &str,

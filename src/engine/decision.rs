@@ -70,6 +70,16 @@ impl Decision {
     }
 }
 
+impl Decision {
+    /// The decision with its lockout, if any, passed through `show`.
+    pub(crate) fn map_lockout(self, show: impl FnOnce(Lockout) -> Lockout) -> Self {
+        match self {
+            Self::LockedOut(lockout) => Self::LockedOut(show(lockout)),
+            other => other,
+        }
+    }
+}
+
 /// What recording a failure did.
 ///
 /// ```
@@ -112,6 +122,13 @@ pub enum Outcome {
     Succeeded(String),
     /// The username (if known) logged out.
     LoggedOut(Option<String>),
+    /// The username's password was right, and its second factor is asked
+    /// for next: nothing is reset yet.
+    SecondFactorPending(String),
+    /// The username's second factor failed.
+    SecondFactorFailed(String),
+    /// The username's second factor passed: the login succeeded.
+    SecondFactorPassed(String),
 }
 
 /// What the handler reports of an attempt: its outcome, if it has one, how
@@ -152,6 +169,57 @@ impl Report {
     /// `username` logged out (`user_logged_out`).
     pub fn logged_out(username: Option<String>) -> Self {
         Self::of(Outcome::LoggedOut(username.filter(|u| !u.is_empty())))
+    }
+
+    /// `username`'s password was right and its second factor comes next.
+    /// Nothing is reset until the second factor passes (NIST SP 800-63B
+    /// counts a login as successful only when every factor passed); the
+    /// username's lockout is checked as for any outcome.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+    /// use axes::{Answer, Axes, AxesConfig, ClientInfo, MemoryStore, Report};
+    /// let axes = Axes::new(AxesConfig::default(), MemoryStore::new());
+    /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+    /// axes.attempt(client.clone()).report(Report::failed("alice")).await?;
+    /// let verdict = axes.attempt(client.clone()).report(Report::second_factor_pending("alice")).await?;
+    /// assert_eq!(*verdict.answer(), Answer::Proceed);
+    /// assert_eq!(axes.attempt(client).check().await?.failures(), 1, "nothing reset yet");
+    /// # Ok(()) }
+    /// ```
+    pub fn second_factor_pending(username: impl Into<String>) -> Self {
+        Self::of(Outcome::SecondFactorPending(username.into()))
+    }
+
+    /// `username`'s second factor failed: counted against its own budget,
+    /// `second_factor_failure_limit`, by the username alone. At the limit
+    /// the username is locked out of its second factor (until a reset by
+    /// default), and every later second factor of it is refused alike,
+    /// whatever code was sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+    /// use axes::{Axes, AxesConfig, ClientInfo, LockoutReason, MemoryStore, Report};
+    /// let config = AxesConfig::from_toml_str("second_factor_failure_limit = 2").unwrap();
+    /// let axes = Axes::new(config, MemoryStore::new());
+    /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+    /// axes.attempt(client.clone()).report(Report::second_factor_failed("alice")).await?;
+    /// let verdict = axes.attempt(client.clone()).report(Report::second_factor_failed("alice")).await?;
+    /// assert_eq!(verdict.lockout().unwrap().reason, LockoutReason::SecondFactor);
+    /// let right_code = axes.attempt(client).report(Report::second_factor_passed("alice")).await?;
+    /// assert!(right_code.lockout().is_some(), "refused whatever the code");
+    /// # Ok(()) }
+    /// ```
+    pub fn second_factor_failed(username: impl Into<String>) -> Self {
+        Self::of(Outcome::SecondFactorFailed(username.into()))
+    }
+
+    /// `username`'s second factor passed: the login succeeded (recorded as
+    /// [`succeeded`](Self::succeeded) records it), and the second factor's
+    /// count is forgotten — unless the username is locked out of its
+    /// second factor, which refuses it.
+    pub fn second_factor_passed(username: impl Into<String>) -> Self {
+        Self::of(Outcome::SecondFactorPassed(username.into()))
     }
 
     /// A report of `outcome`.
@@ -229,6 +297,17 @@ impl Verdict {
             failure: None,
             device_token: None,
         }
+    }
+
+    /// The verdict with its lockouts passed through `show`.
+    pub(crate) fn map_lockouts(mut self, show: impl Fn(Lockout) -> Lockout) -> Self {
+        if let Answer::Refused(lockout) = self.answer {
+            self.answer = Answer::Refused(show(lockout));
+        }
+        if let Some(failure) = &mut self.failure {
+            failure.lockout = failure.lockout.take().map(&show);
+        }
+        self
     }
 
     /// What answers the attempt.

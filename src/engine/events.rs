@@ -77,6 +77,39 @@ pub enum AxesEvent {
         /// When it happened.
         at: SystemTime,
     },
+    /// A failed second factor was reported
+    /// ([`Report::second_factor_failed`](crate::Report::second_factor_failed)).
+    /// When it locked the username out of its second factor,
+    /// [`AxesEvent::LockedOut`] follows.
+    SecondFactorFailed {
+        /// The username whose second factor failed (as counted).
+        username: String,
+        /// The client.
+        client: ClientInfo,
+        /// The username's failed second factors in a row, this one included.
+        failures: u64,
+        /// When.
+        at: SystemTime,
+    },
+    /// The site-wide breaker tripped (`site_breaker`), as this server saw
+    /// it: clients without trust must pass the challenge.
+    BreakerTripped {
+        /// The failures a minute, across every key.
+        failures_per_minute: u64,
+        /// The budget it went past.
+        budget: u64,
+        /// When.
+        at: SystemTime,
+    },
+    /// The site-wide breaker cleared: the rate fell back within the budget.
+    BreakerCleared {
+        /// The failures a minute, across every key.
+        failures_per_minute: u64,
+        /// The budget.
+        budget: u64,
+        /// When.
+        at: SystemTime,
+    },
     /// An unlock token was redeemed: the username's lockouts were lifted.
     Unlocked {
         /// The username unlocked (as counted).

@@ -99,6 +99,9 @@ impl Engine {
         );
         self.log_failure(&prepared.client, lockout.is_some())
             .await?;
+        if let Err(error) = self.count_for_breaker(&prepared.client).await {
+            self.note_store_failure(&error, "the site breaker missed a failure");
+        }
         self.purge_if_due(self.retention(&rules.window())).await;
         let outcome = FailureOutcome {
             recorded: true,

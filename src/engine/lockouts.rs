@@ -90,16 +90,36 @@ impl Engine {
     /// The attempt records `filter` covers whose client is locked out now,
     /// most recent first: each record's client checked as a login by it
     /// would be (its IP, username and user agent), one read per record.
+    /// Then the usernames locked out of their second factor: the one the
+    /// filter names, those of the records, and those this process saw
+    /// locked lately.
     pub(crate) async fn lockouts(
         &self,
         filter: AttemptFilter,
     ) -> Result<Vec<CurrentLockout>, AxesError> {
         let mut locked = Vec::new();
+        let mut usernames: Vec<String> = Vec::new();
+        let mut note = |username: Option<&str>| {
+            if let Some(username) = username.filter(|u| !usernames.iter().any(|n| n == u)) {
+                usernames.push(username.to_owned());
+            }
+        };
+        let counted = self.checked_filter(filter.clone())?;
+        note(counted.username());
         for attempt in self.attempts(filter).await? {
+            note(attempt.username.as_deref());
             if let Decision::LockedOut(lockout) = self.check(&client_of(&attempt)).await? {
                 locked.push(CurrentLockout { attempt, lockout });
             }
         }
+        if counted == AttemptFilter::All {
+            for recent in self.activity.snapshot().lockouts() {
+                if recent.reason == crate::LockoutReason::SecondFactor {
+                    note(recent.username.as_deref());
+                }
+            }
+        }
+        locked.extend(self.second_factor_lockouts(usernames).await?);
         Ok(locked)
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::axes::Axes;
+use super::erase::Erased;
 use super::error::AxesError;
 use super::lockouts::CurrentLockout;
 use super::unlock::UnlockError;
@@ -32,6 +33,32 @@ impl Axes {
         self.engine.reset(filter).await
     }
 
+    /// Erases everything stored of the clients `filter` names — a
+    /// request to erase someone's personal data: what [`reset`](Self::reset)
+    /// deletes (their attempt records and counters, their lockouts lifted),
+    /// their access and failure log entries, and the lockouts of them this
+    /// process remembers ([`Axes::activity`]). Log lines already written
+    /// and events already sent are the application's to erase.
+    /// [`AttemptFilter::All`] is refused: an erasure names someone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axes::AxesError> {
+    /// use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, MemoryStore, Report};
+    /// let config = AxesConfig::from_toml_str("enable_access_failure_log = true").unwrap();
+    /// let axes = Axes::new(config, MemoryStore::new());
+    /// let client = ClientInfo::new("192.0.2.1".parse().unwrap());
+    /// axes.attempt(client.clone()).report(Report::failed("alice")).await?;
+    /// axes.attempt(client).report(Report::succeeded("alice")).await?;
+    /// let erased = axes.erase(AttemptFilter::Username("alice".into())).await?;
+    /// assert_eq!((erased.access_logs, erased.failure_logs), (1, 1));
+    /// assert!(axes.access_logs(AttemptFilter::All).await?.is_empty());
+    /// assert!(axes.erase(AttemptFilter::All).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn erase(&self, filter: AttemptFilter) -> Result<Erased, AxesError> {
+        self.engine.erase(filter).await
+    }
+
     /// Lists the attempt records `filter` covers, most recent first.
     ///
     /// ```
@@ -45,7 +72,12 @@ impl Axes {
     /// # Ok(()) }
     /// ```
     pub async fn attempts(&self, filter: AttemptFilter) -> Result<Vec<AccessAttempt>, AxesError> {
-        self.engine.attempts(filter).await
+        let given = self.engine.given_name(&filter);
+        let mut found = self.engine.attempts(filter).await?;
+        for record in &mut found {
+            show_given(&given, record.username.as_mut());
+        }
+        Ok(found)
     }
 
     /// The attempt records `filter` covers whose client is locked out now,
@@ -62,7 +94,13 @@ impl Axes {
     /// # Ok(()) }
     /// ```
     pub async fn lockouts(&self, filter: AttemptFilter) -> Result<Vec<CurrentLockout>, AxesError> {
-        self.engine.lockouts(filter).await
+        let given = self.engine.given_name(&filter);
+        let mut found = self.engine.lockouts(filter).await?;
+        for locked in &mut found {
+            show_given(&given, locked.attempt.username.as_mut());
+            show_given(&given, locked.lockout.username.as_mut());
+        }
+        Ok(found)
     }
 
     /// Lists the access log entries `filter` covers, most recent first.
@@ -77,7 +115,12 @@ impl Axes {
     /// # Ok(()) }
     /// ```
     pub async fn access_logs(&self, filter: AttemptFilter) -> Result<Vec<AccessLog>, AxesError> {
-        self.engine.access_logs(filter).await
+        let given = self.engine.given_name(&filter);
+        let mut found = self.engine.access_logs(filter).await?;
+        for entry in &mut found {
+            show_given(&given, Some(&mut entry.username));
+        }
+        Ok(found)
     }
 
     /// Lists the failure log entries `filter` covers, most recent first
@@ -97,7 +140,12 @@ impl Axes {
         &self,
         filter: AttemptFilter,
     ) -> Result<Vec<AccessFailureLog>, AxesError> {
-        self.engine.failure_logs(filter).await
+        let given = self.engine.given_name(&filter);
+        let mut found = self.engine.failure_logs(filter).await?;
+        for entry in &mut found {
+            show_given(&given, entry.username.as_mut());
+        }
+        Ok(found)
     }
 
     /// Deletes access log entries older than `age` (`axes_reset_logs`);
@@ -231,5 +279,16 @@ impl Axes {
     /// ```
     pub async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
         self.engine.in_flight(key).await
+    }
+}
+
+/// With `private_usernames`, a listing shows the name where it was given:
+/// `username`, when it is the pseudonym of the name searched for, becomes
+/// that name (`given`: the pseudonym, and the name).
+fn show_given(given: &Option<(String, String)>, username: Option<&mut String>) {
+    if let (Some((kept, name)), Some(username)) = (given, username) {
+        if username == kept {
+            username.clone_from(name);
+        }
     }
 }

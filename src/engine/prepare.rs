@@ -180,18 +180,47 @@ impl Engine {
         if let Some(prefix) = config.ipv6_prefix_length {
             counted.set_ip_address(ipv6_prefix(client.ip_address(), prefix));
         }
-        if let (UsernameNormalization::None, _) | (_, None) =
-            (config.username_normalization, client.username())
-        {
+        let Some(username) = client.username() else {
             return counted;
-        }
-        if let Some(username) = client.username() {
-            let normalized = config.username_normalization.apply_cow(username);
-            if normalized != username {
-                counted.set_username(Some(normalized.into_owned()));
-            }
+        };
+        let normalized = match config.username_normalization {
+            UsernameNormalization::None => Cow::Borrowed(username),
+            normalization => normalization.apply_cow(username),
+        };
+        let named = self.private_name(normalized);
+        if named != username {
+            counted.set_username(Some(named.into_owned()));
         }
         counted
+    }
+
+    /// With `private_usernames`, when `filter` names a username: the
+    /// pseudonym it is kept as, and the name given, so that a listing
+    /// shows the name where it was given.
+    pub(crate) fn given_name(&self, filter: &AttemptFilter) -> Option<(String, String)> {
+        if !self.config().private_usernames {
+            return None;
+        }
+        let given = filter.username()?;
+        let kept = self.counted_filter(AttemptFilter::Username(given.to_owned()));
+        Some((kept.username()?.to_owned(), given.to_owned()))
+    }
+
+    /// `username` as kept: with `private_usernames`, its pseudonym — `~`
+    /// and 32 hex digits of a keyed hash under the engine's secret (a
+    /// pseudonym is kept as it is, so that counting twice changes nothing).
+    pub(crate) fn private_name<'a>(&self, username: Cow<'a, str>) -> Cow<'a, str> {
+        if !self.config().private_usernames || is_pseudonym(&username) {
+            return username;
+        }
+        let Some(mac) = self
+            .secret()
+            .mac("axes private username", &[username.as_bytes()])
+        else {
+            return username;
+        };
+        let digest = hmac::Mac::finalize(mac).into_bytes();
+        Cow::Owned(format!("~{}", crate::hex::encode(&digest[..16])))
     }
 
     /// `filter` checked for a reset or a listing, in the terms records are
@@ -219,9 +248,12 @@ impl Engine {
             Some(prefix) => ipv6_prefix(ip, prefix),
             None => ip,
         };
-        let user = |u: String| match config.username_normalization {
-            UsernameNormalization::None => u,
-            normalization => normalization.apply(&u),
+        let user = |u: String| {
+            let normalized = match config.username_normalization {
+                UsernameNormalization::None => u,
+                normalization => normalization.apply(&u),
+            };
+            self.private_name(Cow::Owned(normalized)).into_owned()
         };
         match filter {
             AttemptFilter::All => AttemptFilter::All,
@@ -271,4 +303,13 @@ impl Engine {
         }
         client
     }
+}
+
+/// Whether `username` is a pseudonym `private_usernames` made.
+fn is_pseudonym(username: &str) -> bool {
+    username.len() == 33
+        && username.starts_with('~')
+        && username[1..]
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -78,10 +78,12 @@ impl Engine {
             })
             .collect();
         doomed.extend(histories);
-        // A reset of a username revokes the unlock token issued for it.
+        // A reset of a username revokes the unlock token issued for it,
+        // and lifts its second factor's lockout.
         if let AttemptFilter::Username(username) | AttemptFilter::IpOrUsername(_, username) = filter
         {
             doomed.push(LockoutKey::unlock_token(username));
+            doomed.push(LockoutKey::second_factor(username));
         }
         store.delete_counters(&doomed).await?;
         // The slots of the keys reset go too (the store's own go with its reset).

@@ -49,6 +49,8 @@ pub(crate) struct Engine {
     pub(super) locks: LockCache,
     /// How long attempts hold their slots, on average lately (µs).
     pub(super) hold_micros: AtomicU64,
+    /// What this server last knew of the site-wide breaker.
+    pub(super) breaker: super::breaker::BreakerState,
     /// Failures and lockouts lately, for the admin.
     pub(super) activity: ActivityLog,
     /// Refusals, summarised in one log line a minute.

@@ -179,6 +179,45 @@ impl AxesReport {
         locked(&self.shared.report).outcome = Some(Outcome::Succeeded(username.into()));
     }
 
+    /// `username`'s password was right; its second factor comes next (see
+    /// [`Report::second_factor_pending`](crate::Report::second_factor_pending)).
+    ///
+    /// ```
+    /// async fn login(report: axes::AxesReport) -> &'static str {
+    ///     report.second_factor_pending("alice");
+    ///     "enter the code from your app"
+    /// }
+    /// ```
+    pub fn second_factor_pending(&self, username: impl Into<String>) {
+        locked(&self.shared.report).outcome = Some(Outcome::SecondFactorPending(username.into()));
+    }
+
+    /// `username`'s second factor failed, counted against its own budget
+    /// (see [`Report::second_factor_failed`](crate::Report::second_factor_failed)).
+    ///
+    /// ```
+    /// async fn code(report: axes::AxesReport) -> &'static str {
+    ///     report.second_factor_failed("alice");
+    ///     "wrong code"
+    /// }
+    /// ```
+    pub fn second_factor_failed(&self, username: impl Into<String>) {
+        locked(&self.shared.report).outcome = Some(Outcome::SecondFactorFailed(username.into()));
+    }
+
+    /// `username`'s second factor passed: the login succeeded (see
+    /// [`Report::second_factor_passed`](crate::Report::second_factor_passed)).
+    ///
+    /// ```
+    /// async fn code(report: axes::AxesReport) -> &'static str {
+    ///     report.second_factor_passed("alice");
+    ///     "welcome"
+    /// }
+    /// ```
+    pub fn second_factor_passed(&self, username: impl Into<String>) {
+        locked(&self.shared.report).outcome = Some(Outcome::SecondFactorPassed(username.into()));
+    }
+
     /// `username` logged out.
     ///
     /// ```

@@ -252,6 +252,7 @@ fn problem(
 ) -> Response {
     let policy = match lockout.reason {
         LockoutReason::TooManyInFlight => "axes-in-flight",
+        LockoutReason::SecondFactor => "axes-second-factor",
         _ => "axes",
     };
     let body = serde_json::json!({

@@ -188,6 +188,11 @@ pub enum Scope {
     UnlockToken,
     /// An unlock token redeemed, so that it is redeemed once.
     RedeemedToken,
+    /// A username's failed second factors in a row
+    /// (`second_factor_failure_limit`).
+    SecondFactor,
+    /// The site-wide breaker's failures of one minute or one hour.
+    Breaker,
 }
 
 impl Scope {
@@ -200,6 +205,8 @@ impl Scope {
             Self::ChallengePass => "challenge",
             Self::UnlockToken => "unlock",
             Self::RedeemedToken => "redeemed",
+            Self::SecondFactor => "second-factor",
+            Self::Breaker => "breaker",
         }
     }
 }
@@ -286,6 +293,28 @@ impl LockoutKey {
     pub(crate) fn unlock_token(username: &str) -> Self {
         Self {
             scope: Some(Scope::UnlockToken),
+            ip_address: None,
+            username: Some(username.into()),
+            user_agent: None,
+        }
+    }
+
+    /// The key of the site-wide breaker's `bucket` (a minute's or an
+    /// hour's). The bucket is kept in the user-agent part, so no reset by
+    /// username or IP names it.
+    pub(crate) fn breaker(bucket: &str) -> Self {
+        Self {
+            scope: Some(Scope::Breaker),
+            ip_address: None,
+            username: None,
+            user_agent: Some(bucket.into()),
+        }
+    }
+
+    /// The key of `username`'s failed second factors.
+    pub(crate) fn second_factor(username: &str) -> Self {
+        Self {
+            scope: Some(Scope::SecondFactor),
             ip_address: None,
             username: Some(username.into()),
             user_agent: None,

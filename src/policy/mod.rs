@@ -37,12 +37,15 @@ pub enum LockoutReason {
     /// Failures and attempts in flight together reached the limit: the
     /// attempt was refused so that no more than the limit reach the handler.
     TooManyInFlight,
+    /// The username failed its second factor `second_factor_failure_limit`
+    /// times in a row.
+    SecondFactor,
 }
 
 impl LockoutReason {
     /// The reason's name in listings and JSON: `blacklisted`,
-    /// `too_many_failures`, `password_spray`, `quick_succession` or
-    /// `too_many_in_flight`.
+    /// `too_many_failures`, `password_spray`, `quick_succession`,
+    /// `too_many_in_flight` or `second_factor`.
     ///
     /// ```
     /// assert_eq!(axes::LockoutReason::TooManyFailures.as_str(), "too_many_failures");
@@ -54,6 +57,7 @@ impl LockoutReason {
             Self::PasswordSpray => "password_spray",
             Self::QuickSuccession => "quick_succession",
             Self::TooManyInFlight => "too_many_in_flight",
+            Self::SecondFactor => "second_factor",
         }
     }
 }

@@ -224,6 +224,11 @@ pub trait AccessLogs: Send + Sync {
 
     /// Deletes access log entries logged before `before`; returns how many.
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError>;
+
+    /// Deletes the access log entries `filter` covers, with whatever index
+    /// names them (a client's latest login, its open sessions): an erasure.
+    /// The engine never passes [`AttemptFilter::All`]. Returns how many.
+    async fn erase_access_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError>;
 }
 
 /// The failure log (`enable_access_failure_log`): an entry per recorded
@@ -246,4 +251,8 @@ pub trait FailureLogs: Send + Sync {
 
     /// Deletes failure log entries logged before `before`; returns how many.
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError>;
+
+    /// Deletes the failure log entries `filter` covers: an erasure. The
+    /// engine never passes [`AttemptFilter::All`]. Returns how many.
+    async fn erase_failure_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError>;
 }

@@ -163,6 +163,10 @@ pub enum FilterError {
     /// without it (`username_normalization`): it names no counted user.
     #[error("the username {0:?} has white space around it, and usernames are counted without it")]
     PaddedUsername(String),
+    /// The filter names no one (`All`), where someone must be named (an
+    /// erasure).
+    #[error("name an IP address or a username: an erasure never covers everyone")]
+    NamesNoOne,
 }
 
 /// A successful login, and when it logged out (django-axes' `AccessLog`).

@@ -166,6 +166,26 @@ impl TimedStore {
             .await
     }
 
+    pub(crate) async fn erase_access_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<u64, StoreError> {
+        let log = self.inner.access_log();
+        self.with("erase_access_logs", log, 0, |l| l.erase_access_logs(filter))
+            .await
+    }
+
+    pub(crate) async fn erase_failure_logs(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<u64, StoreError> {
+        let log = self.inner.failure_log();
+        self.with("erase_failure_logs", log, 0, |l| {
+            l.erase_failure_logs(filter)
+        })
+        .await
+    }
+
     pub(crate) async fn record_failure_log(
         &self,
         entry: &AccessFailureLog,

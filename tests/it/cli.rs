@@ -450,3 +450,45 @@ async fn client_chosen_usernames_cannot_write_into_the_operators_terminal() {
         );
     }
 }
+
+#[tokio::test]
+async fn erase_removes_everything_stored_of_a_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("axes.sqlite3");
+    let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let config = AxesConfig::from_toml_str("enable_access_failure_log = true").unwrap();
+    let axes = Axes::new(config, store);
+    for (ip, username) in [("10.0.0.1", "jane.doe"), ("10.0.0.2", "john.doe")] {
+        let client = ClientInfo::new(ip.parse().unwrap());
+        axes.attempt(client.clone())
+            .report(axes::Report::failed(username))
+            .await
+            .unwrap();
+        axes.attempt(client)
+            .report(axes::Report::succeeded(username))
+            .await
+            .unwrap();
+    }
+    drop(axes);
+    assert_eq!(
+        stdout(&db, &["erase", "--username", "jane.doe"]),
+        "Erased 1 attempts, 1 access log entries, 1 failure log entries.\n"
+    );
+    let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let axes = Axes::new(AxesConfig::default(), store);
+    let jane = AttemptFilter::Username("jane.doe".into());
+    assert!(axes.attempts(jane.clone()).await.unwrap().is_empty());
+    assert!(axes.access_logs(jane.clone()).await.unwrap().is_empty());
+    assert!(axes.failure_logs(jane).await.unwrap().is_empty());
+    let john = AttemptFilter::Username("john.doe".into());
+    assert_eq!(axes.access_logs(john.clone()).await.unwrap().len(), 1);
+    assert_eq!(axes.failure_logs(john).await.unwrap().len(), 1);
+    // Naming no one is an error, never an erasure of everyone.
+    let (ok, _, err) = axes_cli(&db, &["erase"]);
+    assert!(!ok && err.contains("never covers everyone"), "{err}");
+    assert_eq!(axes.access_logs(AttemptFilter::All).await.unwrap().len(), 1);
+}

@@ -11,6 +11,7 @@ mod admin;
 mod attacks;
 mod attempts;
 mod beyond;
+mod breaker;
 mod bypass;
 #[cfg(feature = "cli")]
 mod cli;
@@ -29,9 +30,11 @@ mod layer_proxies;
 mod metrics;
 #[cfg(feature = "postgres")]
 mod postgres_store;
+mod private_usernames;
 mod properties;
 mod racing;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod second_factor;
 mod shared_stores;
 mod stores;

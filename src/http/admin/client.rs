@@ -56,12 +56,24 @@ async fn sections(
     } else {
         None
     };
+    // The activity keeps clients as counted (with `private_usernames`,
+    // a pseudonym): matched in those terms, shown by the name searched.
+    let counted = axes.engine.counted_filter(filter.clone());
+    let given = axes.engine.given_name(filter);
     let history: Vec<_> = axes
         .activity()
         .lockouts()
         .iter()
-        .filter(|l| filter.matches_parts(Some(l.ip_address), l.username.as_deref()))
+        .filter(|l| counted.matches_parts(Some(l.ip_address), l.username.as_deref()))
         .cloned()
+        .map(|mut l| {
+            if let (Some((kept, name)), Some(username)) = (&given, &mut l.username) {
+                if username == kept {
+                    username.clone_from(name);
+                }
+            }
+            l
+        })
         .collect();
     let (ip, username) = (filter.ip(), filter.username());
     let this = target(ip, username);

@@ -348,12 +348,13 @@ impl<'a> Page<'a> {
 }
 
 /// The reasons a lockout can have, for the reason filter.
-const REASONS: [LockoutReason; 5] = [
+const REASONS: [LockoutReason; 6] = [
     LockoutReason::TooManyFailures,
     LockoutReason::Blacklisted,
     LockoutReason::PasswordSpray,
     LockoutReason::QuickSuccession,
     LockoutReason::TooManyInFlight,
+    LockoutReason::SecondFactor,
 ];
 
 fn option(value: &str, text: &str, chosen: &str) -> Markup {

@@ -148,7 +148,16 @@ where
         // Refused by the handler's own admission: that refusal stands.
         Some(refusal) => refusal.response(&responses, &info),
         None => {
-            let quoted = !matches!(report.outcome(), Some(Outcome::LoggedOut(_)));
+            // The RateLimit headers quote the password's budget: not on a
+            // logout, nor on a second factor's step.
+            let quoted = !matches!(
+                report.outcome(),
+                Some(
+                    Outcome::LoggedOut(_)
+                        | Outcome::SecondFactorFailed(_)
+                        | Outcome::SecondFactorPassed(_)
+                )
+            );
             match attempt.report(report).await {
                 Ok(verdict) => {
                     let headroom = attempt.headroom().filter(|_| quoted);

@@ -9,15 +9,15 @@
 //! an entry allocates nothing beyond the entry itself for a client seen
 //! before: the open entries are bucketed by a keyed hash of their
 //! (username, session hash) and checked against the entry on use, and
-//! clients are looked up by borrowed parts.
+//! clients are looked up by borrowed parts (a `dyn ClientKey`, which both
+//! the owned and the borrowed client are).
 
+use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::time::SystemTime;
-
-use hashbrown::Equivalent;
 
 use super::budget;
 use crate::store::records::AccessLog;
@@ -37,7 +37,7 @@ pub(crate) struct AccessLogBuffer<S = RandomState> {
     /// sequence number) whose time no later entry of the client exceeds,
     /// oldest first: the front is the client's latest login, kept right as
     /// the oldest entries go (a sliding-window maximum).
-    latest: Option<hashbrown::HashMap<Client, Logins, S>>,
+    latest: Option<HashMap<Client, Logins, S>>,
     /// Keys the session hash.
     hasher: S,
     /// What the entries and their index entries cost, about.
@@ -49,15 +49,14 @@ pub(crate) struct AccessLogBuffer<S = RandomState> {
 type Logins = VecDeque<(SystemTime, u64)>;
 
 /// A client of the access log: (username, IP, user agent).
-#[derive(Debug, Hash, PartialEq, Eq)]
+#[derive(Debug)]
 struct Client {
     username: Box<str>,
     ip_address: Option<IpAddr>,
     user_agent: Box<str>,
 }
 
-/// A client by its borrowed parts; hashes as [`Client`] does.
-#[derive(Hash)]
+/// A client by its borrowed parts.
 struct ClientRef<'a> {
     username: &'a str,
     ip_address: Option<IpAddr>,
@@ -82,11 +81,56 @@ impl<'a> ClientRef<'a> {
     }
 }
 
-impl Equivalent<Client> for ClientRef<'_> {
-    fn equivalent(&self, client: &Client) -> bool {
-        self.ip_address == client.ip_address
-            && self.username == &*client.username
-            && self.user_agent == &*client.user_agent
+/// A client by its parts, owned or borrowed: what the map of latest
+/// logins is keyed and looked up by, so that a lookup allocates nothing.
+trait ClientKey {
+    fn parts(&self) -> (&str, Option<IpAddr>, &str);
+}
+
+impl ClientKey for Client {
+    fn parts(&self) -> (&str, Option<IpAddr>, &str) {
+        (&self.username, self.ip_address, &self.user_agent)
+    }
+}
+
+impl ClientKey for ClientRef<'_> {
+    fn parts(&self) -> (&str, Option<IpAddr>, &str) {
+        (self.username, self.ip_address, self.user_agent)
+    }
+}
+
+impl Hash for dyn ClientKey + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn ClientKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn ClientKey + '_ {}
+
+// The owned client hashes and compares as its borrowed form does.
+impl Hash for Client {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn ClientKey).hash(state);
+    }
+}
+
+impl PartialEq for Client {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Client {}
+
+impl<'a> Borrow<dyn ClientKey + 'a> for Client {
+    fn borrow(&self) -> &(dyn ClientKey + 'a) {
+        self
     }
 }
 
@@ -137,7 +181,7 @@ impl<S: BuildHasher + Clone> AccessLogBuffer<S> {
             return;
         };
         let client = ClientRef::of(entry);
-        let times = match latest.get_mut(&client) {
+        let times = match latest.get_mut(&client as &dyn ClientKey) {
             Some(times) => times,
             None => latest.entry(client.owned()).or_default(),
         };
@@ -162,7 +206,7 @@ impl<S: BuildHasher + Clone> AccessLogBuffer<S> {
             self.open = Some(HashMap::new());
         }
         if new_latest {
-            self.latest = Some(hashbrown::HashMap::with_hasher(self.hasher.clone()));
+            self.latest = Some(HashMap::with_hasher(self.hasher.clone()));
         }
         // Index every entry in the new indexes only.
         let entries = std::mem::take(&mut self.entries);
@@ -193,7 +237,7 @@ impl<S: BuildHasher + Clone> AccessLogBuffer<S> {
         };
         self.latest
             .as_ref()?
-            .get(&client)?
+            .get(&client as &dyn ClientKey)?
             .front()
             .map(|(at, _)| *at)
     }
@@ -230,12 +274,14 @@ impl<S: BuildHasher + Clone> AccessLogBuffer<S> {
 
     /// Keeps the entries logged at or after `since`; how many were dropped.
     pub fn retain_since(&mut self, since: SystemTime) -> u64 {
+        self.retain(|e| e.attempt_time >= since)
+    }
+
+    /// Keeps the entries `keep` keeps, and indexes only them; how many
+    /// were dropped.
+    pub fn retain(&mut self, keep: impl Fn(&AccessLog) -> bool) -> u64 {
         let before = self.entries.len();
-        let kept: Vec<AccessLog> = self
-            .entries
-            .drain(..)
-            .filter(|e| e.attempt_time >= since)
-            .collect();
+        let kept: Vec<AccessLog> = self.entries.drain(..).filter(|e| keep(e)).collect();
         let dropped = (before - kept.len()) as u64;
         self.first += before as u64;
         if let Some(open) = &mut self.open {
@@ -260,12 +306,12 @@ impl<S: BuildHasher + Clone> AccessLogBuffer<S> {
         self.first += 1;
         if let Some(latest) = &mut self.latest {
             let client = ClientRef::of(&entry);
-            if let Some(times) = latest.get_mut(&client) {
+            if let Some(times) = latest.get_mut(&client as &dyn ClientKey) {
                 if times.front().is_some_and(|(_, s)| *s == seq) {
                     times.pop_front();
                 }
                 if times.is_empty() {
-                    latest.remove(&client);
+                    latest.remove(&client as &dyn ClientKey);
                 }
             }
         }

@@ -513,6 +513,13 @@ impl AccessLogs for MemoryStore {
         let mut state = self.lock();
         Ok(state.access_logs.retain_since(before))
     }
+
+    async fn erase_access_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        Ok(state
+            .access_logs
+            .retain(|e| !filter.matches_parts(e.ip_address, Some(&e.username))))
+    }
 }
 
 #[async_trait]
@@ -575,17 +582,32 @@ impl FailureLogs for MemoryStore {
     }
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
+        Ok(self.retain_failure_logs(|e| e.attempt_time >= before))
+    }
+
+    async fn erase_failure_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        Ok(
+            self.retain_failure_logs(|e| {
+                !filter.matches_parts(e.ip_address, e.username.as_deref())
+            }),
+        )
+    }
+}
+
+impl MemoryStore {
+    /// Keeps the failure log entries `keep` keeps; how many went.
+    fn retain_failure_logs(&self, keep: impl Fn(&AccessFailureLog) -> bool) -> u64 {
         let mut state = self.lock();
         let len = state.failure_logs.len();
         let mut freed = 0;
         state.failure_logs.retain(|e| {
-            let kept = e.attempt_time >= before;
+            let kept = keep(e);
             if !kept {
                 freed += budget::failure_log(e);
             }
             kept
         });
         state.failure_log_bytes -= freed;
-        Ok((len - state.failure_logs.len()) as u64)
+        (len - state.failure_logs.len()) as u64
     }
 }

@@ -401,6 +401,20 @@ impl PostgresStore {
         fetch(filtered(&statement, &binds), &self.pool).await
     }
 
+    /// Deletes the rows of `table` that `filter` covers, locking them in
+    /// `order`.
+    async fn delete_filtered(
+        &self,
+        table: &str,
+        order: &str,
+        filter: &AttemptFilter,
+    ) -> Result<u64, StoreError> {
+        let (condition, binds) = sql::filter_condition(filter, numbered(1));
+        let condition = locked(table, "id", &condition, order);
+        let statement = format!("DELETE FROM {table} WHERE {condition}");
+        execute(filtered(&statement, &binds), &self.pool).await
+    }
+
     /// Deletes the rows of `table` logged before `before`, locking them in `order`.
     async fn delete_before(
         &self,
@@ -525,6 +539,10 @@ impl AccessLogs for PostgresStore {
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.delete_before("axes_access_logs", "id", before).await
     }
+
+    async fn erase_access_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        self.delete_filtered("axes_access_logs", "id", filter).await
+    }
 }
 
 #[async_trait]
@@ -547,6 +565,11 @@ impl FailureLogs for PostgresStore {
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         // Newest first, as the per-username cap locks them.
         self.delete_before("axes_failure_logs", "id DESC", before)
+            .await
+    }
+
+    async fn erase_failure_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        self.delete_filtered("axes_failure_logs", "id DESC", filter)
             .await
     }
 }

@@ -168,6 +168,16 @@ impl RedisStore {
         &self,
         log: &str,
     ) -> Result<Vec<HashMap<String, String>>, StoreError> {
+        let entries = self.log_entries(log).await?;
+        Ok(entries.into_iter().map(|(_, map)| map).collect())
+    }
+
+    /// The entries of a log (`logs` or `flogs`), newest first, each with
+    /// its key.
+    async fn log_entries(
+        &self,
+        log: &str,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, StoreError> {
         let mut con = self.connection.clone();
         let keys: Vec<String> = con
             .zrevrange(self.key(log, "all"), 0, -1)
@@ -182,7 +192,77 @@ impl RedisStore {
         }
         let maps: Vec<HashMap<String, String>> =
             pipe.query_async(&mut con).await.map_err(backend)?;
-        Ok(maps.into_iter().filter(|m| !m.is_empty()).collect())
+        Ok(keys
+            .into_iter()
+            .zip(maps)
+            .filter(|(_, map)| !map.is_empty())
+            .collect())
+    }
+
+    /// Deletes the access log entries `filter` covers, each from the log's
+    /// index, its client's latest login and its open session.
+    pub(super) async fn erase_access_log_entries(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<u64, StoreError> {
+        let all = self.key("logs", "all");
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        let mut erased = 0;
+        for (key, map) in self.log_entries("logs").await? {
+            let (username, address) = (field(&map, "username")?, ip(field(&map, "ip")?)?);
+            if !filter.matches_parts(address, Some(username)) {
+                continue;
+            }
+            let (trust_key, trust_field) = self.trust_field(username, address, field(&map, "ua")?);
+            let session = format!("{}:{}", part(username), field(&map, "session")?);
+            pipe.del(&key)
+                .ignore()
+                .zrem(&all, &key)
+                .ignore()
+                .hdel(trust_key, trust_field)
+                .ignore()
+                .srem(self.key("open", &session), &key)
+                .ignore();
+            erased += 1;
+        }
+        self.run_erasure(pipe, erased).await
+    }
+
+    /// Deletes the failure log entries `filter` covers, each from the log's
+    /// index and its username's.
+    pub(super) async fn erase_failure_log_entries(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<u64, StoreError> {
+        let all = self.key("flogs", "all");
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        let mut erased = 0;
+        for (key, map) in self.log_entries("flogs").await? {
+            let username = map.get("username").map(String::as_str);
+            if !filter.matches_parts(ip(field(&map, "ip")?)?, username) {
+                continue;
+            }
+            let per_user = self.key("flogs-of", &username.map(part).unwrap_or_default());
+            pipe.del(&key)
+                .ignore()
+                .zrem(&all, &key)
+                .ignore()
+                .zrem(per_user, &key)
+                .ignore();
+            erased += 1;
+        }
+        self.run_erasure(pipe, erased).await
+    }
+
+    /// Runs the erasure `pipe` deletes `erased` entries with, if any.
+    async fn run_erasure(&self, pipe: ::redis::Pipeline, erased: u64) -> Result<u64, StoreError> {
+        if erased > 0 {
+            let mut con = self.connection.clone();
+            pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+        }
+        Ok(erased)
     }
 
     /// Deletes log entries logged before `before`.

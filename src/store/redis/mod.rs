@@ -75,7 +75,14 @@ pub struct RedisStore {
     clock: Arc<ClockSync>,
     /// What other app servers did, from the subscription.
     notifications: Arc<Notifications>,
+    /// Where the next purge goes on through the set of counters.
+    purge_cursor: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// How many attempt records and counters one purge looks at, at most: a
+/// purge's cost is bounded whatever the store holds, and the next one goes
+/// on where it stopped.
+const PURGE_BATCH: usize = 1000;
 
 /// How [`RedisStore::connect_with`] connects.
 ///
@@ -208,6 +215,7 @@ impl RedisStore {
             connection,
             prefix: options.prefix,
             clock,
+            purge_cursor: Arc::default(),
         })
     }
 
@@ -515,10 +523,18 @@ impl Store for RedisStore {
     }
 
     async fn purge_expired(&self, before: SystemTime) -> Result<u64, StoreError> {
+        use std::sync::atomic::Ordering;
         let before_ms = to_millis(before);
         let mut con = self.connection.clone();
+        // The oldest records first, a batch at a time.
         let old: Vec<String> = con
-            .zrangebyscore(self.key("attempts", "all"), "-inf", format!("({before_ms}"))
+            .zrangebyscore_limit(
+                self.key("attempts", "all"),
+                "-inf",
+                format!("({before_ms}"),
+                0,
+                PURGE_BATCH as isize,
+            )
             .await
             .map_err(backend)?;
         let records = self.read_records(&old).await?;
@@ -528,8 +544,17 @@ impl Store for RedisStore {
             .invoke_async(&mut con)
             .await
             .map_err(backend)?;
+        // A slice of the counters, from where the last purge stopped.
         let all_counters = self.key("counters", "all");
-        let counters: Vec<String> = con.smembers(&all_counters).await.map_err(backend)?;
+        let (next, counters): (u64, Vec<String>) = ::redis::cmd("SSCAN")
+            .arg(&all_counters)
+            .arg(self.purge_cursor.load(Ordering::Relaxed))
+            .arg("COUNT")
+            .arg(PURGE_BATCH)
+            .query_async(&mut con)
+            .await
+            .map_err(backend)?;
+        self.purge_cursor.store(next, Ordering::Relaxed);
         if counters.is_empty() {
             return Ok(removed);
         }
@@ -631,6 +656,10 @@ impl AccessLogs for RedisStore {
     async fn purge_access_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.purge_access_log_entries(before).await
     }
+
+    async fn erase_access_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        self.erase_access_log_entries(filter).await
+    }
 }
 
 #[async_trait]
@@ -652,6 +681,10 @@ impl FailureLogs for RedisStore {
 
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.purge_logs("flogs", before).await
+    }
+
+    async fn erase_failure_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        self.erase_failure_log_entries(filter).await
     }
 }
 

@@ -353,6 +353,13 @@ impl AccessLogs for SqliteStore {
             .write(move |c| ops::delete_before(c, "axes_access_logs", before))
             .await
     }
+
+    async fn erase_access_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        let filter = filter.clone();
+        self.writer
+            .write(move |c| ops::delete_filtered(c, "axes_access_logs", &filter))
+            .await
+    }
 }
 
 #[async_trait]
@@ -381,6 +388,13 @@ impl FailureLogs for SqliteStore {
     async fn purge_failure_logs(&self, before: SystemTime) -> Result<u64, StoreError> {
         self.writer
             .write(move |c| ops::delete_before(c, "axes_failure_logs", before))
+            .await
+    }
+
+    async fn erase_failure_logs(&self, filter: &AttemptFilter) -> Result<u64, StoreError> {
+        let filter = filter.clone();
+        self.writer
+            .write(move |c| ops::delete_filtered(c, "axes_failure_logs", &filter))
             .await
     }
 }

@@ -296,6 +296,21 @@ pub(super) fn delete_before(
     Ok(deleted as u64)
 }
 
+/// Deletes the rows of `table` that `filter` covers; how many.
+pub(super) fn delete_filtered(
+    connection: &Connection,
+    table: &str,
+    filter: &AttemptFilter,
+) -> Result<u64, StoreError> {
+    let (condition, values) = sql::filter_condition(filter, sql::question_marks());
+    let deleted = connection
+        .prepare_cached(&format!("DELETE FROM {table} WHERE {condition}"))
+        .map_err(backend)?
+        .execute(params_from_iter(values))
+        .map_err(backend)?;
+    Ok(deleted as u64)
+}
+
 /// Appends a failure log entry, keeping the newest `per_user_limit` of its
 /// username.
 pub(super) fn insert_failure_log(

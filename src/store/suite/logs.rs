@@ -97,6 +97,80 @@ macro_rules! __axes_suite_logs {
         }
 
         #[tokio::test]
+        async fn an_erasure_leaves_no_trace_of_the_client() {
+            let Some(store) = store_or_skip().await else {
+                return;
+            };
+            if let Some(log) = access_log_of(&store) {
+                let alice = client("192.0.2.1", Some("alice"));
+                let agent = "suite-agent/1.0";
+                log.record_login(&AccessLog::login(&alice, "alice", "hash-1", t(0.0)))
+                    .await
+                    .unwrap();
+                log.record_login(&AccessLog::login(
+                    &client("192.0.2.2", Some("bob")),
+                    "bob",
+                    "",
+                    t(1.0),
+                ))
+                .await
+                .unwrap();
+                assert!(log
+                    .latest_login("alice", ip("192.0.2.1"), agent)
+                    .await
+                    .unwrap()
+                    .is_some());
+                let alices = AttemptFilter::Username("alice".into());
+                assert_eq!(log.erase_access_logs(&alices).await.unwrap(), 1);
+                assert_eq!(
+                    log.latest_login("alice", ip("192.0.2.1"), agent)
+                        .await
+                        .unwrap(),
+                    None,
+                    "no longer a trusted client"
+                );
+                // Her session is gone with her entry: a logout finds none,
+                // and leaves nothing behind.
+                assert_eq!(
+                    log.record_logout("alice", "hash-1", t(2.0)).await.unwrap(),
+                    0
+                );
+                let left = log.access_logs(&AttemptFilter::All).await.unwrap();
+                assert_eq!(left.len(), 1);
+                assert_eq!(left[0].username, "bob");
+                let bobs = AttemptFilter::Ip(ip("192.0.2.2"));
+                assert_eq!(log.erase_access_logs(&bobs).await.unwrap(), 1);
+                assert!(log
+                    .access_logs(&AttemptFilter::All)
+                    .await
+                    .unwrap()
+                    .is_empty());
+            }
+            if let Some(log) = failure_log_of(&store) {
+                let alice = client("192.0.2.1", Some("alice"));
+                for i in 0..2 {
+                    let entry = AccessFailureLog::failure(&alice, t(f64::from(i)), false);
+                    log.record_failure_log(&entry, 3).await.unwrap();
+                }
+                let bob =
+                    AccessFailureLog::failure(&client("192.0.2.2", Some("bob")), t(3.0), false);
+                log.record_failure_log(&bob, 3).await.unwrap();
+                let alices = AttemptFilter::IpOrUsername(ip("192.0.2.1"), "alice".into());
+                assert_eq!(log.erase_failure_logs(&alices).await.unwrap(), 2);
+                let left = log.failure_logs(&AttemptFilter::All).await.unwrap();
+                assert_eq!(left.len(), 1);
+                assert_eq!(left[0].username.as_deref(), Some("bob"));
+                // Her cap starts afresh: no erased entry still counts.
+                for i in 0..3 {
+                    let entry = AccessFailureLog::failure(&alice, t(10.0 + f64::from(i)), false);
+                    log.record_failure_log(&entry, 3).await.unwrap();
+                }
+                let alices = AttemptFilter::Username("alice".into());
+                assert_eq!(log.failure_logs(&alices).await.unwrap().len(), 3);
+            }
+        }
+
+        #[tokio::test]
         async fn failure_logs_are_capped_per_username() {
             let Some(store) = store_or_skip().await else {
                 return;

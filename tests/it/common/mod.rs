@@ -106,6 +106,8 @@ impl App {
             .route("/custom-admit", post(custom_admit).layer(layer()))
             .route("/panic", post(panics).layer(layer()))
             .route("/challenge-login", post(challenge_login).layer(layer()))
+            .route("/mfa-login", post(mfa_login).layer(layer()))
+            .route("/mfa-code", post(mfa_code).layer(layer()))
             .route("/unlock", post(unlock))
             .route("/unguarded", post(|_report: AxesReport| async { "never" }))
             .layer(axum::Extension(axes.clone()))
@@ -325,6 +327,42 @@ async fn verify_custom(
 /// "solved"` stands for the provider's verdict. A solved CAPTCHA is
 /// reported passed whether or not one was asked for (axes decides whether
 /// it counts); the answer carries the attempts left the report gives.
+/// A login in two steps: the password (a right one asks for the second
+/// factor, resetting nothing), then the code (`123456` is right).
+async fn mfa_login(
+    State(state): State<AppState>,
+    report: AxesReport,
+    Json(form): Json<Value>,
+) -> Response {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    let username = form["username"].as_str().unwrap_or_default().to_owned();
+    if state.users.get(&username).map(String::as_str) == form["password"].as_str() {
+        report.second_factor_pending(username);
+        Json(json!({"second_factor": "required"})).into_response()
+    } else {
+        report.failed(username);
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// The second step of [`mfa_login`]: the code, for the username the
+/// session would name (the body, here).
+async fn mfa_code(
+    State(state): State<AppState>,
+    report: AxesReport,
+    Json(form): Json<Value>,
+) -> Response {
+    state.handler_calls.fetch_add(1, Ordering::SeqCst);
+    let username = form["username"].as_str().unwrap_or_default().to_owned();
+    if form["code"] == "123456" {
+        report.second_factor_passed(username);
+        Json(json!({"message": "success!"})).into_response()
+    } else {
+        report.second_factor_failed(username);
+        (StatusCode::UNAUTHORIZED, "wrong code").into_response()
+    }
+}
+
 async fn challenge_login(
     State(state): State<AppState>,
     report: AxesReport,
@@ -573,6 +611,14 @@ impl<S: Store> axes::store::AccessLogs for FlakyStore<S> {
         self.check().await?;
         self.log().purge_access_logs(before).await
     }
+
+    async fn erase_access_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        self.log().erase_access_logs(filter).await
+    }
 }
 
 /// And its failure log.
@@ -601,6 +647,15 @@ impl<S: Store> axes::store::FailureLogs for FlakyStore<S> {
         self.check().await?;
         let log = self.inner.failure_log().expect("asked only when kept");
         log.purge_failure_logs(before).await
+    }
+
+    async fn erase_failure_logs(
+        &self,
+        filter: &axes::AttemptFilter,
+    ) -> Result<u64, axes::StoreError> {
+        self.check().await?;
+        let log = self.inner.failure_log().expect("asked only when kept");
+        log.erase_failure_logs(filter).await
     }
 }
 

@@ -1,0 +1,194 @@
+//! The site-wide breaker (`site_breaker`; OWASP ASVS 5.0 V2.1.3, "limits
+//! per user and globally"). Every recorded failure, whatever its key, is
+//! counted in the store in a bucket of its minute and one of its hour, so
+//! every app server sharing the store counts together. The rate is the last
+//! minute's count, weighted by how much of it is still within a minute,
+//! plus this minute's. Past the budget, every attempt from a client without
+//! trust must pass the challenge: it raises the bar, it locks no one out by
+//! itself, and it clears by itself when the rate falls back.
+//!
+//! Each server reads the buckets at most once a second (its own failures'
+//! writes tell it the count in between), and tells of each trip and clear
+//! it sees: a log line, an event, the `axes_breaker_tripped` gauge.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::error::AxesError;
+use super::events::AxesEvent;
+use super::state::Engine;
+use crate::clock::to_millis;
+use crate::identity::{ClientInfo, LockoutKey, RequestInfo};
+use crate::policy::{Counter, Window};
+use crate::store::FailureRecord;
+
+/// How long a server believes the buckets it read.
+const FRESH: Duration = Duration::from_secs(1);
+
+/// How long a client's login from its address makes it trusted, without
+/// `trusted_client_window`.
+const DEFAULT_TRUST: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// What a server last knew of the rate.
+#[derive(Debug, Default)]
+pub(crate) struct BreakerState {
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    /// When it was read or written (ms), and for which minute.
+    at_ms: i64,
+    minute: u64,
+    this_minute: u64,
+    last_minute: u64,
+    last_hour: u64,
+    tripped: bool,
+}
+
+fn minute_of(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 60
+}
+
+/// The buckets of the minute `minute`: its own, the minute before, and
+/// the hour before.
+fn bucket_keys(minute: u64) -> [LockoutKey; 3] {
+    [
+        LockoutKey::breaker(&format!("m{minute}")),
+        LockoutKey::breaker(&format!("m{}", minute.saturating_sub(1))),
+        LockoutKey::breaker(&format!("h{}", minute / 60 - 1)),
+    ]
+}
+
+/// How long a bucket counts: past the hour after the one it is of.
+fn bucket_window() -> Window {
+    Window::fixed(Duration::from_secs(2 * 3600))
+}
+
+impl Engine {
+    /// Counts a recorded failure in the breaker's buckets (with
+    /// `site_breaker`).
+    pub(crate) async fn count_for_breaker(&self, client: &ClientInfo) -> Result<(), AxesError> {
+        if self.config().site_breaker.is_none() {
+            return Ok(());
+        }
+        let now = self.now();
+        let minute = minute_of(now);
+        let keys = [
+            LockoutKey::breaker(&format!("m{minute}")),
+            LockoutKey::breaker(&format!("h{}", minute / 60)),
+        ];
+        let window = bucket_window();
+        let record = FailureRecord::new(&keys, client, now, &window).counters_only();
+        let counters = self.timed_store().record_failure(record).await?;
+        let this_minute = counters.first().map_or(0, |c| c.failures);
+        let mut seen = self.breaker.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.minute == minute {
+            // What it knew of the other buckets holds; this one grew.
+            seen.this_minute = seen.this_minute.max(this_minute);
+        }
+        Ok(())
+    }
+
+    /// Whether the breaker asks the attempt of `client` for the challenge:
+    /// it is tripped, and the client has no trust.
+    pub(crate) async fn breaker_asks(
+        &self,
+        client: &ClientInfo,
+        request: Option<&RequestInfo>,
+    ) -> Result<bool, AxesError> {
+        if self.config().site_breaker.is_none() || !self.breaker_tripped().await? {
+            return Ok(false);
+        }
+        Ok(!self.trusted_site_wide(client, request).await?)
+    }
+
+    /// Whether the failure rate is past the budget now.
+    async fn breaker_tripped(&self) -> Result<bool, AxesError> {
+        let Some(breaker) = self.config().site_breaker else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let minute = minute_of(now);
+        let cached = *self.breaker.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cached.minute == minute
+            && to_millis(now).saturating_sub(cached.at_ms) < FRESH.as_millis() as i64;
+        let seen = if fresh {
+            cached
+        } else {
+            let counters = self.timed_store().counters(&bucket_keys(minute)).await?;
+            let count = |i: usize| -> u64 {
+                counters
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map_or(0, |counter: &Counter| counter.failures)
+            };
+            Seen {
+                at_ms: to_millis(now),
+                minute,
+                this_minute: count(0),
+                last_minute: count(1),
+                last_hour: count(2),
+                tripped: cached.tripped,
+            }
+        };
+        // The last minute, as much of it as is still within a minute.
+        let into = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64()
+            % 60.0;
+        let rate = seen.this_minute as f64 + seen.last_minute as f64 * (1.0 - into / 60.0);
+        let budget = breaker.budget(seen.last_hour);
+        let tripped = rate > budget as f64;
+        *self.breaker.seen.lock().unwrap_or_else(|e| e.into_inner()) = Seen { tripped, ..seen };
+        if tripped != cached.tripped {
+            self.tell_breaker(tripped, rate as u64, budget, now);
+        }
+        Ok(tripped)
+    }
+
+    /// A log line, an event and the gauge for a trip or a clear.
+    fn tell_breaker(&self, tripped: bool, rate: u64, budget: u64, at: SystemTime) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::breaker(tripped);
+        if tripped {
+            tracing::warn!(target: "axes", failures_per_minute = rate, budget, "site breaker tripped: clients without trust must pass the challenge");
+            self.emit(|| AxesEvent::BreakerTripped {
+                failures_per_minute: rate,
+                budget,
+                at,
+            });
+        } else {
+            tracing::info!(target: "axes", failures_per_minute = rate, budget, "site breaker cleared");
+            self.emit(|| AxesEvent::BreakerCleared {
+                failures_per_minute: rate,
+                budget,
+                at,
+            });
+        }
+    }
+
+    /// Whether `client` has trust: a device cookie that vouches for its
+    /// username, or a login of that username from its address and user
+    /// agent within `trusted_client_window` (30 days without it).
+    async fn trusted_site_wide(
+        &self,
+        client: &ClientInfo,
+        request: Option<&RequestInfo>,
+    ) -> Result<bool, AxesError> {
+        let Some(username) = client.username() else {
+            return Ok(false);
+        };
+        let window = self.config().trusted_client_window.unwrap_or(DEFAULT_TRUST);
+        if self.device_vouches(request, username, window) {
+            return Ok(true);
+        }
+        let since = self.now().checked_sub(window).unwrap_or(UNIX_EPOCH);
+        let latest = self
+            .timed_store()
+            .latest_login(username, client.ip_address(), client.user_agent())
+            .await?;
+        Ok(latest.is_some_and(|at| at >= since))
+    }
+}
