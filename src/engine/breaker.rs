@@ -56,7 +56,7 @@ fn bucket_keys(minute: u64) -> [LockoutKey; 3] {
     [
         LockoutKey::breaker(&format!("m{minute}")),
         LockoutKey::breaker(&format!("m{}", minute.saturating_sub(1))),
-        LockoutKey::breaker(&format!("h{}", minute / 60 - 1)),
+        LockoutKey::breaker(&format!("h{}", (minute / 60).saturating_sub(1))),
     ]
 }
 

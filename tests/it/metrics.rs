@@ -184,3 +184,39 @@ fn challenges_and_unlocks_are_counted() {
         "the second use"
     );
 }
+
+/// The site-wide breaker's gauge: 1 once it trips, 0 once it clears.
+#[test]
+fn the_breaker_gauge_follows_trips_and_clears() {
+    let gauge = |snapshot: &Snapshot| {
+        snapshot.iter().find_map(|(key, .., value)| match value {
+            DebugValue::Gauge(v) if key.key().name() == axes::metrics::BREAKER_TRIPPED => {
+                Some(v.into_inner())
+            }
+            _ => None,
+        })
+    };
+    let policy = "failure_limit = 50\nsite_breaker = { failures_per_minute = 3 }";
+    let tripped = recorded(async {
+        let app = App::new(policy);
+        for i in 0..5 {
+            app.login(&format!("203.0.113.{i}"), &format!("user{i}"), "guess")
+                .await;
+        }
+        app.clock.advance(std::time::Duration::from_millis(1100));
+        app.login("192.0.2.1", "bob", "builder").await;
+    });
+    assert_eq!(gauge(&tripped), Some(1.0));
+    let cleared = recorded(async {
+        let app = App::new(policy);
+        for i in 0..5 {
+            app.login(&format!("203.0.113.{i}"), &format!("user{i}"), "guess")
+                .await;
+        }
+        app.clock.advance(std::time::Duration::from_millis(1100));
+        app.login("192.0.2.1", "bob", "builder").await;
+        app.clock.advance(std::time::Duration::from_secs(180));
+        app.login("192.0.2.2", "bob", "builder").await;
+    });
+    assert_eq!(gauge(&cleared), Some(0.0));
+}
