@@ -10,8 +10,6 @@
 //! same refusal whatever code it sends. A passed second factor is the
 //! login's success, and forgets the count.
 
-use std::time::SystemTime;
-
 use super::decision::{Answer, FailureOutcome, Verdict};
 use super::error::AxesError;
 use super::events::AxesEvent;
@@ -32,38 +30,33 @@ impl Engine {
         &self,
         username: &str,
     ) -> Result<Option<Lockout>, AxesError> {
-        Ok(self
-            .second_factor_standing(username)
-            .await?
-            .map(|(lockout, _)| lockout))
+        let found = self
+            .second_factor_lockouts(vec![username.to_owned()])
+            .await?;
+        Ok(found.into_iter().next().map(|locked| locked.lockout))
     }
 
-    /// The lockout of `username` at its second factor, with its last
-    /// failure, if it is locked.
-    async fn second_factor_standing(
-        &self,
-        username: &str,
-    ) -> Result<Option<(Lockout, SystemTime)>, AxesError> {
-        let Some(limit) = self.second_factor_limit() else {
-            return Ok(None);
-        };
-        let key = [LockoutKey::second_factor(username)];
-        let counter = self.timed_store().counters(&key).await?.pop().flatten();
-        Ok(counter.and_then(|counter| {
-            let lockout = self.second_factor_locked(username, &counter, limit)?;
-            Some((lockout, counter.last_failure))
-        }))
-    }
-
-    /// The second-factor lockouts of the usernames `usernames`, as the
-    /// operator's listings show them: a record of the username alone.
+    /// The second-factor lockouts of `usernames` (one read for them all),
+    /// as the operator's listings show them: a record of the username
+    /// alone, dated by its last failure.
     pub(crate) async fn second_factor_lockouts(
         &self,
-        usernames: impl IntoIterator<Item = String>,
+        usernames: Vec<String>,
     ) -> Result<Vec<CurrentLockout>, AxesError> {
+        let Some(limit) = self.second_factor_limit().filter(|_| !usernames.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let keys: Vec<LockoutKey> = usernames
+            .iter()
+            .map(|username| LockoutKey::second_factor(username))
+            .collect();
+        let counters = self.timed_store().counters(&keys).await?;
         let mut found = Vec::new();
-        for username in usernames {
-            let Some((lockout, since)) = self.second_factor_standing(&username).await? else {
+        for (username, counter) in usernames.into_iter().zip(counters) {
+            let Some(counter) = counter else {
+                continue;
+            };
+            let Some(lockout) = self.second_factor_locked(&username, &counter, limit) else {
                 continue;
             };
             let attempt = AccessAttempt {
@@ -75,7 +68,7 @@ impl Engine {
                 get_data: String::new(),
                 post_data: String::new(),
                 failures: lockout.failures,
-                attempt_time: since,
+                attempt_time: counter.last_failure,
             };
             found.push(CurrentLockout { attempt, lockout });
         }

@@ -55,11 +55,13 @@ impl Process {
         // A group of its own, killed whole: a wrapper (`faketime`) that forks
         // the example must not leave it running.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // Its log goes to a file of its own, told when it fails to start.
+        let log = tempfile::tempfile().expect("a log file");
         let mut child = command
             .env("AXES_BIND", "127.0.0.1:0")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log.try_clone().expect("the log file twice"))
             .spawn()
             .unwrap_or_else(|e| panic!("{name} starts: {e}"));
         let mut line = String::new();
@@ -69,11 +71,26 @@ impl Process {
         let addr = line
             .trim()
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
+            .unwrap_or_else(|| {
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                panic!(
+                    "{name}: unexpected first line {line:?} ({status}); its log:\n{}",
+                    read_all(log)
+                )
+            })
             .parse()
             .expect("an address");
         Self { child, addr }
     }
+}
+
+/// What was written to `file`, from its start.
+fn read_all(mut file: std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut text);
+    text
 }
 
 impl Drop for Process {
