@@ -103,6 +103,15 @@ pub fn to_millis(time: SystemTime) -> i64 {
     }
 }
 
+/// Whole minutes since the Unix epoch (0 before it): the minute buckets
+/// of the admin's activity and the site breaker.
+pub(crate) fn minute_of(time: SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        / 60
+}
+
 /// The inverse of [`to_millis`].
 pub fn from_millis(millis: i64) -> SystemTime {
     let magnitude = Duration::from_millis(millis.unsigned_abs());

@@ -25,7 +25,9 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use crate::clock::minute_of;
 
 use crate::policy::{Lockout, LockoutReason};
 
@@ -109,6 +111,12 @@ impl ActivityLog {
             .retain(|l| !filter.matches_parts(Some(l.ip_address), l.username.as_deref()));
     }
 
+    /// A copy of the latest lockouts, newest first.
+    pub(crate) fn lockouts(&self) -> Vec<RecentLockout> {
+        let recorded = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        recorded.lockouts.iter().cloned().collect()
+    }
+
     /// A copy of what was recorded.
     pub(crate) fn snapshot(&self) -> Activity {
         let recorded = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -122,10 +130,6 @@ impl ActivityLog {
             lockouts: recorded.lockouts.iter().cloned().collect(),
         }
     }
-}
-
-fn minute_of(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 60
 }
 
 /// What this process recorded lately — failures and lockouts a minute
@@ -204,6 +208,8 @@ impl Activity {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     fn at(minute: u64) -> SystemTime {

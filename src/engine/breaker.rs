@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::error::AxesError;
 use super::events::AxesEvent;
 use super::state::Engine;
-use crate::clock::to_millis;
+use crate::clock::{minute_of, to_millis};
 use crate::identity::{ClientInfo, LockoutKey, RequestInfo};
 use crate::policy::{Counter, Window};
 use crate::store::FailureRecord;
@@ -46,17 +46,23 @@ struct Seen {
     tripped: bool,
 }
 
-fn minute_of(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 60
+/// The bucket of the minute `minute`.
+fn minute_bucket(minute: u64) -> LockoutKey {
+    LockoutKey::breaker(&format!("m{minute}"))
 }
 
-/// The buckets of the minute `minute`: its own, the minute before, and
-/// the hour before.
+/// The bucket of the hour `minute` falls in, `hours_before` hours back.
+fn hour_bucket(minute: u64, hours_before: u64) -> LockoutKey {
+    LockoutKey::breaker(&format!("h{}", (minute / 60).saturating_sub(hours_before)))
+}
+
+/// What a check reads at the minute `minute`: its bucket, the minute
+/// before's, and the hour before's.
 fn bucket_keys(minute: u64) -> [LockoutKey; 3] {
     [
-        LockoutKey::breaker(&format!("m{minute}")),
-        LockoutKey::breaker(&format!("m{}", minute.saturating_sub(1))),
-        LockoutKey::breaker(&format!("h{}", (minute / 60).saturating_sub(1))),
+        minute_bucket(minute),
+        minute_bucket(minute.saturating_sub(1)),
+        hour_bucket(minute, 1),
     ]
 }
 
@@ -74,10 +80,7 @@ impl Engine {
         }
         let now = self.now();
         let minute = minute_of(now);
-        let keys = [
-            LockoutKey::breaker(&format!("m{minute}")),
-            LockoutKey::breaker(&format!("h{}", minute / 60)),
-        ];
+        let keys = [minute_bucket(minute), hour_bucket(minute, 0)];
         let window = bucket_window();
         let record = FailureRecord::new(&keys, client, now, &window).counters_only();
         let counters = self.timed_store().record_failure(record).await?;
@@ -181,14 +184,6 @@ impl Engine {
             return Ok(false);
         };
         let window = self.config().trusted_client_window.unwrap_or(DEFAULT_TRUST);
-        if self.device_vouches(request, username, window) {
-            return Ok(true);
-        }
-        let since = self.now().checked_sub(window).unwrap_or(UNIX_EPOCH);
-        let latest = self
-            .timed_store()
-            .latest_login(username, client.ip_address(), client.user_agent())
-            .await?;
-        Ok(latest.is_some_and(|at| at >= since))
+        self.known_device(client, request, username, window).await
     }
 }

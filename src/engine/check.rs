@@ -299,6 +299,19 @@ impl Engine {
         if !only_username_keys {
             return Ok(false);
         }
+        self.known_device(client, request, username, window).await
+    }
+
+    /// Whether `client` is a device `username` logged in from within
+    /// `window`: the request's device cookie vouches for it, or the access
+    /// log has a login of it from the same address and user agent.
+    pub(super) async fn known_device(
+        &self,
+        client: &ClientInfo,
+        request: Option<&RequestInfo>,
+        username: &str,
+        window: Duration,
+    ) -> Result<bool, AxesError> {
         if self.device_vouches(request, username, window) {
             return Ok(true);
         }
@@ -314,7 +327,7 @@ impl Engine {
     }
 
     /// Whether the request's device cookie vouches for `username`.
-    pub(super) fn device_vouches(
+    fn device_vouches(
         &self,
         request: Option<&RequestInfo>,
         username: &str,

@@ -26,7 +26,6 @@ impl Engine {
         if filter == AttemptFilter::All {
             return Err(FilterError::NamesNoOne.into());
         }
-        filter.validate()?;
         let counted = self.checked_filter(filter.clone())?;
         let attempts = self.reset(filter.clone()).await?;
         // The logs keep clients as they came; records as they are counted

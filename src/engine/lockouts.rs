@@ -104,16 +104,16 @@ impl Engine {
                 usernames.push(username.to_owned());
             }
         };
-        let counted = self.checked_filter(filter.clone())?;
+        let counted = self.checked_filter(filter)?;
         note(counted.username());
-        for attempt in self.attempts(filter).await? {
+        for attempt in self.timed_store().attempts(&counted).await? {
             note(attempt.username.as_deref());
             if let Decision::LockedOut(lockout) = self.check(&client_of(&attempt)).await? {
                 locked.push(CurrentLockout { attempt, lockout });
             }
         }
         if counted == AttemptFilter::All {
-            for recent in self.activity.snapshot().lockouts() {
+            for recent in self.activity.lockouts() {
                 if recent.reason == crate::LockoutReason::SecondFactor {
                     note(recent.username.as_deref());
                 }

@@ -63,4 +63,5 @@ pub use hooks::{
     UsernameCallable, WhitelistCallable,
 };
 pub use lockouts::CurrentLockout;
+pub(crate) use prepare::show_given;
 pub use unlock::UnlockError;

@@ -8,6 +8,7 @@ use super::axes::Axes;
 use super::erase::Erased;
 use super::error::AxesError;
 use super::lockouts::CurrentLockout;
+use super::prepare::show_given;
 use super::unlock::UnlockError;
 use crate::identity::LockoutKey;
 use crate::store::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
@@ -75,7 +76,7 @@ impl Axes {
         let given = self.engine.given_name(&filter);
         let mut found = self.engine.attempts(filter).await?;
         for record in &mut found {
-            show_given(&given, record.username.as_mut());
+            show_given(given.as_ref(), record.username.as_mut());
         }
         Ok(found)
     }
@@ -97,8 +98,8 @@ impl Axes {
         let given = self.engine.given_name(&filter);
         let mut found = self.engine.lockouts(filter).await?;
         for locked in &mut found {
-            show_given(&given, locked.attempt.username.as_mut());
-            show_given(&given, locked.lockout.username.as_mut());
+            show_given(given.as_ref(), locked.attempt.username.as_mut());
+            show_given(given.as_ref(), locked.lockout.username.as_mut());
         }
         Ok(found)
     }
@@ -118,7 +119,7 @@ impl Axes {
         let given = self.engine.given_name(&filter);
         let mut found = self.engine.access_logs(filter).await?;
         for entry in &mut found {
-            show_given(&given, Some(&mut entry.username));
+            show_given(given.as_ref(), Some(&mut entry.username));
         }
         Ok(found)
     }
@@ -143,7 +144,7 @@ impl Axes {
         let given = self.engine.given_name(&filter);
         let mut found = self.engine.failure_logs(filter).await?;
         for entry in &mut found {
-            show_given(&given, entry.username.as_mut());
+            show_given(given.as_ref(), entry.username.as_mut());
         }
         Ok(found)
     }
@@ -279,16 +280,5 @@ impl Axes {
     /// ```
     pub async fn in_flight(&self, key: &LockoutKey) -> Result<u64, AxesError> {
         self.engine.in_flight(key).await
-    }
-}
-
-/// With `private_usernames`, a listing shows the name where it was given:
-/// `username`, when it is the pseudonym of the name searched for, becomes
-/// that name (`given`: the pseudonym, and the name).
-fn show_given(given: &Option<(String, String)>, username: Option<&mut String>) {
-    if let (Some((kept, name)), Some(username)) = (given, username) {
-        if username == kept {
-            username.clone_from(name);
-        }
     }
 }

@@ -305,6 +305,18 @@ impl Engine {
     }
 }
 
+/// With `private_usernames`, a listing shows the name where it was given:
+/// `username`, when it is the pseudonym of the name searched for, becomes
+/// that name (`given`: the pseudonym, and the name, from
+/// [`Engine::given_name`]).
+pub(crate) fn show_given(given: Option<&(String, String)>, username: Option<&mut String>) {
+    if let (Some((kept, name)), Some(username)) = (given, username) {
+        if username == kept {
+            username.clone_from(name);
+        }
+    }
+}
+
 /// Whether `username` is a pseudonym `private_usernames` made.
 fn is_pseudonym(username: &str) -> bool {
     username.len() == 33

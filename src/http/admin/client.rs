@@ -8,9 +8,10 @@ use http::{HeaderMap, StatusCode};
 use maud::{html, Markup};
 
 use super::listings::{failure_cells, ip_cell, target, username_cell};
-use super::page::{Cell, Page};
+use super::page::{target_value, Cell, Page};
 use super::search::Search;
 use super::{Base, CSRF_FIELD};
+use crate::engine::show_given;
 use crate::engine::{Axes, AxesError};
 use crate::store::AttemptFilter;
 
@@ -67,20 +68,12 @@ async fn sections(
         .filter(|l| counted.matches_parts(Some(l.ip_address), l.username.as_deref()))
         .cloned()
         .map(|mut l| {
-            if let (Some((kept, name)), Some(username)) = (&given, &mut l.username) {
-                if username == kept {
-                    username.clone_from(name);
-                }
-            }
+            show_given(given.as_ref(), l.username.as_mut());
             l
         })
         .collect();
     let (ip, username) = (filter.ip(), filter.username());
-    let this = target(ip, username);
-    let this = form_urlencoded::Serializer::new(String::new())
-        .append_pair("ip", &this.0)
-        .append_pair("username", &this.1)
-        .finish();
+    let this = target_value(&target(ip, username));
     Ok(html! {
         form method="post" action={ (page.base) "/reset-selected" } {
             input type="hidden" name=(CSRF_FIELD) value=(page.token());

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -145,10 +144,11 @@ pub(super) async fn lockouts(
     };
     let row = |locked: &CurrentLockout| {
         let a = &locked.attempt;
-        let (until, left) = match (locked.until(), locked.time_left(now)) {
+        // Time left, to the second, rounded up as `Retry-After` is.
+        let (until, left) = match (locked.until(), locked.lockout.retry_after(now)) {
             (Some(until), Some(left)) => (
                 Cell::Time(until),
-                Cell::Text(humantime::format_duration(whole_seconds(left)).to_string()),
+                Cell::Text(humantime::format_duration(left).to_string()),
             ),
             _ => (
                 Cell::Text("until reset".to_owned()),
@@ -331,9 +331,4 @@ pub(super) fn target(ip: Option<IpAddr>, username: Option<&str>) -> (String, Str
         ip.map(|ip| ip.to_string()).unwrap_or_default(),
         username.unwrap_or_default().to_owned(),
     )
-}
-
-/// `duration` to the second, for display.
-fn whole_seconds(duration: Duration) -> Duration {
-    Duration::from_secs(duration.as_secs() + u64::from(duration.subsec_nanos() > 0))
 }

@@ -363,7 +363,7 @@ fn option(value: &str, text: &str, chosen: &str) -> Markup {
 
 /// The value a row's checkbox and reset button post: its IP and username,
 /// form-encoded.
-fn target_value((ip, username): &(String, String)) -> String {
+pub(super) fn target_value((ip, username): &(String, String)) -> String {
     form_urlencoded::Serializer::new(String::new())
         .append_pair("ip", ip)
         .append_pair("username", username)
