@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::budget::{self, Lifetime};
 use crate::store::records::{AccessAttempt, AttemptFilter};
@@ -17,11 +18,13 @@ pub(crate) struct Tracked {
     pub bytes: usize,
 }
 
+/// The records by key, and their keys by IP and by username; a key is
+/// allocated once and shared by the three.
 #[derive(Debug, Default)]
 pub(crate) struct AttemptIndex {
-    records: HashMap<String, Tracked>,
-    by_ip: HashMap<IpAddr, HashSet<String>>,
-    by_username: HashMap<String, HashSet<String>>,
+    records: HashMap<Arc<str>, Tracked>,
+    by_ip: HashMap<IpAddr, HashSet<Arc<str>>>,
+    by_username: HashMap<String, HashSet<Arc<str>>>,
     bytes: usize,
 }
 
@@ -40,14 +43,20 @@ impl AttemptIndex {
     }
 
     /// Updates the record under `key` in place (its indexed IP and username
-    /// stay as they are) and its cost.
-    pub fn update(&mut self, key: &str, change: impl FnOnce(&mut AccessAttempt, &mut Lifetime)) {
-        if let Some(tracked) = self.records.get_mut(key) {
-            change(&mut tracked.record, &mut tracked.life);
-            let bytes = budget::attempt(key, &tracked.record);
-            self.bytes = self.bytes - tracked.bytes + bytes;
-            tracked.bytes = bytes;
-        }
+    /// stay as they are) and its cost; `false` when there is none.
+    pub fn update(
+        &mut self,
+        key: &str,
+        change: impl FnOnce(&mut AccessAttempt, &mut Lifetime),
+    ) -> bool {
+        let Some(tracked) = self.records.get_mut(key) else {
+            return false;
+        };
+        change(&mut tracked.record, &mut tracked.life);
+        let bytes = budget::attempt(key, &tracked.record);
+        self.bytes = self.bytes - tracked.bytes + bytes;
+        tracked.bytes = bytes;
+        true
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Tracked> {
@@ -57,6 +66,7 @@ impl AttemptIndex {
     /// Adds (or replaces) the record under `key`.
     pub fn insert(&mut self, key: String, record: AccessAttempt, life: Lifetime) {
         self.remove(&key);
+        let key: Arc<str> = key.into();
         if let Some(ip) = record.ip_address {
             self.by_ip.entry(ip).or_default().insert(key.clone());
         }
@@ -81,23 +91,28 @@ impl AttemptIndex {
     pub fn remove(&mut self, key: &str) -> Option<AccessAttempt> {
         let tracked = self.records.remove(key)?;
         self.bytes -= tracked.bytes;
-        self.unindex(key, &tracked.record);
+        unindex(&mut self.by_ip, &mut self.by_username, key, &tracked.record);
         Some(tracked.record)
     }
 
-    /// Keeps the records `keep` says to keep; how many went.
+    /// Keeps the records `keep` says to keep, in one pass; how many went.
     pub fn retain(&mut self, mut keep: impl FnMut(&Tracked) -> bool) -> usize {
-        let doomed: Vec<String> = self
-            .records
-            .iter()
-            .filter(|(_, tracked)| !keep(tracked))
-            .map(|(key, _)| key.clone())
-            .collect();
-        let gone = doomed.len();
-        for key in doomed {
-            self.remove(&key);
-        }
-        gone
+        let before = self.records.len();
+        let Self {
+            records,
+            by_ip,
+            by_username,
+            bytes,
+        } = self;
+        records.retain(|key, tracked| {
+            let kept = keep(tracked);
+            if !kept {
+                *bytes -= tracked.bytes;
+                unindex(by_ip, by_username, key, &tracked.record);
+            }
+            kept
+        });
+        before - self.records.len()
     }
 
     pub fn clear(&mut self) {
@@ -111,7 +126,7 @@ impl AttemptIndex {
     pub fn filtered<'a>(&'a self, filter: &AttemptFilter) -> Vec<(&'a str, &'a AccessAttempt)> {
         let of_ip = |ip: &IpAddr| self.by_ip.get(&ip.to_canonical());
         let of_user = |u: &str| self.by_username.get(u);
-        let keys: Vec<&String> = match filter {
+        let keys: Vec<&Arc<str>> = match filter {
             AttemptFilter::All => self.records.keys().collect(),
             AttemptFilter::Ip(ip) | AttemptFilter::IpAndUsername(ip, _) => {
                 of_ip(ip).into_iter().flatten().collect()
@@ -129,26 +144,32 @@ impl AttemptIndex {
         keys.into_iter()
             .filter_map(|key| {
                 let record = &self.records.get(key)?.record;
-                filter.matches(record).then_some((key.as_str(), record))
+                filter.matches(record).then_some((&**key, record))
             })
             .collect()
     }
+}
 
-    fn unindex(&mut self, key: &str, record: &AccessAttempt) {
-        if let Some(ip) = record.ip_address {
-            if let Some(keys) = self.by_ip.get_mut(&ip) {
-                keys.remove(key);
-                if keys.is_empty() {
-                    self.by_ip.remove(&ip);
-                }
+/// Takes `key` out of the IP and username indexes of `record`.
+fn unindex(
+    by_ip: &mut HashMap<IpAddr, HashSet<Arc<str>>>,
+    by_username: &mut HashMap<String, HashSet<Arc<str>>>,
+    key: &str,
+    record: &AccessAttempt,
+) {
+    if let Some(ip) = record.ip_address {
+        if let Some(keys) = by_ip.get_mut(&ip) {
+            keys.remove(key);
+            if keys.is_empty() {
+                by_ip.remove(&ip);
             }
         }
-        if let Some(username) = &record.username {
-            if let Some(keys) = self.by_username.get_mut(username) {
-                keys.remove(key);
-                if keys.is_empty() {
-                    self.by_username.remove(username);
-                }
+    }
+    if let Some(username) = &record.username {
+        if let Some(keys) = by_username.get_mut(username) {
+            keys.remove(key);
+            if keys.is_empty() {
+                by_username.remove(username);
             }
         }
     }
@@ -232,7 +253,7 @@ mod tests {
                     .records
                     .iter()
                     .filter(|(_, t)| filter.matches(&t.record))
-                    .map(|(k, _)| k.as_str())
+                    .map(|(k, _)| &**k)
                     .collect();
                 prop_assert_eq!(unique, scanned);
             }

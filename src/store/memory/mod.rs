@@ -363,16 +363,15 @@ impl Store for MemoryStore {
         let Some(attempt_key) = attempt_key else {
             return Ok(counts);
         };
-        if state.attempts.get(&attempt_key).is_some() {
-            state.attempts.update(&attempt_key, |record, life| {
-                record.bump(&failure);
-                life.expires = failure
-                    .window
-                    .for_count(record.failures)
-                    .and_then(|w| record.attempt_time.checked_add(w));
-                life.protect(protected);
-            });
-        } else {
+        let updated = state.attempts.update(&attempt_key, |record, life| {
+            record.bump(&failure);
+            life.expires = failure
+                .window
+                .for_count(record.failures)
+                .and_then(|w| record.attempt_time.checked_add(w));
+            life.protect(protected);
+        });
+        if !updated {
             let record = AccessAttempt::first(&failure);
             let life = Lifetime {
                 expires: failure

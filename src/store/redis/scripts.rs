@@ -6,7 +6,7 @@
 //!
 //! `RECORD_FAILURE` restates the windowing rule of
 //! [`Window`](crate::store::Window) (its `window` function is
-//! `Window::for_count`, its `bump` is `FailureRecord::bump`, its `slide` is
+//! `Window::for_count`, its `bumped` is `FailureRecord::bump`, its `slide` is
 //! `Window::slide`); the store conformance suite holds it to the Rust one.
 
 use std::sync::LazyLock;
@@ -85,7 +85,7 @@ local function window(count)
   end
   return w
 end
-local function bump(key, count_field, time_field)
+local function bumped(key, count_field, time_field)
   local old = redis.call('HMGET', key, count_field, time_field)
   local count = tonumber(old[1]) or 0
   local last = tonumber(old[2]) or at
@@ -95,8 +95,12 @@ local function bump(key, count_field, time_field)
   end
   count = count + 1
   if at > last then last = at end
-  redis.call('HSET', key, count_field, count, time_field, last)
   return {count, last}
+end
+local function bump(key, count_field, time_field)
+  local result = bumped(key, count_field, time_field)
+  redis.call('HSET', key, count_field, result[1], time_field, result[2])
+  return result
 end
 local a = 4 + 2 * steps
 local keep = tonumber(ARGV[a + 10])
@@ -137,13 +141,15 @@ end
 release_slots(n + 6, a + 12)
 if ARGV[a + 11] ~= '1' then return out end
 local attempt = KEYS[n + 1]
-local result = bump(attempt, 'failures', 'time')
-redis.call('HSET', attempt, 'ip', ARGV[a + 2], 'ua', ARGV[a + 3], 'path', ARGV[a + 4],
-  'accept', ARGV[a + 5], 'get', ARGV[a + 6], 'post', ARGV[a + 7])
+local result = bumped(attempt, 'failures', 'time')
+local fields = {'failures', result[1], 'time', result[2], 'ip', ARGV[a + 2], 'ua', ARGV[a + 3],
+  'path', ARGV[a + 4], 'accept', ARGV[a + 5], 'get', ARGV[a + 6], 'post', ARGV[a + 7]}
 if ARGV[a + 9] == '1' then
-  redis.call('HSET', attempt, 'username', ARGV[a + 8])
+  fields[#fields + 1] = 'username'
+  fields[#fields + 1] = ARGV[a + 8]
   redis.call('SADD', KEYS[n + 5], attempt)
 end
+redis.call('HSET', attempt, unpack(fields))
 redis.call('SADD', KEYS[n + 4], attempt)
 redis.call('ZADD', KEYS[n + 2], result[2], attempt)
 return out
@@ -341,10 +347,9 @@ release_slots(5, 7 + 2 * n_fields)
 if ARGV[4] ~= '1' then return 0 end
 local id = redis.call('INCR', KEYS[1])
 local key = ARGV[1] .. id
-local fields = {}
+local fields = {'tk', KEYS[4], 'tf', ARGV[3]}
 for i = 7, 6 + 2 * n_fields do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', key, unpack(fields))
-redis.call('HSET', key, 'tk', KEYS[4], 'tf', ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), key)
 if ARGV[5] ~= '1' then redis.call('SADD', KEYS[3], key) end
