@@ -100,7 +100,11 @@ measure() { # label, config, store, case, run
     if [ "$4" = refused ] && [ "$2" = "$work/on.toml" ]; then lock_alice; fi
     local result rss
     result=$(taskset -c "$client_cpu" wrk -t1 -c"$(connections_of "$4")" -d"${seconds}s" \
-        -s scripts/bench/login.lua "http://127.0.0.1:$port" -- "$4" | grep RESULT)
+        -s scripts/bench/login.lua "http://127.0.0.1:$port" -- "$4" | grep RESULT) || {
+        echo "wrk measured nothing ($1 $3 $4); the server's log:" >&2
+        cat "$work/server.log" >&2
+        exit 1
+    }
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
     kill "$pid"
     wait "$pid" 2>/dev/null || true

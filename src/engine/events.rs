@@ -32,6 +32,10 @@ use crate::store::AttemptFilter;
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 
 /// Something the engine recorded or decided.
+///
+/// With `private_usernames`, the events of an attempt name the username it
+/// was given, never its pseudonym; `Unlocked` names the username as kept,
+/// the pseudonym its token was issued for.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AxesEvent {
@@ -82,7 +86,8 @@ pub enum AxesEvent {
     /// When it locked the username out of its second factor,
     /// [`AxesEvent::LockedOut`] follows.
     SecondFactorFailed {
-        /// The username whose second factor failed (as counted).
+        /// The username whose second factor failed (as counted; with
+        /// `private_usernames`, as given, never its pseudonym).
         username: String,
         /// The client.
         client: ClientInfo,

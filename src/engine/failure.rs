@@ -76,7 +76,8 @@ impl Engine {
         slots: Option<Slots<'_>>,
     ) -> Result<(FailureOutcome, bool), AxesError> {
         let rules = &prepared.rules(self.config());
-        if let Some(outcome) = self.not_counted(prepared, rules) {
+        let told = self.told(attempt, prepared);
+        if let Some(outcome) = self.not_counted(prepared, &told, rules) {
             return Ok((outcome, false));
         }
         if let Some(outcome) = self.during_lockout(attempt, prepared, rules).await? {
@@ -92,6 +93,7 @@ impl Engine {
             .await?;
         self.announce(
             &prepared.client,
+            &told,
             rules,
             &written,
             lockout.as_ref(),
@@ -114,7 +116,12 @@ impl Engine {
     }
 
     /// An exempt attempt, or one no lockout group applies to: not counted.
-    fn not_counted(&self, prepared: &Prepared, rules: &Rules<'_>) -> Option<FailureOutcome> {
+    fn not_counted(
+        &self,
+        prepared: &Prepared,
+        told: &ClientInfo,
+        rules: &Rules<'_>,
+    ) -> Option<FailureOutcome> {
         let Prepared {
             listing,
             client,
@@ -126,7 +133,7 @@ impl Engine {
         }
         tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(client.username()), "failure not recorded: exempt or no lockout parameter applies");
         self.emit(|| AxesEvent::LoginFailed {
-            client: client.clone(),
+            client: told.clone(),
             failures: 0,
             recorded: false,
             at: self.now(),
@@ -379,11 +386,13 @@ impl Engine {
         Ok((lockout, standing.failures))
     }
 
-    /// Tells of the failure: a debug line, [`AxesEvent::LoginFailed`], and
-    /// when a lockout began with it, a warning and [`AxesEvent::LockedOut`].
+    /// Tells of the failure of `client` (as counted; the events tell of
+    /// it as `told`): a debug line, [`AxesEvent::LoginFailed`], and when a
+    /// lockout began with it, a warning and [`AxesEvent::LockedOut`].
     fn announce(
         &self,
         client: &ClientInfo,
+        told: &ClientInfo,
         rules: &Rules<'_>,
         written: &Written,
         lockout: Option<&Lockout>,
@@ -394,14 +403,14 @@ impl Engine {
         #[cfg(feature = "metrics")]
         crate::metrics::attempt("failure");
         self.emit(|| AxesEvent::LoginFailed {
-            client: client.clone(),
+            client: told.clone(),
             failures,
             recorded: true,
             at: now,
         });
         let Some(lockout) = lockout else {
             self.activity.failure(now, client.ip_address(), None);
-            self.warn_if_approaching(client, rules, failures);
+            self.warn_if_approaching(told, rules, failures);
             return;
         };
         // A lockout begins with the failure that takes a key to a
@@ -419,10 +428,10 @@ impl Engine {
             #[cfg(feature = "metrics")]
             crate::metrics::lockout(lockout.reason);
             self.emit(|| AxesEvent::LockedOut {
-                username: client.username().map(str::to_owned),
+                username: told.username().map(str::to_owned),
                 ip_address: client.ip_address(),
-                client: client.clone(),
-                lockout: lockout.clone(),
+                client: told.clone(),
+                lockout: self.told_lockout(lockout, told),
                 at: now,
             });
         }

@@ -13,7 +13,7 @@ use super::state::Engine;
 use crate::config::AxesConfig;
 use crate::identity::{ipv6_prefix, ClientInfo, Credentials, LockoutKey, LoginAttempt};
 use crate::identity::{RequestInfo, UsernameNormalization, UNKNOWN};
-use crate::policy::{self, challenge, detectors, escalation, Listing, Rules};
+use crate::policy::{self, challenge, detectors, escalation, Listing, Lockout, Rules};
 use crate::store::{AttemptFilter, FilterError};
 
 /// How many failure times a sliding counter keeps at least when the failure
@@ -192,6 +192,33 @@ impl Engine {
             counted.set_username(Some(named.into_owned()));
         }
         counted
+    }
+
+    /// `attempt` as the events tell of it: as counted, but with
+    /// `private_usernames` under the username it was given (by the
+    /// request, or the handler), never its pseudonym.
+    pub(crate) fn told<'p>(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        prepared: &'p Prepared,
+    ) -> Cow<'p, ClientInfo> {
+        let counted = &prepared.client;
+        if !self.config().private_usernames || counted.username().is_none() {
+            return Cow::Borrowed(counted);
+        }
+        let mut told = counted.clone();
+        told.set_username(attempt.client().username().map(str::to_owned));
+        Cow::Owned(told)
+    }
+
+    /// `lockout` of `told` (see [`told`](Self::told)) as the events tell of
+    /// it: naming its username as `told` does.
+    pub(crate) fn told_lockout(&self, lockout: &Lockout, told: &ClientInfo) -> Lockout {
+        let mut lockout = lockout.clone();
+        if self.config().private_usernames && lockout.username.is_some() {
+            lockout.username = told.username().map(str::to_owned);
+        }
+        lockout
     }
 
     /// With `private_usernames`, when `filter` names a username: the

@@ -155,8 +155,13 @@ impl Engine {
         let began = lockout.filter(|lockout| lockout.failures == u64::from(lockout.failure_limit));
         self.activity.failure(now, client.ip_address(), began);
         tracing::debug!(target: "axes", ip = %self.logged_ip(client.ip_address()), username = %self.logged_name(Some(username)), failures, "second factor failed");
+        // With `private_usernames`, the events name the username given.
+        let told = match client.username() {
+            Some(given) if self.config().private_usernames => given,
+            _ => username,
+        };
         self.emit(|| AxesEvent::SecondFactorFailed {
-            username: username.to_owned(),
+            username: told.to_owned(),
             client: client.clone(),
             failures,
             at: now,
@@ -168,10 +173,10 @@ impl Engine {
         #[cfg(feature = "metrics")]
         crate::metrics::lockout(lockout.reason);
         self.emit(|| AxesEvent::LockedOut {
-            username: Some(username.to_owned()),
+            username: Some(told.to_owned()),
             ip_address: client.ip_address(),
             client: client.clone(),
-            lockout: lockout.clone(),
+            lockout: self.told_lockout(lockout, client),
             at: now,
         });
     }

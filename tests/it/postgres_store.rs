@@ -362,3 +362,25 @@ async fn a_schema_that_is_not_axes_own_is_refused_unchanged() {
         .await
         .unwrap();
 }
+
+/// The sessions `connect` opens end an idle transaction within 5 s (a
+/// frozen app server holds no lock for long) and plan the store's
+/// statements once: with custom plans PostgreSQL would plan the array-taking
+/// statements of its functions anew on every call.
+#[tokio::test]
+async fn the_store_sessions_are_set_for_the_store() {
+    let Some(store) = store_in(&schema()).await else {
+        return;
+    };
+    let setting = |name: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("SHOW {name}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(setting("plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(setting("idle_in_transaction_session_timeout").await, "5s");
+}

@@ -1,9 +1,9 @@
 //! Private identifiers (`private_usernames`), over HTTP on every store (two
 //! app servers on the shared ones): no store keeps a username in clear —
 //! not in a counter, a record or a log — while lockouts hold as before, the
-//! client is told of its lockout by the name it gave, and the operator
-//! finds a user by typing the name and sees the name only where it was
-//! given.
+//! client (and the events' listeners) are told of its lockout by the name
+//! it gave, and the operator finds a user by typing the name and sees the
+//! name only where it was given.
 
 use std::process::Command;
 
@@ -35,6 +35,7 @@ async fn no_store_keeps_a_username_in_clear() {
             .map(|store| App::with_secret(POLICY, store, Some(SECRET)))
             .collect();
         let app = |i: usize| &apps[i % apps.len()];
+        let mut events = app(0).axes.subscribe();
         for i in 0..2 {
             assert_eq!(
                 app(i)
@@ -60,6 +61,28 @@ async fn no_store_keeps_a_username_in_clear() {
         assert!(
             body.contains("\"alice\"") && !body.contains('~'),
             "{name}: told by name: {body}"
+        );
+        // A listener told of the lockout can tell its owner: the events
+        // name her as she gave her name.
+        let mut told = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            match event {
+                axes::AxesEvent::LoginFailed { client, .. } => {
+                    told.push(client.username().map(str::to_owned));
+                }
+                axes::AxesEvent::LockedOut {
+                    username, lockout, ..
+                } => {
+                    told.push(username);
+                    told.push(lockout.username);
+                }
+                _ => {}
+            }
+        }
+        assert!(told.len() >= 3, "{name}: {told:?}");
+        assert!(
+            told.iter().all(|named| named.as_deref() == Some("alice")),
+            "{name}: {told:?}"
         );
         assert_eq!(
             app(1).login("192.0.2.20", "bob", "builder").await,

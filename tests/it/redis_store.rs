@@ -203,3 +203,87 @@ mod eviction {
         assert!(stderr.contains("maxmemory-policy"), "{stderr}");
     }
 }
+
+/// A reset of everything deletes its records, counters and indexes a
+/// batch at a time: with more than a batch of each, nothing of them is
+/// left behind.
+mod reset_all {
+    use std::time::SystemTime;
+
+    use axes::store::{FailureRecord, Window};
+    use axes::{AttemptFilter, Axes, AxesConfig, ClientInfo, LockoutGroup, LockoutParameter};
+
+    use super::{schema, store_in, url};
+
+    #[tokio::test]
+    async fn a_reset_of_everything_leaves_no_record_counter_or_index() {
+        let prefix = schema();
+        let Some(store) = store_in(&prefix).await else {
+            return;
+        };
+        let groups = [
+            LockoutGroup::single(LockoutParameter::IpAddress),
+            LockoutGroup::single(LockoutParameter::Username),
+        ];
+        let clients = 2_500;
+        let forever = Window::forever();
+        for i in 0..clients {
+            let client = ClientInfo::new(std::net::Ipv4Addr::from(0xc000_0000_u32 + i).into())
+                .with_username(format!("user{i}"));
+            let keys: Vec<_> = groups
+                .iter()
+                .filter_map(|g| client.lockout_key(g))
+                .collect();
+            let failure = FailureRecord::new(&keys, &client, SystemTime::now(), &forever);
+            axes::Store::record_failure(&store, failure).await.unwrap();
+        }
+        let axes = Axes::new(AxesConfig::default(), store);
+        let removed = axes.reset(AttemptFilter::All).await.unwrap();
+        assert_eq!(removed, u64::from(clients));
+
+        let redis = redis::Client::open(url().unwrap()).unwrap();
+        let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+        let mut left: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{prefix}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            left.extend(keys);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let kept: Vec<&String> = left
+            .iter()
+            .filter(|key| {
+                let name = &key[prefix.len()..];
+                [
+                    "a:",
+                    "c:",
+                    "ip:",
+                    "user:",
+                    "attempts:",
+                    "counters:",
+                    "i:",
+                    "inflight:",
+                ]
+                .iter()
+                .any(|kind| name.starts_with(kind))
+            })
+            .collect();
+        assert!(
+            kept.is_empty(),
+            "{} left, such as {:?}",
+            kept.len(),
+            kept.first()
+        );
+    }
+}

@@ -334,6 +334,53 @@ impl RedisStore {
         }
         Ok(records)
     }
+
+    /// Deletes every attempt record, counter and slot there was when it
+    /// began, [`PURGE_BATCH`] at a time: however many there are, no call
+    /// reads or deletes more, and Redis serves others in between.
+    async fn reset_all(&self) -> Result<u64, StoreError> {
+        let mut con = self.connection.clone();
+        let all = self.key("attempts", "all");
+        let mut removed = 0;
+        let mut left: usize = con.zcard(&all).await.map_err(backend)?;
+        while left > 0 {
+            let keys: Vec<String> = con
+                .zrange(&all, 0, PURGE_BATCH as isize - 1)
+                .await
+                .map_err(backend)?;
+            if keys.is_empty() {
+                break;
+            }
+            left = left.saturating_sub(keys.len());
+            let records = self.read_records(&keys).await?;
+            // Every counter goes below: the records' own are not named.
+            let deleted: u64 = self
+                .reset_call(&RESET, &records, |_| Vec::new())
+                .invoke_async(&mut con)
+                .await
+                .map_err(backend)?;
+            removed += deleted;
+            // An entry whose record is gone already leaves the index too.
+            con.zrem::<_, _, ()>(&all, &keys).await.map_err(backend)?;
+        }
+        for set in [self.key("counters", "all"), self.key("inflight", "all")] {
+            let mut left: usize = con.scard(&set).await.map_err(backend)?;
+            while left > 0 {
+                let keys: Vec<String> = ::redis::cmd("SPOP")
+                    .arg(&set)
+                    .arg(PURGE_BATCH)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(backend)?;
+                if keys.is_empty() {
+                    break;
+                }
+                left = left.saturating_sub(keys.len());
+                con.del::<_, ()>(&keys).await.map_err(backend)?;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 fn field<'a>(map: &'a HashMap<String, String>, name: &str) -> Result<&'a str, StoreError> {
@@ -463,46 +510,20 @@ impl Store for RedisStore {
 
     async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
         let filter = reset.filter;
-        let records = self.read_records(&self.record_keys(filter).await?).await?;
-        let every = *filter == AttemptFilter::All;
-        let removed: u64 = self
-            .reset_call(&RESET, &records, |record| {
-                // Resetting everything deletes every counter below.
-                if every {
-                    Vec::new()
-                } else {
-                    reset
-                        .counters_of(record)
-                        .iter()
-                        .map(|k| self.counter_key(k))
-                        .collect()
-                }
-            })
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(backend)?;
         if *filter == AttemptFilter::All {
-            let mut con = self.connection.clone();
-            let counters: Vec<String> = con
-                .smembers(self.key("counters", "all"))
-                .await
-                .map_err(backend)?;
-            let mut pipe = ::redis::pipe();
-            for counter in &counters {
-                pipe.del(counter).ignore();
-            }
-            pipe.del(self.key("counters", "all")).ignore();
-            let in_flight: Vec<String> = con
-                .smembers(self.key("inflight", "all"))
-                .await
-                .map_err(backend)?;
-            for key in &in_flight {
-                pipe.del(key).ignore();
-            }
-            pipe.del(self.key("inflight", "all")).ignore();
-            pipe.query_async::<()>(&mut con).await.map_err(backend)?;
+            return self.reset_all().await;
         }
-        Ok(removed)
+        let records = self.read_records(&self.record_keys(filter).await?).await?;
+        self.reset_call(&RESET, &records, |record| {
+            reset
+                .counters_of(record)
+                .iter()
+                .map(|k| self.counter_key(k))
+                .collect()
+        })
+        .invoke_async(&mut self.connection.clone())
+        .await
+        .map_err(backend)
     }
 
     async fn delete_counters(&self, keys: &[LockoutKey]) -> Result<u64, StoreError> {
