@@ -95,7 +95,16 @@ lock_alice() { # the refused case's client reaches the limit first
     done
 }
 
+# The PostgreSQL tables with what earlier runs left vacuumed away: every
+# run starts as with autovacuum keeping up (a server may run with it off).
+vacuum() { # store
+    [ "$1" = postgres ] || return 0
+    psql -q "$AXES_TEST_POSTGRES_URL" -c 'VACUUM axes_slots, axes_counters, axes_attempts,
+        axes_access_logs, axes_failure_logs, axes_waiting, axes_instances' 2>/dev/null || true
+}
+
 measure() { # label, config, store, case, run
+    vacuum "$3"
     start "$2" "$(url_of "$3" "$5")"
     if [ "$4" = refused ] && [ "$2" = "$work/on.toml" ]; then lock_alice; fi
     local result rss

@@ -7,10 +7,15 @@
 //! trust must pass the challenge: it raises the bar, it locks no one out by
 //! itself, and it clears by itself when the rate falls back.
 //!
-//! Each server reads the buckets at most once a second (its own failures'
-//! writes tell it the count in between), and tells of each trip and clear
-//! it sees: a log line, an event, the `axes_breaker_tripped` gauge.
+//! A bucket is [`SHARDS`] counters, and each failure bumps one of them in
+//! turn: were it one row, every failure of every app server would wait for
+//! the one before it (on PostgreSQL, a row lock), and the breaker would
+//! halve the rate of the failures it counts. Each server reads the buckets
+//! at most once a second (its own failures tell it the count in between),
+//! and tells of each trip and clear it sees: a log line, an event, the
+//! `axes_breaker_tripped` gauge.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,10 +34,15 @@ const FRESH: Duration = Duration::from_secs(1);
 /// `trusted_client_window`.
 const DEFAULT_TRUST: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// What a server last knew of the rate.
+/// How many counters a bucket is spread over.
+const SHARDS: u64 = 16;
+
+/// What a server last knew of the rate, and the shard its next failure
+/// bumps.
 #[derive(Debug, Default)]
 pub(crate) struct BreakerState {
     seen: Mutex<Seen>,
+    turn: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -46,24 +56,27 @@ struct Seen {
     tripped: bool,
 }
 
-/// The bucket of the minute `minute`.
-fn minute_bucket(minute: u64) -> LockoutKey {
-    LockoutKey::breaker(&format!("m{minute}"))
+/// The counter `shard` of the bucket of the minute `minute`.
+fn minute_bucket(minute: u64, shard: u64) -> LockoutKey {
+    LockoutKey::breaker(&format!("m{minute}.{shard}"))
 }
 
-/// The bucket of the hour `minute` falls in, `hours_before` hours back.
-fn hour_bucket(minute: u64, hours_before: u64) -> LockoutKey {
-    LockoutKey::breaker(&format!("h{}", (minute / 60).saturating_sub(hours_before)))
+/// The counter `shard` of the bucket of the hour `minute` falls in,
+/// `hours_before` hours back.
+fn hour_bucket(minute: u64, hours_before: u64, shard: u64) -> LockoutKey {
+    let hour = (minute / 60).saturating_sub(hours_before);
+    LockoutKey::breaker(&format!("h{hour}.{shard}"))
 }
 
-/// What a check reads at the minute `minute`: its bucket, the minute
-/// before's, and the hour before's.
-fn bucket_keys(minute: u64) -> [LockoutKey; 3] {
-    [
-        minute_bucket(minute),
-        minute_bucket(minute.saturating_sub(1)),
-        hour_bucket(minute, 1),
-    ]
+/// What a check reads at the minute `minute`: every counter of its bucket,
+/// then of the minute before's, then of the hour before's.
+fn bucket_keys(minute: u64) -> Vec<LockoutKey> {
+    let shards = || 0..SHARDS;
+    shards()
+        .map(|shard| minute_bucket(minute, shard))
+        .chain(shards().map(|shard| minute_bucket(minute.saturating_sub(1), shard)))
+        .chain(shards().map(|shard| hour_bucket(minute, 1, shard)))
+        .collect()
 }
 
 /// How long a bucket counts: past the hour after the one it is of.
@@ -80,15 +93,15 @@ impl Engine {
         }
         let now = self.now();
         let minute = minute_of(now);
-        let keys = [minute_bucket(minute), hour_bucket(minute, 0)];
+        let shard = self.breaker.turn.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        let keys = [minute_bucket(minute, shard), hour_bucket(minute, 0, shard)];
         let window = bucket_window();
         let record = FailureRecord::new(&keys, client, now, &window).counters_only();
-        let counters = self.timed_store().record_failure(record).await?;
-        let this_minute = counters.first().map_or(0, |c| c.failures);
+        self.timed_store().record_failure(record).await?;
         let mut seen = self.breaker.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.minute == minute {
             // What it knew of the other buckets holds; this one grew.
-            seen.this_minute = seen.this_minute.max(this_minute);
+            seen.this_minute += 1;
         }
         Ok(())
     }
@@ -120,11 +133,16 @@ impl Engine {
             cached
         } else {
             let counters = self.timed_store().counters(&bucket_keys(minute)).await?;
-            let count = |i: usize| -> u64 {
+            // The sum of the `bucket`th bucket's counters.
+            let count = |bucket: usize| -> u64 {
                 counters
-                    .get(i)
-                    .and_then(Option::as_ref)
-                    .map_or(0, |counter: &Counter| counter.failures)
+                    .chunks(SHARDS as usize)
+                    .nth(bucket)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|counter: &Counter| counter.failures)
+                    .sum()
             };
             Seen {
                 at_ms: to_millis(now),
