@@ -365,8 +365,10 @@ async fn a_schema_that_is_not_axes_own_is_refused_unchanged() {
 
 /// The sessions `connect` opens end an idle transaction within 5 s (a
 /// frozen app server holds no lock for long) and plan the store's
-/// statements once: with custom plans PostgreSQL would plan the array-taking
-/// statements of its functions anew on every call.
+/// statements once, on the indexes: with custom plans PostgreSQL would plan
+/// the array-taking statements of its functions anew on every call, and a
+/// generic plan made while a table was nearly empty would scan it whole
+/// for the session's life.
 #[tokio::test]
 async fn the_store_sessions_are_set_for_the_store() {
     let Some(store) = store_in(&schema()).await else {
@@ -382,5 +384,6 @@ async fn the_store_sessions_are_set_for_the_store() {
         }
     };
     assert_eq!(setting("plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(setting("enable_seqscan").await, "off");
     assert_eq!(setting("idle_in_transaction_session_timeout").await, "5s");
 }

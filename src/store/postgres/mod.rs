@@ -48,12 +48,19 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// never wait between their statements.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 
-/// One generic plan per statement and connection. The store's PL/pgSQL
-/// functions take arrays (`= ANY($1)`, `unnest`), whose custom plans
-/// PostgreSQL keeps preferring: it would plan their statements anew on
-/// every call, a quarter of its time under load. Their tables are read by
-/// key, which a generic plan does as well.
-const GENERIC_PLANS: (&str, &str) = ("plan_cache_mode", "force_generic_plan");
+/// How the store's sessions plan: one generic plan per statement, on the
+/// tables' indexes. The store's PL/pgSQL functions take arrays
+/// (`= ANY($1)`, `unnest`), whose custom plans PostgreSQL keeps
+/// preferring: it would plan their statements anew on every call, a
+/// quarter of its time under load. A generic plan is kept for the
+/// session's life, and one made while a table was nearly empty would scan
+/// it whole (`axes_slots` gains and loses a row an attempt, and its dead
+/// rows pile up between vacuums): every statement of the store reads by
+/// key, so its lookups stay on their indexes.
+const PLANNING: [(&str, &str); 2] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("enable_seqscan", "off"),
+];
 
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -151,7 +158,7 @@ impl PostgresStore {
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
-            .connect_with(options.options([timeout, GENERIC_PLANS]))
+            .connect_with(options.options([timeout]).options(PLANNING))
             .await
             .map_err(StoreError::backend)?;
         if let Some(schema) = schema {
@@ -170,10 +177,11 @@ impl PostgresStore {
     /// A store on an existing pool; call [`migrate`](Self::migrate) once.
     /// [`connect`](Self::connect) also sets an `acquire_timeout`,
     /// `idle_in_transaction_session_timeout` so that a vanished app server
-    /// cannot hold row locks for long, and `plan_cache_mode =
+    /// cannot hold row locks for long, `plan_cache_mode =
     /// force_generic_plan`, without which the database plans the store's
     /// functions' statements anew on every call (a third fewer logins a
-    /// second under load); consider all three.
+    /// second under load), and `enable_seqscan = off`, which keeps those
+    /// plans on the indexes; consider them all.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
