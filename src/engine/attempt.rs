@@ -312,13 +312,11 @@ impl Attempt {
         Ok(verdict.map_lockouts(|lockout| self.shown(lockout)))
     }
 
-    /// A lockout as the client is told of it: with `private_usernames`,
-    /// naming the username as the request gave it, never its pseudonym.
-    fn shown(&self, mut lockout: Lockout) -> Lockout {
-        if self.engine.config().private_usernames && lockout.username.is_some() {
-            lockout.username = self.input.client.username().map(str::to_owned);
-        }
-        lockout
+    /// A lockout as the client is told of it (see
+    /// [`Engine::told_lockout`]).
+    fn shown(&self, lockout: Lockout) -> Lockout {
+        self.engine
+            .told_lockout(lockout, self.input.client.username())
     }
 
     /// [`report`](Self::report), whatever the store does.

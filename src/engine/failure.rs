@@ -431,7 +431,7 @@ impl Engine {
                 username: told.username().map(str::to_owned),
                 ip_address: client.ip_address(),
                 client: told.clone(),
-                lockout: self.told_lockout(lockout, told),
+                lockout: self.told_lockout(lockout.clone(), told.username()),
                 at: now,
             });
         }

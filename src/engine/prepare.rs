@@ -211,12 +211,12 @@ impl Engine {
         Cow::Owned(told)
     }
 
-    /// `lockout` of `told` (see [`told`](Self::told)) as the events tell of
-    /// it: naming its username as `told` does.
-    pub(crate) fn told_lockout(&self, lockout: &Lockout, told: &ClientInfo) -> Lockout {
-        let mut lockout = lockout.clone();
+    /// `lockout` as the client and the events are told of it: with
+    /// `private_usernames`, naming the username `given` (as the request gave
+    /// it, or the handler named it), never its pseudonym.
+    pub(crate) fn told_lockout(&self, mut lockout: Lockout, given: Option<&str>) -> Lockout {
         if self.config().private_usernames && lockout.username.is_some() {
-            lockout.username = told.username().map(str::to_owned);
+            lockout.username = given.map(str::to_owned);
         }
         lockout
     }

@@ -176,7 +176,7 @@ impl Engine {
             username: Some(told.to_owned()),
             ip_address: client.ip_address(),
             client: client.clone(),
-            lockout: self.told_lockout(lockout, client),
+            lockout: self.told_lockout(lockout.clone(), client.username()),
             at: now,
         });
     }

@@ -323,10 +323,6 @@ async fn verify_custom(
     }
 }
 
-/// The seed's login behind a CAPTCHA once axes asks for one: `"captcha":
-/// "solved"` stands for the provider's verdict. A solved CAPTCHA is
-/// reported passed whether or not one was asked for (axes decides whether
-/// it counts); the answer carries the attempts left the report gives.
 /// A login in two steps: the password (a right one asks for the second
 /// factor, resetting nothing), then the code (`123456` is right).
 async fn mfa_login(
@@ -363,6 +359,10 @@ async fn mfa_code(
     }
 }
 
+/// The seed's login behind a CAPTCHA once axes asks for one: `"captcha":
+/// "solved"` stands for the provider's verdict. A solved CAPTCHA is
+/// reported passed whether or not one was asked for (axes decides whether
+/// it counts); the answer carries the attempts left the report gives.
 async fn challenge_login(
     State(state): State<AppState>,
     report: AxesReport,
