@@ -32,10 +32,11 @@ use super::contract::{AccessLogs, AttemptRecords, FailureLogs, Store};
 use super::error::StoreError;
 use super::notice::Notifications;
 use super::records::{AccessAttempt, AccessFailureLog, AccessLog, AttemptFilter};
-use super::slots::{SharedSlots, StoreEvent};
-use super::sql::{self, db_count, numbered, ATTEMPT_COLUMNS};
+use super::slots::{Admitted, SharedSlots, StoreEvent};
+use super::sql::{self, numbered, ATTEMPT_COLUMNS};
 use crate::identity::LockoutKey;
 use crate::policy::Counter;
+use batch::Batcher;
 use rows::{attempt_from_row, counter_from_row, get};
 
 /// How long a call waits for a pooled connection before it fails: a stalled
@@ -92,8 +93,16 @@ pub struct PostgresStore {
     clock: Arc<ClockSync>,
     /// What other app servers did, from the `LISTEN` connection.
     notifications: Arc<Notifications>,
+    /// Admissions, sent in batches.
+    admissions: Batcher<slots::Admission, Admitted>,
+    /// Successes and slots given back, sent in batches.
+    logins: Batcher<slots::Login, ()>,
+    /// Failures, sent in batches.
+    failures: Batcher<failures::Failure, Vec<Counter>>,
 }
 
+mod batch;
+mod failures;
 mod logs;
 mod notify;
 mod query;
@@ -197,10 +206,34 @@ impl PostgresStore {
         let clock = Arc::new(ClockSync::default());
         clock.keep_measuring(DatabaseTime(pool.clone()));
         let options = (*pool.connect_options()).clone();
+        let admissions = {
+            let pool = pool.clone();
+            Batcher::new(move |batch| {
+                let pool = pool.clone();
+                Box::pin(async move { slots::admit_many(&pool, batch).await })
+            })
+        };
+        let logins = {
+            let pool = pool.clone();
+            Batcher::new(move |batch| {
+                let pool = pool.clone();
+                Box::pin(async move { slots::record_logins(&pool, batch).await })
+            })
+        };
+        let failures = {
+            let pool = pool.clone();
+            Batcher::new(move |batch| {
+                let pool = pool.clone();
+                Box::pin(async move { failures::record_failures(&pool, batch).await })
+            })
+        };
         Self {
             notifications: Arc::new(notify::listen(options)),
             clock,
             pool,
+            admissions,
+            logins,
+            failures,
         }
     }
 
@@ -280,52 +313,6 @@ async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
 }
 
 impl PostgresStore {
-    async fn record_failure_once(
-        &self,
-        failure: FailureRecord<'_>,
-    ) -> Result<Vec<Counter>, StoreError> {
-        let window = failure.window;
-        let (steps_from, steps_window): (Vec<i64>, Vec<i64>) = window
-            .steps()
-            .iter()
-            .map(|(from, length)| (db_count(*from), millis(*length)))
-            .unzip();
-        let client = failure.client;
-        let attempt = failure
-            .record_attempt
-            .then(|| client.attempt_key().encode());
-        let (release_keys, release_ids) =
-            slots::keys_and_ids(failure.release.map_or(&[][..], |slots| slots.slots));
-        let encoded = encode(failure.keys);
-        let query = sqlx::query(
-            "SELECT * FROM axes_record_failure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-             $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(&encoded)
-        .bind(to_millis(failure.at))
-        .bind(steps_from)
-        .bind(steps_window)
-        .bind(window.longest().map(millis))
-        .bind(
-            window
-                .keep()
-                .map_or(0, |keep| i32::try_from(keep).unwrap_or(i32::MAX)),
-        )
-        .bind(attempt)
-        .bind(client.username())
-        .bind(client.ip_address().to_string())
-        .bind(client.user_agent())
-        .bind(client.path())
-        .bind(client.http_accept())
-        .bind(failure.get_data)
-        .bind(failure.post_data)
-        .bind(failure.release.map_or("", |slots| slots.owner))
-        .bind(release_keys)
-        .bind(release_ids);
-        let rows = fetch(query, &self.pool).await?;
-        in_key_order(&encoded, &rows, counter_from_row)
-    }
-
     async fn reset_once(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {
         let filter = reset.filter;
         let all = *filter == AttemptFilter::All;
@@ -468,7 +455,7 @@ impl Store for PostgresStore {
     }
 
     async fn record_failure(&self, failure: FailureRecord<'_>) -> Result<Vec<Counter>, StoreError> {
-        retry_conflicts(|| self.record_failure_once(failure)).await
+        self.failures.call(failures::Failure::of(&failure)).await
     }
 
     async fn reset(&self, reset: &Reset<'_>) -> Result<u64, StoreError> {

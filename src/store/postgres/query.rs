@@ -165,3 +165,8 @@ pub(super) fn millis(duration: Duration) -> i64 {
 pub(super) fn count_of(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
+
+/// A count of array elements as a one-based SQL array index.
+pub(super) fn end_of(count: usize) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
+}

@@ -1,6 +1,7 @@
 //! Reading the PostgreSQL store's rows back: counters, attempt records and
 //! log entries.
 
+use sqlx::postgres::PgRow;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use crate::policy::Counter;
@@ -96,4 +97,22 @@ where
         attempt_time: from_millis(get(row, 5)?),
         locked_out: get(row, 6)?,
     })
+}
+
+/// The rows a batch call returned, grouped by the request each names (a
+/// one-based index in column `column`), for `requests` requests.
+pub(crate) fn by_request(
+    rows: Vec<PgRow>,
+    requests: usize,
+    column: usize,
+) -> Result<Vec<Vec<PgRow>>, StoreError> {
+    let mut grouped: Vec<Vec<PgRow>> = (0..requests).map(|_| Vec::new()).collect();
+    for row in rows {
+        let request = usize::try_from(get::<_, i32>(&row, column)?)
+            .ok()
+            .and_then(|request| grouped.get_mut(request.wrapping_sub(1)))
+            .ok_or_else(|| StoreError::InvalidData("a batch row names no request".into()))?;
+        request.push(row);
+    }
+    Ok(grouped)
 }

@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::rows::{counter_from_row, get};
+use sqlx::postgres::PgRow;
+use sqlx::PgPool;
+
+use super::query::end_of;
+use super::rows::{by_request, counter_from_row, get};
 use super::{count_of, encode, execute, fetch, millis, retry_conflicts, PostgresStore};
 use crate::identity::LockoutKey;
 use crate::store::codec::to_millis;
@@ -33,55 +37,20 @@ impl SharedSlots for PostgresStore {
         read: &[LockoutKey],
         request: SlotRequest<'_>,
     ) -> Result<Admitted, StoreError> {
-        let read_keys = encode(read);
-        let count = encode(request.count);
         let (take_keys, take_ids) = keys_and_ids(request.take);
-        let rows = retry_conflicts(|| {
-            let query = sqlx::query("SELECT * FROM axes_admit($1, $2, $3, $4, $5, $6)")
-                .bind(&read_keys)
-                .bind(request.owner)
-                .bind(&take_keys)
-                .bind(&take_ids)
-                .bind(&count)
-                .bind(millis(request.lease));
-            fetch(query, &self.pool)
-        })
-        .await?;
-        let mut counters = HashMap::with_capacity(read.len());
-        let mut holders = HashMap::with_capacity(count.len());
-        for row in &rows {
-            let key: String = get(row, 0)?;
-            match get::<_, Option<i64>>(row, 4)? {
-                Some(held) => {
-                    let waited = get::<_, Option<bool>>(row, 5)?.unwrap_or(false);
-                    holders.insert(key, (count_of(held), waited));
-                }
-                None => {
-                    counters.insert(key, counter_from_row(row)?);
-                }
-            }
-        }
-        let (held, waited) = count
-            .iter()
-            .map(|key| holders.get(key).copied().unwrap_or((0, false)))
-            .unzip();
-        Ok(Admitted::new(
-            read_keys.iter().map(|key| counters.remove(key)).collect(),
-            held,
-            waited,
-        ))
+        let admission = Admission {
+            owner: request.owner.to_owned(),
+            lease: millis(request.lease),
+            read: encode(read),
+            take_keys,
+            take_ids,
+            count: encode(request.count),
+        };
+        self.admissions.call(admission).await
     }
 
     async fn release(&self, slots: Slots<'_>) -> Result<(), StoreError> {
-        if slots.is_empty() {
-            return Ok(());
-        }
-        let (keys, ids) = keys_and_ids(slots.slots);
-        let query = sqlx::query("SELECT axes_release($1, $2, $3)")
-            .bind(slots.owner)
-            .bind(&keys)
-            .bind(&ids);
-        execute(query, &self.pool).await.map(drop)
+        self.record_login_releasing(None, Some(slots)).await
     }
 
     async fn record_success(
@@ -154,7 +123,7 @@ impl SharedSlots for PostgresStore {
 
 impl PostgresStore {
     /// A success: its access log entry, if any, and `release` given back,
-    /// in one call.
+    /// in the next batch of them.
     pub(super) async fn record_login_releasing(
         &self,
         entry: Option<&AccessLog>,
@@ -165,21 +134,164 @@ impl PostgresStore {
             return Ok(());
         }
         let (keys, ids) = keys_and_ids(release.map_or(&[][..], |slots| slots.slots));
-        let query = sqlx::query(
-            "SELECT axes_record_login($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(release.map_or("", |slots| slots.owner))
-        .bind(&keys)
-        .bind(&ids)
-        .bind(entry.is_some())
-        .bind(entry.map(|e| e.username.as_str()))
-        .bind(entry.and_then(|e| e.ip_address).map(|ip| ip.to_string()))
-        .bind(entry.map(|e| e.user_agent.as_str()))
-        .bind(entry.map(|e| e.path_info.as_str()))
-        .bind(entry.map(|e| e.http_accept.as_str()))
-        .bind(entry.map(|e| e.session_hash.as_str()))
-        .bind(entry.map(|e| to_millis(e.attempt_time)))
-        .bind(entry.and_then(|e| e.logout_time).map(to_millis));
-        execute(query, &self.pool).await.map(drop)
+        let login = Login {
+            owner: release.map_or_else(String::new, |slots| slots.owner.to_owned()),
+            keys,
+            ids,
+            entry: entry.cloned(),
+        };
+        self.logins.call(login).await
     }
+}
+
+/// One admission, as a batch carries it ([`SharedSlots::admit`]'s
+/// arguments, encoded).
+pub(super) struct Admission {
+    owner: String,
+    lease: i64,
+    read: Vec<String>,
+    take_keys: Vec<String>,
+    take_ids: Vec<i64>,
+    count: Vec<String>,
+}
+
+/// The admissions of `batch`, in one call of `axes_admit_many`.
+pub(super) async fn admit_many(
+    pool: &PgPool,
+    batch: Vec<Admission>,
+) -> Result<Vec<Admitted>, StoreError> {
+    let mut owners = Vec::with_capacity(batch.len());
+    let mut leases = Vec::with_capacity(batch.len());
+    let (mut read, mut read_end) = (Vec::new(), Vec::with_capacity(batch.len()));
+    let (mut take_keys, mut take_ids, mut take_end) =
+        (Vec::new(), Vec::new(), Vec::with_capacity(batch.len()));
+    let (mut count, mut count_end) = (Vec::new(), Vec::with_capacity(batch.len()));
+    for admission in &batch {
+        owners.push(admission.owner.as_str());
+        leases.push(admission.lease);
+        read.extend(admission.read.iter().map(String::as_str));
+        read_end.push(end_of(read.len()));
+        take_keys.extend(admission.take_keys.iter().map(String::as_str));
+        take_ids.extend_from_slice(&admission.take_ids);
+        take_end.push(end_of(take_keys.len()));
+        count.extend(admission.count.iter().map(String::as_str));
+        count_end.push(end_of(count.len()));
+    }
+    let rows = retry_conflicts(|| {
+        let query =
+            sqlx::query("SELECT * FROM axes_admit_many($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                .bind(&owners)
+                .bind(&leases)
+                .bind(&read)
+                .bind(&read_end)
+                .bind(&take_keys)
+                .bind(&take_ids)
+                .bind(&take_end)
+                .bind(&count)
+                .bind(&count_end);
+        fetch(query, pool)
+    })
+    .await?;
+    let rows_of = by_request(rows, batch.len(), 6)?;
+    batch
+        .iter()
+        .zip(rows_of)
+        .map(|(admission, rows)| admitted(admission, &rows))
+        .collect()
+}
+
+/// What `admission` read, from its `rows` of `axes_admit`.
+fn admitted(admission: &Admission, rows: &[PgRow]) -> Result<Admitted, StoreError> {
+    let mut counters = HashMap::with_capacity(admission.read.len());
+    let mut holders = HashMap::with_capacity(admission.count.len());
+    for row in rows {
+        let key: String = get(row, 0)?;
+        match get::<_, Option<i64>>(row, 4)? {
+            Some(held) => {
+                let waited = get::<_, Option<bool>>(row, 5)?.unwrap_or(false);
+                holders.insert(key, (count_of(held), waited));
+            }
+            None => {
+                counters.insert(key, counter_from_row(row)?);
+            }
+        }
+    }
+    let (held, waited) = admission
+        .count
+        .iter()
+        .map(|key| holders.get(key).copied().unwrap_or((0, false)))
+        .unzip();
+    Ok(Admitted::new(
+        admission
+            .read
+            .iter()
+            .map(|key| counters.remove(key))
+            .collect(),
+        held,
+        waited,
+    ))
+}
+
+/// One success or release, as a batch carries it.
+pub(super) struct Login {
+    owner: String,
+    keys: Vec<String>,
+    ids: Vec<i64>,
+    entry: Option<AccessLog>,
+}
+
+/// The slots given back and the access log entries of `batch`, in one call
+/// of `axes_record_logins`.
+pub(super) async fn record_logins(pool: &PgPool, batch: Vec<Login>) -> Result<Vec<()>, StoreError> {
+    let mut owners = Vec::new();
+    let (mut keys, mut ids) = (Vec::new(), Vec::new());
+    for login in &batch {
+        owners.extend(login.keys.iter().map(|_| login.owner.as_str()));
+        keys.extend(login.keys.iter().map(String::as_str));
+        ids.extend_from_slice(&login.ids);
+    }
+    let entries: Vec<&AccessLog> = batch
+        .iter()
+        .filter_map(|login| login.entry.as_ref())
+        .collect();
+    let column = |field: fn(&AccessLog) -> &str| -> Vec<&str> {
+        entries.iter().map(|entry| field(entry)).collect()
+    };
+    let ips: Vec<Option<String>> = entries
+        .iter()
+        .map(|entry| entry.ip_address.map(|ip| ip.to_string()))
+        .collect();
+    let at: Vec<i64> = entries
+        .iter()
+        .map(|entry| to_millis(entry.attempt_time))
+        .collect();
+    let logout: Vec<Option<i64>> = entries
+        .iter()
+        .map(|entry| entry.logout_time.map(to_millis))
+        .collect();
+    let (usernames, agents, paths, accepts, sessions) = (
+        column(|entry| &entry.username),
+        column(|entry| &entry.user_agent),
+        column(|entry| &entry.path_info),
+        column(|entry| &entry.http_accept),
+        column(|entry| &entry.session_hash),
+    );
+    retry_conflicts(|| {
+        let query =
+            sqlx::query("SELECT axes_record_logins($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                .bind(&owners)
+                .bind(&keys)
+                .bind(&ids)
+                .bind(&usernames)
+                .bind(&ips)
+                .bind(&agents)
+                .bind(&paths)
+                .bind(&accepts)
+                .bind(&sessions)
+                .bind(&at)
+                .bind(&logout);
+        execute(query, pool)
+    })
+    .await?;
+    Ok(vec![(); batch.len()])
 }
