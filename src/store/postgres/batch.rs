@@ -39,7 +39,20 @@ pub(super) struct Batcher<Q, A> {
 
 struct Inner<Q, A> {
     queue: Mutex<Queue<Q, A>>,
+    abandoned: Abandoned,
     send: Box<SendBatch<Q, A>>,
+}
+
+/// What becomes of a request whose caller was dropped before its batch
+/// went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Abandoned {
+    /// It is sent all the same: a failure still counts, a slot is still
+    /// given back.
+    Sent,
+    /// It is not sent: an admission nobody waits for would only take slots
+    /// for the sweep to delete.
+    Skipped,
 }
 
 struct Queue<Q, A> {
@@ -53,8 +66,10 @@ where
     Q: Send + 'static,
     A: Send + 'static,
 {
-    /// A batcher sending its batches with `send`.
+    /// A batcher sending its batches with `send`, and the requests of
+    /// callers already gone as `abandoned` says.
     pub(super) fn new(
+        abandoned: Abandoned,
         send: impl Fn(Vec<Q>) -> BoxFuture<'static, Result<Vec<A>, StoreError>> + Sync + Send + 'static,
     ) -> Self {
         Self {
@@ -63,6 +78,7 @@ where
                     waiting: Vec::new(),
                     running: 0,
                 }),
+                abandoned,
                 send: Box::new(send),
             }),
         }
@@ -139,6 +155,16 @@ impl<Q, A> Runner<Q, A> {
                 }
                 queue.waiting.drain(..take).collect()
             };
+            let batch: Vec<_> = match self.inner.abandoned {
+                Abandoned::Sent => batch,
+                Abandoned::Skipped => batch
+                    .into_iter()
+                    .filter(|(_, answer)| !answer.is_closed())
+                    .collect(),
+            };
+            if batch.is_empty() {
+                continue;
+            }
             let (requests, answers): (Vec<Q>, Vec<_>) = batch.into_iter().unzip();
             let count = requests.len();
             match (self.inner.send)(requests).await {
@@ -186,7 +212,7 @@ mod tests {
     /// A batcher that doubles its requests once `gate` lets a batch
     /// through, and keeps the sizes of its batches.
     fn doubling(gate: Arc<Semaphore>, sizes: Arc<Mutex<Vec<usize>>>) -> Batcher<u32, u32> {
-        Batcher::new(move |batch: Vec<u32>| {
+        Batcher::new(Abandoned::Sent, move |batch: Vec<u32>| {
             let (gate, sizes) = (gate.clone(), sizes.clone());
             Box::pin(async move {
                 gate.acquire().await.expect("open").forget();
@@ -260,35 +286,53 @@ mod tests {
         assert_eq!(batcher.call(21).await.unwrap(), 42);
     }
 
-    #[tokio::test]
-    async fn a_dropped_call_cancels_nobody_elses() {
+    /// A batcher that echoes its requests once `gate` lets a batch
+    /// through, and counts the requests it sent.
+    fn echoing(
+        abandoned: Abandoned,
+        gate: Arc<Semaphore>,
+        sent: Arc<AtomicUsize>,
+    ) -> Batcher<u32, u32> {
+        Batcher::new(abandoned, move |batch: Vec<u32>| {
+            let (gate, sent) = (gate.clone(), sent.clone());
+            Box::pin(async move {
+                gate.acquire().await.expect("open").forget();
+                sent.fetch_add(batch.len(), Ordering::SeqCst);
+                Ok(batch)
+            })
+        })
+    }
+
+    /// The first [`RUNNERS`] calls go out at once, a batch each; two more
+    /// queue, and the last one's caller is dropped before the gate opens.
+    /// How many of those requests were sent.
+    async fn drop_a_queued_call(abandoned: Abandoned) -> usize {
         let gate = Arc::new(Semaphore::new(0));
         let sent = Arc::new(AtomicUsize::new(0));
-        let batcher: Batcher<u32, u32> = {
-            let (gate, sent) = (gate.clone(), sent.clone());
-            Batcher::new(move |batch: Vec<u32>| {
-                let (gate, sent) = (gate.clone(), sent.clone());
-                Box::pin(async move {
-                    gate.acquire().await.expect("open").forget();
-                    sent.fetch_add(batch.len(), Ordering::SeqCst);
-                    Ok(batch)
-                })
-            })
-        };
-        let dropped = {
+        let batcher = echoing(abandoned, gate.clone(), sent.clone());
+        let mut calls = Vec::new();
+        for n in 1..=(RUNNERS as u32 + 2) {
             let batcher = batcher.clone();
-            tokio::spawn(async move { batcher.call(1).await })
-        };
-        let kept = {
-            let batcher = batcher.clone();
-            tokio::spawn(async move { batcher.call(2).await })
-        };
-        tokio::task::yield_now().await;
+            calls.push(tokio::spawn(async move { batcher.call(n).await }));
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let dropped = calls.pop().expect("calls");
         dropped.abort();
+        let _ = dropped.await;
         gate.add_permits(10);
-        assert_eq!(kept.await.unwrap().unwrap(), 2);
-        // The dropped call's request was still sent, as a store call whose
-        // caller vanished after sending it would be.
-        assert_eq!(sent.load(Ordering::SeqCst), 2);
+        for (n, call) in (1..).zip(calls) {
+            assert_eq!(call.await.unwrap().unwrap(), n);
+        }
+        // The queue is empty once a later call is answered alone.
+        assert_eq!(batcher.call(99).await.unwrap(), 99);
+        sent.load(Ordering::SeqCst) - 1
+    }
+
+    #[tokio::test]
+    async fn a_dropped_call_cancels_nobody_elses_and_is_sent_unless_skipped() {
+        assert_eq!(drop_a_queued_call(Abandoned::Sent).await, RUNNERS + 2);
+        assert_eq!(drop_a_queued_call(Abandoned::Skipped).await, RUNNERS + 1);
     }
 }

@@ -36,7 +36,7 @@ use super::slots::{Admitted, SharedSlots, StoreEvent};
 use super::sql::{self, numbered, ATTEMPT_COLUMNS};
 use crate::identity::LockoutKey;
 use crate::policy::Counter;
-use batch::Batcher;
+use batch::{Abandoned, Batcher};
 use rows::{attempt_from_row, counter_from_row, get};
 
 /// How long a call waits for a pooled connection before it fails: a stalled
@@ -208,21 +208,21 @@ impl PostgresStore {
         let options = (*pool.connect_options()).clone();
         let admissions = {
             let pool = pool.clone();
-            Batcher::new(move |batch| {
+            Batcher::new(Abandoned::Skipped, move |batch| {
                 let pool = pool.clone();
                 Box::pin(async move { slots::admit_many(&pool, batch).await })
             })
         };
         let logins = {
             let pool = pool.clone();
-            Batcher::new(move |batch| {
+            Batcher::new(Abandoned::Sent, move |batch| {
                 let pool = pool.clone();
                 Box::pin(async move { slots::record_logins(&pool, batch).await })
             })
         };
         let failures = {
             let pool = pool.clone();
-            Batcher::new(move |batch| {
+            Batcher::new(Abandoned::Sent, move |batch| {
                 let pool = pool.clone();
                 Box::pin(async move { failures::record_failures(&pool, batch).await })
             })
