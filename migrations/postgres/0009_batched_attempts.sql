@@ -1,6 +1,20 @@
--- The admissions and successes of many attempts in one call: an app
--- server sends those that queued while its previous call ran together,
--- so that they share one round trip and one commit.
+-- The admissions, failures and successes of many attempts in one call: an
+-- app server sends those that queued while its previous call ran
+-- together, so that they share one round trip and one commit.
+
+-- Takes the turn (a transaction's advisory lock) of each of `p_keys` in the
+-- space `p_space`, in one order, so that two calls taking turns on shared
+-- keys never wait on each other in a cycle. (PL/pgSQL: `PERFORM` runs the
+-- whole query, where an SQL function could stop at its first row.)
+CREATE OR REPLACE FUNCTION axes_take_turns(p_keys TEXT[], p_space BIGINT) RETURNS VOID
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(h)
+    FROM (SELECT DISTINCT hashtextextended(k, p_space) AS h
+          FROM unnest(p_keys) AS k WHERE k IS NOT NULL) AS turns
+    ORDER BY h;
+END
+$$;
 
 -- `axes_admit` for each request `i` in turn: its keys read are
 -- `p_read[p_read_end[i - 1] + 1 : p_read_end[i]]`, and so for the slots
@@ -20,9 +34,7 @@ DECLARE
     t INT := 0;
     c INT := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock(h)
-    FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(p_count) AS k) AS locks
-    ORDER BY h;
+    PERFORM axes_take_turns(p_count, 0);
     FOR i IN 1 .. coalesce(cardinality(p_instance), 0) LOOP
         RETURN QUERY
             SELECT a.lockout_key, a.failures, a.last_failure_ms, a.recent, a.holders, a.waited, i
@@ -90,10 +102,7 @@ DECLARE
     s INT := 0;
     r INT := 0;
 BEGIN
-    PERFORM pg_advisory_xact_lock(h)
-    FROM (SELECT DISTINCT hashtextextended(w, 1) AS h
-          FROM unnest(p_keys || p_attempt_key) AS w WHERE w IS NOT NULL) AS locks
-    ORDER BY h;
+    PERFORM axes_take_turns(p_keys || p_attempt_key, 1);
     PERFORM 1 FROM axes_attempts AS a WHERE a.attempt_key = ANY(p_attempt_key)
     ORDER BY a.id FOR UPDATE;
     PERFORM 1 FROM axes_counters AS c WHERE c.lockout_key = ANY(p_keys)

@@ -196,10 +196,10 @@ const EVICTION_SAMPLE: usize = 1024;
 /// not less: each eviction is a pass over every entry, and under a flood
 /// of distinct failures a tenth made those passes a fifth of the server's
 /// time (a 20 s flood ran at 22.6-25.3k req/s with a tenth, 30.7-32.9k with
-/// a quarter). It is read
-/// from the first [`EVICTION_SAMPLE`] of them, which a map iterated in hash
-/// order yields in no relation to their times, so that a store at its
-/// bound does not copy and sort every entry each time it makes room.
+/// a quarter). It is read from the first [`EVICTION_SAMPLE`] of them, which
+/// a map iterated in hash order yields in no relation to their times, so
+/// that a store at its bound does not copy and sort every entry each time
+/// it makes room.
 fn eviction_threshold(times: impl Iterator<Item = SystemTime>) -> Option<SystemTime> {
     let mut times: Vec<SystemTime> = times.take(EVICTION_SAMPLE).collect();
     if times.is_empty() {

@@ -23,10 +23,10 @@ use crate::store::error::StoreError;
 /// busy while one commits. More make smaller batches: in the benchmark, a
 /// failing flood ran at 3.7-4.1k req/s with two, 2.7-2.8k with four or
 /// eight.
-pub(super) const RUNNERS: usize = 2;
+const RUNNERS: usize = 2;
 
 /// The most requests one statement carries.
-pub(super) const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 64;
 
 /// Sends a batch: one answer per request, in order.
 type SendBatch<Q, A> =

@@ -4,7 +4,7 @@
 
 use sqlx::PgPool;
 
-use super::query::end_of;
+use super::query::{ends, flattened};
 use super::rows::{by_request, counter_from_row};
 use super::slots::keys_and_ids;
 use super::{encode, fetch, in_key_order, millis, retry_conflicts};
@@ -78,30 +78,13 @@ impl Failure {
 /// The failures of `batch`, in one call; each one's counters, in the order
 /// of its keys.
 pub(super) async fn record_failures(
-    pool: &PgPool,
+    pool: PgPool,
     batch: Vec<Failure>,
 ) -> Result<Vec<Vec<Counter>>, StoreError> {
-    let flat = |field: fn(&Failure) -> &[String]| -> (Vec<&str>, Vec<i32>) {
-        let mut items = Vec::new();
-        let ends = batch
-            .iter()
-            .map(|failure| {
-                items.extend(field(failure).iter().map(String::as_str));
-                end_of(items.len())
-            })
-            .collect();
-        (items, ends)
-    };
     let column = |field: fn(&Failure) -> &str| -> Vec<&str> { batch.iter().map(field).collect() };
-    let (keys, keys_end) = flat(|failure| &failure.keys);
-    let (release_keys, release_end) = flat(|failure| &failure.release_keys);
-    let steps_end: Vec<i32> = batch
-        .iter()
-        .scan(0, |end, failure| {
-            *end += failure.steps_from.len();
-            Some(end_of(*end))
-        })
-        .collect();
+    let (keys, keys_end) = flattened(&batch, |failure| &failure.keys);
+    let (release_keys, release_end) = flattened(&batch, |failure| &failure.release_keys);
+    let steps_end = ends(&batch, |failure| failure.steps_from.len());
     let numbers = |field: fn(&Failure) -> &[i64]| -> Vec<i64> {
         batch
             .iter()
@@ -149,7 +132,7 @@ pub(super) async fn record_failures(
         .bind(&release_keys)
         .bind(&release_ids)
         .bind(&release_end);
-        fetch(query, pool)
+        fetch(query, &pool)
     })
     .await?;
     let rows_of = by_request(rows, batch.len(), 4)?;

@@ -206,34 +206,13 @@ impl PostgresStore {
         let clock = Arc::new(ClockSync::default());
         clock.keep_measuring(DatabaseTime(pool.clone()));
         let options = (*pool.connect_options()).clone();
-        let admissions = {
-            let pool = pool.clone();
-            Batcher::new(Abandoned::Skipped, move |batch| {
-                let pool = pool.clone();
-                Box::pin(async move { slots::admit_many(&pool, batch).await })
-            })
-        };
-        let logins = {
-            let pool = pool.clone();
-            Batcher::new(Abandoned::Sent, move |batch| {
-                let pool = pool.clone();
-                Box::pin(async move { slots::record_logins(&pool, batch).await })
-            })
-        };
-        let failures = {
-            let pool = pool.clone();
-            Batcher::new(Abandoned::Sent, move |batch| {
-                let pool = pool.clone();
-                Box::pin(async move { failures::record_failures(&pool, batch).await })
-            })
-        };
         Self {
             notifications: Arc::new(notify::listen(options)),
             clock,
+            admissions: batcher(&pool, Abandoned::Skipped, slots::admit_many),
+            logins: batcher(&pool, Abandoned::Sent, slots::record_logins),
+            failures: batcher(&pool, Abandoned::Sent, failures::record_failures),
             pool,
-            admissions,
-            logins,
-            failures,
         }
     }
 
@@ -265,6 +244,18 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Calls on `pool` sent in batches by `send` (see [`batch`]).
+fn batcher<Q, A, F, Fut>(pool: &PgPool, abandoned: Abandoned, send: F) -> Batcher<Q, A>
+where
+    Q: Send + 'static,
+    A: Send + 'static,
+    F: Fn(PgPool, Vec<Q>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Vec<A>, StoreError>> + Send + 'static,
+{
+    let pool = pool.clone();
+    Batcher::new(abandoned, move |batch| Box::pin(send(pool.clone(), batch)))
 }
 
 /// Creates `schema` unless it exists (then no `CREATE` privilege is needed).

@@ -166,7 +166,28 @@ pub(super) fn count_of(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// A count of array elements as a one-based SQL array index.
-pub(super) fn end_of(count: usize) -> i32 {
-    i32::try_from(count).unwrap_or(i32::MAX)
+/// Where each request's list ends once the lists of `batch` (`len` gives
+/// one's length) are laid one after another: one-based SQL array indexes,
+/// as the batch functions slice `p_list[end[i - 1] + 1 : end[i]]`.
+pub(super) fn ends<'a, T>(batch: &'a [T], len: impl Fn(&'a T) -> usize) -> Vec<i32> {
+    batch
+        .iter()
+        .scan(0usize, |end, request| {
+            *end += len(request);
+            Some(i32::try_from(*end).unwrap_or(i32::MAX))
+        })
+        .collect()
+}
+
+/// The string lists `list` gives of each request of `batch`, one after
+/// another, and where each ends (see [`ends`]).
+pub(super) fn flattened<'a, T>(
+    batch: &'a [T],
+    list: impl Fn(&'a T) -> &'a [String],
+) -> (Vec<&'a str>, Vec<i32>) {
+    let items = batch
+        .iter()
+        .flat_map(|request| list(request).iter().map(String::as_str))
+        .collect();
+    (items, ends(batch, |request| list(request).len()))
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
 
-use super::query::end_of;
+use super::query::flattened;
 use super::rows::{by_request, counter_from_row, get};
 use super::{count_of, encode, execute, fetch, millis, retry_conflicts, PostgresStore};
 use crate::identity::LockoutKey;
@@ -157,26 +157,18 @@ pub(super) struct Admission {
 
 /// The admissions of `batch`, in one call of `axes_admit_many`.
 pub(super) async fn admit_many(
-    pool: &PgPool,
+    pool: PgPool,
     batch: Vec<Admission>,
 ) -> Result<Vec<Admitted>, StoreError> {
-    let mut owners = Vec::with_capacity(batch.len());
-    let mut leases = Vec::with_capacity(batch.len());
-    let (mut read, mut read_end) = (Vec::new(), Vec::with_capacity(batch.len()));
-    let (mut take_keys, mut take_ids, mut take_end) =
-        (Vec::new(), Vec::new(), Vec::with_capacity(batch.len()));
-    let (mut count, mut count_end) = (Vec::new(), Vec::with_capacity(batch.len()));
-    for admission in &batch {
-        owners.push(admission.owner.as_str());
-        leases.push(admission.lease);
-        read.extend(admission.read.iter().map(String::as_str));
-        read_end.push(end_of(read.len()));
-        take_keys.extend(admission.take_keys.iter().map(String::as_str));
-        take_ids.extend_from_slice(&admission.take_ids);
-        take_end.push(end_of(take_keys.len()));
-        count.extend(admission.count.iter().map(String::as_str));
-        count_end.push(end_of(count.len()));
-    }
+    let owners: Vec<&str> = batch.iter().map(|a| a.owner.as_str()).collect();
+    let leases: Vec<i64> = batch.iter().map(|a| a.lease).collect();
+    let (read, read_end) = flattened(&batch, |a| &a.read);
+    let (take_keys, take_end) = flattened(&batch, |a| &a.take_keys);
+    let take_ids: Vec<i64> = batch
+        .iter()
+        .flat_map(|a| a.take_ids.iter().copied())
+        .collect();
+    let (count, count_end) = flattened(&batch, |a| &a.count);
     let rows = retry_conflicts(|| {
         let query =
             sqlx::query("SELECT * FROM axes_admit_many($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -189,7 +181,7 @@ pub(super) async fn admit_many(
                 .bind(&take_end)
                 .bind(&count)
                 .bind(&count_end);
-        fetch(query, pool)
+        fetch(query, &pool)
     })
     .await?;
     let rows_of = by_request(rows, batch.len(), 6)?;
@@ -242,7 +234,7 @@ pub(super) struct Login {
 
 /// The slots given back and the access log entries of `batch`, in one call
 /// of `axes_record_logins`.
-pub(super) async fn record_logins(pool: &PgPool, batch: Vec<Login>) -> Result<Vec<()>, StoreError> {
+pub(super) async fn record_logins(pool: PgPool, batch: Vec<Login>) -> Result<Vec<()>, StoreError> {
     let mut owners = Vec::new();
     let (mut keys, mut ids) = (Vec::new(), Vec::new());
     for login in &batch {
@@ -290,7 +282,7 @@ pub(super) async fn record_logins(pool: &PgPool, batch: Vec<Login>) -> Result<Ve
                 .bind(&sessions)
                 .bind(&at)
                 .bind(&logout);
-        execute(query, pool)
+        execute(query, &pool)
     })
     .await?;
     Ok(vec![(); batch.len()])
