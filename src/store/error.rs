@@ -41,27 +41,4 @@ impl StoreError {
     pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Box::new(error))
     }
-
-    /// The same error again, for each of the callers one failed call
-    /// answers: the variant and the message, with the source's message in
-    /// place of the source.
-    pub(crate) fn duplicate(&self) -> Self {
-        let again = |error: &(dyn std::error::Error + Send + Sync)| -> Box<_> {
-            Box::new(Repeated(error.to_string()))
-        };
-        match self {
-            Self::Backend(error) => Self::Backend(again(error.as_ref())),
-            Self::Migration(error) => Self::Migration(again(error.as_ref())),
-            Self::InvalidData(message) => Self::InvalidData(message.clone()),
-            Self::Timeout(after) => Self::Timeout(*after),
-            Self::InvalidUrl(message) => Self::InvalidUrl(message.clone()),
-            Self::Misconfigured(message) => Self::Misconfigured(message.clone()),
-            Self::Full(message) => Self::Full(message.clone()),
-        }
-    }
 }
-
-/// An error's message, repeated to another caller.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Repeated(String);

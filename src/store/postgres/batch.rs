@@ -197,9 +197,32 @@ impl<Q, A> Drop for Runner<Q, A> {
 /// Answers every request of a batch that failed with `error`.
 fn answer_all<A>(answers: Vec<oneshot::Sender<Result<A, StoreError>>>, error: &StoreError) {
     for answer in answers {
-        let _ = answer.send(Err(error.duplicate()));
+        let _ = answer.send(Err(duplicate(error)));
     }
 }
+
+/// `error` again, for one more of the callers a failed batch answers: the
+/// variant and the message, with the source's message in place of the
+/// source.
+fn duplicate(error: &StoreError) -> StoreError {
+    let again = |source: &(dyn std::error::Error + Send + Sync)| -> Box<_> {
+        Box::new(Repeated(source.to_string()))
+    };
+    match error {
+        StoreError::Backend(source) => StoreError::Backend(again(source.as_ref())),
+        StoreError::Migration(source) => StoreError::Migration(again(source.as_ref())),
+        StoreError::InvalidData(message) => StoreError::InvalidData(message.clone()),
+        StoreError::Timeout(after) => StoreError::Timeout(*after),
+        StoreError::InvalidUrl(message) => StoreError::InvalidUrl(message.clone()),
+        StoreError::Misconfigured(message) => StoreError::Misconfigured(message.clone()),
+        StoreError::Full(message) => StoreError::Full(message.clone()),
+    }
+}
+
+/// An error's message, repeated to another caller.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Repeated(String);
 
 #[cfg(test)]
 mod tests {
